@@ -1,0 +1,3 @@
+from statusgate.cli import main
+
+main()

@@ -1,0 +1,133 @@
+"""build_app(settings): the ASGI application — Green routes, the media host, health, and the workers' lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from statusgate.api.context import Context
+from statusgate.api.errors import api_error, internal_error, not_found
+from statusgate.api.methods import EMPTY, METHODS
+from statusgate.api.schemas import Schemas
+from statusgate.errors import ApiError, ForbiddenError, NotFoundError, PayloadTooLargeError
+from statusgate.services import media as media_service
+from statusgate.services.instances import Authenticator
+from statusgate.services.runtime import Runtime
+from statusgate.settings import Settings
+
+
+class _Json(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        # Green's bodies are UTF-8 JSON with non-ASCII kept as is
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class GreenRouter:
+    """``/waInstance{idInstance}/{method}/{apiTokenInstance}[/{extra}]``, checked in Green's order:
+    instance (403) → token (401) → method and verb (404) → status access (403) → body (400)."""
+
+    def __init__(self, rt: Runtime, auth: Authenticator, schemas: Schemas) -> None:
+        self.rt = rt
+        self.auth = auth
+        self.schemas = schemas
+
+    async def handle(self, request: Request) -> Response:
+        params = request.path_params
+        instance = await self.auth.instance(params["id_instance"])
+        self.auth.check_token(instance, params["token"])
+        method = METHODS.get(params["method"].lower())
+        if method is None or request.method not in method.verbs:
+            raise NotFoundError()
+        if method.status_method and not instance.status_access:
+            raise ForbiddenError()
+        limit = self.rt.settings.max_body_bytes
+        body = await _read_body(request, limit) if method.has_body else b""
+        ctx = Context(self.rt, self.auth, self.schemas, instance, request, body, params.get("extra"))
+        result = await method.handler(ctx)
+        if result is EMPTY:
+            return Response(status_code=200)
+        return _Json(result)
+
+
+def build_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
+    rt = runtime or Runtime(settings)
+    auth = Authenticator(rt)
+    router = GreenRouter(rt, auth, Schemas(settings))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await rt.open()
+        await rt.start_workers()
+        try:
+            yield
+        finally:
+            await rt.close()
+
+    async def health(_request: Request) -> Response:
+        ok = await rt.db.ping()
+        return _Json(
+            {"status": "ok" if ok else "unavailable", "database": ok}, status_code=200 if ok else 503
+        )
+
+    async def media_file(request: Request) -> Response:
+        found = await media_service.find_upload(rt, request.path_params["upload_id"])
+        if found is None:
+            raise NotFoundError()
+        path, mime_type, file_name = found
+        return FileResponse(
+            path,
+            media_type=mime_type,
+            filename=None,
+            headers={"Content-Disposition": f"inline; filename*=UTF-8''{_quote(file_name)}"},
+        )
+
+    verbs = ["GET", "POST", "DELETE", "PUT", "PATCH", "HEAD"]
+    routes: list[BaseRoute] = [
+        Route("/health", health, methods=["GET"]),
+        Route("/media/{upload_id}/{file_name}", media_file, methods=["GET", "HEAD"]),
+        Route("/waInstance{id_instance}/{method}/{token}", router.handle, methods=verbs),
+        Route("/waInstance{id_instance}/{method}/{token}/{extra}", router.handle, methods=verbs),
+    ]
+    app = FastAPI(
+        title="statusgate",
+        lifespan=lifespan,
+        routes=routes,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        exception_handlers={
+            ApiError: api_error,
+            StarletteHTTPException: not_found,
+            Exception: internal_error,
+        },
+    )
+    app.state.runtime = rt
+    return app
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name, safe="")

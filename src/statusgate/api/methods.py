@@ -1,0 +1,187 @@
+"""The Green methods statusgate answers: one handler each, and the table that routes to them."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from statusgate.api.context import Context
+from statusgate.api.validation import parse_json, validate
+from statusgate.errors import ValidationError
+from statusgate.services import account, instances, statuses
+from statusgate.services.statuses import MediaStatusRequest
+
+#: what a handler returns: JSON-able data, or EMPTY for Green's empty 200 body
+Handler = Callable[[Context], Awaitable[Any]]
+
+
+class _Empty:
+    """Marker for an empty 200 body (deleteStatus)."""
+
+
+EMPTY = _Empty()
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    verbs: frozenset[str]
+    handler: Handler
+    #: answers 403 while the instance's status access is off
+    status_method: bool = False
+    #: takes a JSON body
+    has_body: bool = False
+
+
+def _json_body(ctx: Context) -> Any:
+    return parse_json(ctx.body)
+
+
+# --- statuses ------------------------------------------------------------------------------------------------
+
+
+async def send_media_status(ctx: Context) -> Any:
+    model = validate(ctx.schemas.send_media_status, _json_body(ctx))
+    data = model.model_dump()
+    participants = data.get("participants")
+    request = MediaStatusRequest(
+        url_file=data["urlFile"],
+        file_name=data["fileName"],
+        caption=data.get("caption"),
+        participants=tuple(participants) if participants is not None else None,
+    )
+    return {"idMessage": await statuses.send_media_status(ctx.rt, ctx.instance, request)}
+
+
+async def get_status_statistic(ctx: Context) -> Any:
+    id_message = ctx.request.query_params.get("idMessage")
+    if id_message is None:
+        raise ValidationError("'idMessage' is required")
+    if not id_message:
+        raise ValidationError("'idMessage' is not allowed to be empty")
+    return await statuses.statistics(ctx.rt, ctx.instance, id_message)
+
+
+# --- queue ---------------------------------------------------------------------------------------------------
+
+
+async def show_messages_queue(ctx: Context) -> Any:
+    return await statuses.show_queue(ctx.rt, ctx.instance)
+
+
+async def clear_messages_queue(ctx: Context) -> Any:
+    await statuses.clear_queue(ctx.rt, ctx.instance)
+    return {"isCleared": True}
+
+
+# --- account -------------------------------------------------------------------------------------------------
+
+
+async def get_state_instance(ctx: Context) -> Any:
+    return {"stateInstance": (await account.state(ctx.rt, ctx.instance)).value}
+
+
+async def get_settings(ctx: Context) -> Any:
+    return await account.get_settings(ctx.rt, ctx.instance)
+
+
+async def set_settings(ctx: Context) -> Any:
+    data = _json_body(ctx)
+    if isinstance(data, dict) and not data:
+        raise ValidationError("'value' must have at least 1 key")
+    model = validate(ctx.schemas.set_settings, data)
+    await account.set_settings(ctx.rt, ctx.instance, model.model_dump(exclude_unset=True))
+    ctx.auth.forget(ctx.instance.id_instance)
+    return {"saveSettings": True}
+
+
+async def qr(ctx: Context) -> Any:
+    answer = await account.qr(ctx.rt, ctx.instance)
+    return {"type": answer.type, "message": answer.message}
+
+
+async def logout(ctx: Context) -> Any:
+    await account.logout(ctx.rt, ctx.instance)
+    return {"isLogout": True}
+
+
+async def reboot(ctx: Context) -> Any:
+    await account.reboot(ctx.rt, ctx.instance)
+    return {"isReboot": True}
+
+
+async def update_api_token(ctx: Context) -> Any:
+    token = await instances.update_api_token(ctx.rt, ctx.auth, ctx.instance)
+    return {"apiTokenInstance": token}
+
+
+# --- service methods -----------------------------------------------------------------------------------------
+
+
+def _bool_param(ctx: Context, name: str) -> bool | None:
+    raw = ctx.request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw.lower() in ("true", "1"):
+        return True
+    if raw.lower() in ("false", "0"):
+        return False
+    raise ValidationError(f"'{name}' must be a boolean")
+
+
+def _int_param(ctx: Context, name: str) -> int | None:
+    raw = ctx.request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit():
+        raise ValidationError(f"'{name}' must be an integer")
+    return int(raw)
+
+
+async def get_contacts(ctx: Context) -> Any:
+    group = _bool_param(ctx, "group")
+    count = _int_param(ctx, "count")
+    found = await account.contacts(ctx.rt, ctx.instance, group, count)
+    return [{"id": c.id, "name": c.name, "contactName": c.contact_name, "type": c.type} for c in found]
+
+
+async def check_whatsapp(ctx: Context) -> Any:
+    data = _json_body(ctx)
+    if isinstance(data, dict) and not data:
+        raise ValidationError("'value' must have at least 1 key")
+    model = validate(ctx.schemas.check_whatsapp, data)
+    fields = model.model_dump()
+    if fields.get("chatId"):
+        chat_id = fields["chatId"]
+    elif fields.get("phoneNumber") is not None:
+        digits = str(fields["phoneNumber"])
+        if not 11 <= len(digits) <= 16:
+            raise ValidationError("bad phone number, valid from 11 to 16 digits")
+        chat_id = f"{digits}@c.us"
+    else:
+        raise ValidationError("'phoneNumber' is required")
+    return {"existsWhatsapp": await account.check_whatsapp(ctx.rt, ctx.instance, chat_id)}
+
+
+_GET = frozenset({"GET"})
+_POST = frozenset({"POST"})
+
+METHODS: dict[str, Method] = {
+    m.name.lower(): m
+    for m in (
+        Method("sendMediaStatus", _POST, send_media_status, status_method=True, has_body=True),
+        Method("getStatusStatistic", _GET, get_status_statistic, status_method=True),
+        Method("showMessagesQueue", _GET, show_messages_queue),
+        Method("clearMessagesQueue", frozenset({"GET", "DELETE"}), clear_messages_queue),
+        Method("getStateInstance", _GET, get_state_instance),
+        Method("getSettings", _GET, get_settings),
+        Method("setSettings", _POST, set_settings, has_body=True),
+        Method("qr", _GET, qr),
+        Method("logout", _GET, logout),
+        Method("reboot", _GET, reboot),
+        Method("updateApiToken", _GET, update_api_token),
+        Method("getContacts", _GET, get_contacts),
+        Method("checkWhatsapp", _POST, check_whatsapp, has_body=True),
+    )
+}

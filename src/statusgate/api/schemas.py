@@ -1,0 +1,116 @@
+"""One request model per Green method, wire names as field names, limits taken from the settings.
+
+Models are built per Settings (``Schemas(settings)``) because every limit is a setting a deployment — or a
+test — can change.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
+
+from statusgate.api.validation import invalid_format
+from statusgate.domain.instance_settings import DELAY_KEY, READ_ONLY_KEYS, STRING_KEYS, YES_NO_KEYS
+from statusgate.media.kinds import (
+    AUDIO_EXTENSIONS,
+    IMAGE_EXTENSIONS,
+    VIDEO_EXTENSIONS,
+    extension_of,
+)
+from statusgate.settings import Settings
+
+CHAT_ID = re.compile(r"[1-9][0-9]{4,19}@c\.us")
+MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS | AUDIO_EXTENSIONS
+
+
+def _no_bom(value: str) -> str:
+    if value.startswith("\ufeff"):
+        raise invalid_format("UTF-8 text must not start with a byte-order mark")
+    return value
+
+
+def _http_url(value: str) -> str:
+    _no_bom(value)
+    lowered = value.lower()
+    if not (lowered.startswith("http://") or lowered.startswith("https://")) or len(value) < 9:
+        raise invalid_format("must be an http:// or https:// link")
+    if any(ch.isspace() for ch in value):
+        raise invalid_format("must not contain spaces; URL-encode them")
+    return value
+
+
+def _media_file_name(value: str) -> str:
+    _no_bom(value)
+    if "/" in value or "\\" in value or "\x00" in value:
+        raise invalid_format("a file name, not a path")
+    if extension_of(value) not in MEDIA_EXTENSIONS:
+        raise invalid_format("the extension must be one of " + ", ".join(sorted(MEDIA_EXTENSIONS)))
+    return value
+
+
+def _chat_id(value: str) -> str:
+    if not CHAT_ID.fullmatch(value):
+        raise invalid_format("must look like 79001234567@c.us")
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Schemas:
+    def __init__(self, settings: Settings) -> None:
+        s = settings
+        participant = Annotated[str, AfterValidator(_chat_id)]
+        participants = Annotated[list[participant], Field(max_length=s.max_participants)]
+
+        self.send_media_status: type[BaseModel] = create_model(
+            "SendMediaStatus",
+            __base__=_Strict,
+            urlFile=(
+                Annotated[str, Field(min_length=1, max_length=s.max_url_chars), AfterValidator(_http_url)],
+                ...,
+            ),
+            fileName=(
+                Annotated[
+                    str,
+                    Field(min_length=1, max_length=s.max_file_name_chars),
+                    AfterValidator(_media_file_name),
+                ],
+                ...,
+            ),
+            caption=(
+                Annotated[str, Field(max_length=s.max_caption_chars), AfterValidator(_no_bom)] | None,
+                None,
+            ),
+            participants=(participants | None, None),
+        )
+
+        settings_fields: dict[str, Any] = {}
+        for key in STRING_KEYS:
+            settings_fields[key] = (Annotated[str, Field(max_length=2048)] | None, None)
+        settings_fields[DELAY_KEY] = (
+            Annotated[int, Field(ge=s.delay_min_ms, le=s.delay_max_ms)] | None,
+            None,
+        )
+        for key in YES_NO_KEYS:
+            settings_fields[key] = (Annotated[str, AfterValidator(_yes_no)] | None, None)
+        for key in READ_ONLY_KEYS:
+            settings_fields[key] = (Any, None)
+        self.set_settings: type[BaseModel] = create_model("SetSettings", __base__=_Strict, **settings_fields)
+
+        self.check_whatsapp: type[BaseModel] = create_model(
+            "CheckWhatsapp",
+            __base__=_Strict,
+            phoneNumber=(Annotated[int, Field(ge=10_000, le=9_999_999_999_999_999)] | None, None),
+            chatId=(Annotated[str, AfterValidator(_chat_id)] | None, None),
+            force=(bool | None, None),
+        )
+
+
+def _yes_no(value: str) -> str:
+    if value not in ("yes", "no"):
+        raise invalid_format("must be one of [yes, no]")
+    return value

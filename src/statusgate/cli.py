@@ -1,0 +1,382 @@
+"""The command line (a public interface: see docs/cli.md). The only module that reads argv."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fcntl
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TextIO, TypeVar
+
+import sqlalchemy as sa
+from pydantic import ValidationError as PydanticValidationError
+
+from statusgate.domain.models import EngineName
+from statusgate.engines.sandbox_network import FAULT_MODES, ImportedContact, SandboxError
+from statusgate.errors import GatewayError
+from statusgate.services import instances
+from statusgate.services.instances import UnknownInstanceError
+from statusgate.services.runtime import Runtime
+from statusgate.settings import Settings
+
+T = TypeVar("T")
+STORAGE_FIELDS = ("data_dir", "database_url", "public_url")
+
+
+class CliError(Exception):
+    """A failure to report on one line, exit code 1."""
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _add_setting_flags(parser: argparse.ArgumentParser, names: Sequence[str]) -> None:
+    for name in names:
+        field = Settings.model_fields[name]
+        kwargs: dict[str, Any] = {"dest": name, "default": argparse.SUPPRESS, "help": field.description}
+        if field.annotation is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        parser.add_argument(_flag(name), **kwargs)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {name: getattr(args, name) for name in Settings.model_fields if hasattr(args, name)}
+    try:
+        return Settings(**overrides)
+    except PydanticValidationError as exc:
+        first = exc.errors()[0]
+        raise CliError(f"invalid setting {first['loc'][0]}: {first['msg']}") from None
+
+
+def _run(settings: Settings, action: Callable[[Runtime], Awaitable[T]]) -> T:
+    async def main() -> T:
+        rt = Runtime(settings)
+        try:
+            await rt.open()
+            return await action(rt)
+        finally:
+            await rt.close()
+
+    return asyncio.run(main())
+
+
+def _print_json(data: Any, out: TextIO = sys.stdout) -> None:
+    out.write(json.dumps(data, ensure_ascii=False) + "\n")
+
+
+def _instance_id(raw: str) -> int:
+    if not raw.isdigit():
+        raise argparse.ArgumentTypeError(f"not an instance id: {raw!r}")
+    return int(raw)
+
+
+# --- serve / demo --------------------------------------------------------------------------------------------
+
+
+def _lock_path(settings: Settings) -> Path | None:
+    url = sa.make_url(settings.effective_database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database + ".lock")
+
+
+def _hold_server_lock(settings: Settings) -> int | None:
+    """One server per SQLite database: a second ``serve`` refuses to start."""
+    path = _lock_path(settings)
+    if path is None:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise CliError(
+            f"another statusgate server is already running on {path.with_suffix('')}; "
+            "SQLite allows one server per database (use PostgreSQL to run several)"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
+
+
+def _serve(settings: Settings, before: Callable[[Runtime], Awaitable[None]] | None = None) -> None:
+    import uvicorn
+
+    from statusgate.api.app import build_app
+    from statusgate.logs import log_config
+
+    _hold_server_lock(settings)
+    if before is not None:
+        _run(settings, before)
+    config = uvicorn.Config(
+        build_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=log_config(),
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None,
+        server_header=False,
+    )
+    uvicorn.Server(config).run()
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    _serve(_settings(args))
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from statusgate.services.demo import ensure_demo
+
+    settings = _settings(args)
+
+    async def prepare(rt: Runtime) -> None:
+        demo = await ensure_demo(rt)
+        c = demo.credentials
+        print(f"statusgate demo instance — idInstance {c.id_instance}", flush=True)
+        print(f"  apiUrl / mediaUrl  {c.api_url}", flush=True)
+        print(f"  apiTokenInstance   {c.api_token}", flush=True)
+        print("Post a picture status to the demo contacts:", flush=True)
+        print(demo.curl(), flush=True)
+
+    _serve(settings, prepare)
+
+
+# --- instances -----------------------------------------------------------------------------------------------
+
+
+def cmd_instance_create(args: argparse.Namespace) -> None:
+    settings = _settings(args)
+    engine = EngineName(args.engine)
+
+    async def action(rt: Runtime) -> instances.Credentials:
+        return await instances.create(rt, engine=engine, authorized=args.authorized, name=args.name)
+
+    credentials = _run(settings, action)
+    if args.json:
+        _print_json(credentials.as_json())
+    else:
+        print(f"idInstance        {credentials.id_instance}")
+        print(f"apiTokenInstance  {credentials.api_token}")
+        print(f"apiUrl            {credentials.api_url}")
+        print(f"mediaUrl          {credentials.media_url}")
+
+
+def cmd_instance_list(args: argparse.Namespace) -> None:
+    from statusgate.services import account
+
+    async def action(rt: Runtime) -> list[dict[str, Any]]:
+        listed = []
+        for instance in await instances.list_all(rt):
+            listed.append(
+                {
+                    "idInstance": instance.id_instance,
+                    "name": instance.name,
+                    "engine": instance.engine.value,
+                    "stateInstance": (await account.state(rt, instance)).value,
+                    "statusAccess": instance.status_access,
+                }
+            )
+        return listed
+
+    listed = _run(_settings(args), action)
+    if args.json:
+        _print_json(listed)
+    else:
+        for item in listed:
+            access = "on" if item["statusAccess"] else "off"
+            print(
+                f"{item['idInstance']}  {item['engine']:8}  {item['stateInstance']:14}  status-access {access}  "
+                f"{item['name'] or ''}"
+            )
+
+
+def cmd_instance_delete(args: argparse.Namespace) -> None:
+    _run(_settings(args), lambda rt: instances.delete(rt, args.id))
+
+
+def cmd_instance_rotate(args: argparse.Namespace) -> None:
+    credentials = _run(_settings(args), lambda rt: instances.rotate_token(rt, args.id))
+    if args.json:
+        _print_json(credentials.as_json())
+    else:
+        print(f"apiTokenInstance  {credentials.api_token}")
+
+
+def cmd_instance_set(args: argparse.Namespace) -> None:
+    if args.status_access is None:
+        raise CliError("nothing to set: give --status-access on|off")
+    _run(_settings(args), lambda rt: instances.set_status_access(rt, args.id, args.status_access == "on"))
+
+
+# --- sandbox -------------------------------------------------------------------------------------------------
+
+
+async def _sandbox_instance(rt: Runtime, id_instance: int) -> None:
+    instance = await instances.get(rt, id_instance)
+    if instance.engine is not EngineName.SANDBOX:
+        raise CliError(f"instance {id_instance} uses the {instance.engine.value} engine, not the sandbox")
+
+
+def _load_contacts(path: Path) -> list[ImportedContact]:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CliError(f"cannot read {path}: {exc}") from None
+    if not isinstance(raw, list):
+        raise CliError(f"{path}: expected a JSON array of contacts")
+    contacts = []
+    for index, item in enumerate(raw):
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("id"), str)
+            or not item["id"].endswith("@c.us")
+        ):
+            raise CliError(f'{path}: entry {index} needs an "id" like 79990000001@c.us')
+        contacts.append(
+            ImportedContact(
+                id=item["id"],
+                name=str(item.get("name") or ""),
+                contact_name=str(item.get("contactName") or ""),
+                in_address_book=bool(item.get("inAddressBook", True)),
+            )
+        )
+    return contacts
+
+
+def cmd_sandbox_contacts_import(args: argparse.Namespace) -> None:
+    contacts = _load_contacts(Path(args.file))
+
+    async def action(rt: Runtime) -> int:
+        await _sandbox_instance(rt, args.id)
+        return await rt.sandbox.import_contacts(args.id, contacts)
+
+    count = _run(_settings(args), action)
+    print(f"imported {count} contacts")
+
+
+def _sandbox_action(args: argparse.Namespace, act: Callable[[Runtime], Awaitable[None]]) -> None:
+    async def action(rt: Runtime) -> None:
+        await _sandbox_instance(rt, args.id)
+        await act(rt)
+
+    _run(_settings(args), action)
+
+
+def cmd_sandbox_scan(args: argparse.Namespace) -> None:
+    _sandbox_action(args, lambda rt: rt.sandbox.scan(args.id))
+
+
+def cmd_sandbox_logout(args: argparse.Namespace) -> None:
+    _sandbox_action(args, lambda rt: rt.sandbox.logout(args.id))
+
+
+def cmd_sandbox_view(args: argparse.Namespace) -> None:
+    _sandbox_action(args, lambda rt: rt.sandbox.view(args.id, args.id_message, args.participant))
+
+
+def cmd_sandbox_fail(args: argparse.Namespace) -> None:
+    if args.count < 1:
+        raise CliError("--count must be at least 1")
+    _sandbox_action(args, lambda rt: rt.sandbox.add_fault(args.id, args.mode, args.count))
+
+
+def cmd_settings_doc(args: argparse.Namespace) -> None:
+    from statusgate.settings_doc import render
+
+    sys.stdout.write(render())
+
+
+# --- parser --------------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="statusgate", description="WhatsApp status gateway (Green API wire)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(
+        sub: Any,
+        name: str,
+        handler: Callable[[argparse.Namespace], None],
+        help_: str,
+        all_settings: bool = False,
+    ) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = sub.add_parser(name, help=help_, description=help_)
+        _add_setting_flags(p, list(Settings.model_fields) if all_settings else STORAGE_FIELDS)
+        p.set_defaults(handler=handler)
+        return p
+
+    command(commands, "serve", cmd_serve, "run the server (API, media host and senders)", all_settings=True)
+    command(commands, "demo", cmd_demo, "serve with a ready sandbox instance named demo", all_settings=True)
+    command(commands, "settings-doc", cmd_settings_doc, "print docs/settings.md")
+
+    instance = commands.add_parser("instance", help="manage instances").add_subparsers(
+        dest="instance_command", required=True, metavar="ACTION"
+    )
+    p = command(instance, "create", cmd_instance_create, "create an instance and print its credentials")
+    p.add_argument("--engine", choices=[e.value for e in EngineName], default=EngineName.SANDBOX.value)
+    p.add_argument("--authorized", action="store_true", help="sandbox only: start already linked")
+    p.add_argument("--name")
+    p.add_argument("--json", action="store_true")
+    p = command(instance, "list", cmd_instance_list, "list instances")
+    p.add_argument("--json", action="store_true")
+    p = command(
+        instance, "delete", cmd_instance_delete, "delete an instance with its queue, journals and media"
+    )
+    p.add_argument("id", type=_instance_id)
+    p = command(instance, "rotate-token", cmd_instance_rotate, "give an instance a new API token")
+    p.add_argument("id", type=_instance_id)
+    p.add_argument("--json", action="store_true")
+    p = command(instance, "set", cmd_instance_set, "change an instance")
+    p.add_argument("id", type=_instance_id)
+    p.add_argument("--status-access", choices=["on", "off"])
+
+    sandbox = commands.add_parser("sandbox", help="act as the simulated network's phones").add_subparsers(
+        dest="sandbox_command", required=True, metavar="ACTION"
+    )
+    contacts = sandbox.add_parser("contacts", help="the address book").add_subparsers(
+        dest="contacts_command", required=True, metavar="ACTION"
+    )
+    p = command(contacts, "import", cmd_sandbox_contacts_import, "replace the address book from a JSON file")
+    p.add_argument("id", type=_instance_id)
+    p.add_argument("file")
+    p = command(sandbox, "scan", cmd_sandbox_scan, "scan the QR code: the instance becomes authorized")
+    p.add_argument("id", type=_instance_id)
+    p = command(sandbox, "logout", cmd_sandbox_logout, "unlink the phone: notAuthorized")
+    p.add_argument("id", type=_instance_id)
+    p = command(sandbox, "view", cmd_sandbox_view, "a contact views a status (read receipt)")
+    p.add_argument("id", type=_instance_id)
+    p.add_argument("id_message", metavar="IDMESSAGE")
+    p.add_argument("--participant", required=True, metavar="CHATID")
+    p = command(sandbox, "fail", cmd_sandbox_fail, "make the next send attempts fail")
+    p.add_argument("id", type=_instance_id)
+    p.add_argument("--mode", choices=FAULT_MODES, required=True)
+    p.add_argument("--count", type=int, default=1)
+    return parser
+
+
+def _fail(message: str) -> NoReturn:
+    sys.stderr.write(f"statusgate: {message}\n")
+    raise SystemExit(1)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        args.handler(args)
+    except CliError as exc:
+        _fail(str(exc))
+    except UnknownInstanceError as exc:
+        _fail(str(exc))
+    except SandboxError as exc:
+        _fail(str(exc))
+    except GatewayError as exc:
+        _fail(exc.message)
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None

@@ -1,0 +1,117 @@
+"""Frozen value objects shared by every layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from statusgate.domain.states import InstanceState, ReceiptStatus
+
+
+class MediaKind(StrEnum):
+    IMAGE = "image"
+    VIDEO = "video"
+    AUDIO = "audio"
+
+
+class StatusType(StrEnum):
+    """The Green method that queued a status; also the ``type`` in showMessagesQueue."""
+
+    TEXT = "sendTextStatus"
+    MEDIA = "sendMediaStatus"
+    VOICE = "sendVoiceStatus"
+
+
+class EngineName(StrEnum):
+    SANDBOX = "sandbox"
+    WHATSAPP = "whatsapp"
+
+
+@dataclass(frozen=True)
+class Instance:
+    id_instance: int
+    name: str | None
+    engine: EngineName
+    token_hash: str
+    status_access: bool
+    settings: dict[str, Any]
+    created_at: float
+    last_send_started_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Contact:
+    """One address-book entry or chat, as getContacts shows it."""
+
+    id: str
+    name: str
+    contact_name: str
+    type: str = "user"
+
+
+@dataclass(frozen=True)
+class PreparedMedia:
+    """A file made ready for WhatsApp, stored content-addressed in the media store."""
+
+    media_id: str
+    kind: MediaKind
+    mime_type: str
+    extension: str
+    size: int
+    path: Path
+
+
+@dataclass(frozen=True)
+class OutgoingStatus:
+    """What an engine is asked to post."""
+
+    message_id: str
+    type: StatusType
+    body: dict[str, Any]
+    media: PreparedMedia | None = None
+
+
+@dataclass(frozen=True)
+class QrAnswer:
+    """The ``qr`` method's answer: ``type`` is qrCode, alreadyLogged or error."""
+
+    type: str
+    message: str
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    """The recipients the engine reports the status went to (a repeat of a known id reports the first)."""
+
+    recipients: tuple[str, ...]
+    repeated: bool = False
+
+
+@dataclass(frozen=True)
+class ReceiptEvent:
+    instance_id: int
+    message_id: str
+    participant: str
+    status: ReceiptStatus
+    at: float
+
+
+@dataclass(frozen=True)
+class StateEvent:
+    instance_id: int
+    state: InstanceState
+    at: float
+
+
+@dataclass(frozen=True)
+class IncomingStatusEvent:
+    instance_id: int
+    message_id: str
+    sender: str
+    at: float
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+EngineEvent = ReceiptEvent | StateEvent | IncomingStatusEvent

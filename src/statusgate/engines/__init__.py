@@ -1,0 +1,1 @@
+"""Engines: the narrow interface to a WhatsApp network, and its implementations (sandbox, whatsapp)."""

@@ -1,0 +1,83 @@
+"""The engine contract. The gateway only ever talks to a network through this ``Protocol``.
+
+Every method takes the instance id, because one engine object serves many accounts. Methods must not
+block the event loop; an engine that wraps blocking code runs it elsewhere (a thread, a child process).
+Errors leave an engine only as :class:`statusgate.errors.EngineError` subclasses: adapters translate
+their library's exceptions at this edge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from statusgate.domain.models import (
+    Contact,
+    EngineEvent,
+    EngineName,
+    OutgoingStatus,
+    QrAnswer,
+    SendOutcome,
+)
+from statusgate.domain.states import InstanceState
+
+EventHandler = Callable[[EngineEvent], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class EngineCapabilities:
+    #: can post to a caller-given list of recipients (otherwise: the phone's own status audience only)
+    explicit_audience: bool
+    #: uses the caller's message id, and ignores a repeat of an id it already delivered
+    honours_message_id: bool
+    #: can revoke a status after it was sent
+    revoke: bool
+
+
+class Engine(Protocol):
+    name: EngineName
+    capabilities: EngineCapabilities
+
+    async def provision(self, instance_id: int, *, authorized: bool = False) -> None:
+        """Create what a new instance needs (an account, a session dir). Called once, at creation."""
+
+    async def forget(self, instance_id: int) -> None:
+        """Remove everything the engine keeps for a deleted instance."""
+
+    async def state(self, instance_id: int) -> InstanceState:
+        """The current ``stateInstance``; cheap, called before every send."""
+
+    async def wid(self, instance_id: int) -> str:
+        """The account's own chat id (``digits@c.us``); empty while not linked."""
+
+    async def contacts(self, instance_id: int) -> list[Contact]:
+        """The address book and chats, in the phone's order. Needs ``authorized``."""
+
+    async def existing(self, instance_id: int, chat_ids: Sequence[str]) -> set[str]:
+        """Which of these chat ids are registered on WhatsApp. Needs ``authorized``."""
+
+    async def send_status(
+        self, instance_id: int, status: OutgoingStatus, recipients: Sequence[str]
+    ) -> SendOutcome:
+        """Post a status to exactly ``recipients`` under ``status.message_id``.
+
+        Raises EngineTransientError (retry may work) or EnginePermanentError. A repeat of a message id the
+        network already delivered must not deliver again (when ``honours_message_id``).
+        """
+
+    async def qr(self, instance_id: int) -> QrAnswer:
+        """Green's ``qr`` answer for the current state."""
+
+    async def logout(self, instance_id: int) -> None: ...
+
+    async def reboot(self, instance_id: int) -> None: ...
+
+    async def drain_events(self, handler: EventHandler, limit: int = 500) -> int:
+        """Hand pending network events to ``handler`` in order; an event is gone once the handler returned.
+
+        Returns how many were handled. Events whose handler raised stay pending.
+        """
+
+    async def close(self) -> None:
+        """Release resources; no call follows."""

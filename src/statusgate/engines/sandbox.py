@@ -1,0 +1,133 @@
+"""The sandbox engine: statusgate's embedded default, speaking to the simulated network in our database."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import segno
+
+from statusgate.domain.models import (
+    Contact,
+    EngineName,
+    IncomingStatusEvent,
+    OutgoingStatus,
+    QrAnswer,
+    ReceiptEvent,
+    SendOutcome,
+    StateEvent,
+)
+from statusgate.domain.states import InstanceState, ReceiptStatus
+from statusgate.engines.base import EngineCapabilities, EventHandler
+from statusgate.engines.sandbox_network import SandboxError, SandboxNetwork
+from statusgate.errors import EnginePermanentError, EngineTransientError
+
+
+def qr_png_base64(data: str) -> str:
+    buffer = io.BytesIO()
+    segno.make_qr(data, error="m").save(buffer, kind="png", scale=6, border=4)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+class SandboxEngine:
+    name = EngineName.SANDBOX
+    capabilities = EngineCapabilities(explicit_audience=True, honours_message_id=True, revoke=True)
+
+    def __init__(self, network: SandboxNetwork, *, timeout_seconds: float) -> None:
+        self.network = network
+        self.timeout_seconds = timeout_seconds
+
+    async def provision(self, instance_id: int, *, authorized: bool = False) -> None:
+        await self.network.provision(instance_id, authorized=authorized)
+
+    async def forget(self, instance_id: int) -> None:
+        # the account's rows go with the instance (foreign keys cascade)
+        return None
+
+    async def state(self, instance_id: int) -> InstanceState:
+        try:
+            return (await self.network.account(instance_id)).state
+        except SandboxError:
+            return InstanceState.NOT_AUTHORIZED
+
+    async def wid(self, instance_id: int) -> str:
+        return (await self.network.account(instance_id)).wid
+
+    async def contacts(self, instance_id: int) -> list[Contact]:
+        return await self.network.contacts(instance_id)
+
+    async def existing(self, instance_id: int, chat_ids: Sequence[str]) -> set[str]:
+        return await self.network.registered(chat_ids)
+
+    async def send_status(
+        self, instance_id: int, status: OutgoingStatus, recipients: Sequence[str]
+    ) -> SendOutcome:
+        fault = await self.network.take_fault(instance_id)
+        if fault is not None:
+            if fault.mode == "transient":
+                raise EngineTransientError("sandbox: the network dropped the connection (injected fault)")
+            if fault.mode == "permanent":
+                raise EnginePermanentError("sandbox: WhatsApp rejected the status (injected fault)")
+            # timeout: no answer at all, nothing delivered; the caller's deadline decides
+            await asyncio.sleep(self.timeout_seconds * 2 + 1)
+            raise EngineTransientError("sandbox: no answer (injected timeout)")
+        payload: dict[str, Any] = {"type": status.type.value, "body": status.body}
+        if status.media is not None:
+            payload["media"] = {
+                "media_id": status.media.media_id,
+                "kind": status.media.kind.value,
+                "mime_type": status.media.mime_type,
+            }
+        try:
+            delivered, repeated = await self.network.deliver(
+                instance_id, status.message_id, status.type.value, payload, recipients
+            )
+        except SandboxError as exc:
+            raise EngineTransientError(f"sandbox: {exc}") from exc
+        return SendOutcome(recipients=tuple(delivered), repeated=repeated)
+
+    async def qr(self, instance_id: int) -> QrAnswer:
+        account = await self.network.account(instance_id)
+        if account.state is InstanceState.AUTHORIZED:
+            return QrAnswer("alreadyLogged", "instance account already authorized")
+        if account.state is InstanceState.NOT_AUTHORIZED:
+            pairing = f"statusgate-sandbox:{instance_id}:{account.pairing_ref}"
+            return QrAnswer("qrCode", qr_png_base64(pairing))
+        return QrAnswer("error", f"instance is {account.state.value}, try again in a few seconds")
+
+    async def logout(self, instance_id: int) -> None:
+        await self.network.logout(instance_id)
+
+    async def reboot(self, instance_id: int) -> None:
+        await self.network.reboot(instance_id)
+
+    async def drain_events(self, handler: EventHandler, limit: int = 500) -> int:
+        done: list[int] = []
+        for event_id, instance_id, kind, payload, at in await self.network.pending_events(limit):
+            if kind == "receipt":
+                event: Any = ReceiptEvent(
+                    instance_id,
+                    payload["message_id"],
+                    payload["participant"],
+                    ReceiptStatus(payload["status"]),
+                    at,
+                )
+            elif kind == "state":
+                event = StateEvent(instance_id, InstanceState(payload["state"]), at)
+            else:
+                event = IncomingStatusEvent(
+                    instance_id, payload["message_id"], payload["sender"], at, payload
+                )
+            try:
+                await handler(event)
+            except Exception:  # noqa: S112 - the event stays pending and is offered again
+                continue
+            done.append(event_id)
+        await self.network.mark_consumed(done)
+        return len(done)
+
+    async def close(self) -> None:
+        return None

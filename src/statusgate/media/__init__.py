@@ -1,0 +1,1 @@
+"""Turning a urlFile into a checked, content-addressed file ready for WhatsApp."""

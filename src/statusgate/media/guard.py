@@ -1,0 +1,194 @@
+"""SSRF guard: which URLs the gateway may fetch (urlFile) or call (webhookUrl), and what they may reach.
+
+Two stages, because a request handler must answer at once while a fetch may wait for DNS:
+
+* :meth:`UrlGuard.check_request_url` looks only at the URL text (scheme, host, IP literals, ``localhost``);
+* :meth:`UrlGuard.resolve` resolves the host and refuses the lot if any answer is non-public. The fetcher
+  then connects to one of exactly these addresses, so a second, different DNS answer (rebinding) is never
+  used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Awaitable, Callable
+
+import httpx
+
+from statusgate.errors import MediaError
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
+
+_ALLOWED_SCHEMES = frozenset({"http", "https"})
+_ALLOW_HINT = "(the server's allow_private_urls setting permits it for local use)"
+
+# AWS, GCP, Azure and OpenStack use 169.254.169.254, AWS also fd00:ec2::254, Alibaba 100.100.100.200. All are
+# non-global anyway; naming them makes the refusal message say what was at stake.
+_METADATA = frozenset(
+    {
+        ipaddress.ip_address("169.254.169.254"),
+        ipaddress.ip_address("fd00:ec2::254"),
+        ipaddress.ip_address("100.100.100.200"),
+    }
+)
+_SHARED_CGNAT = ipaddress.IPv4Network("100.64.0.0/10")
+_PRIVATE = (
+    ipaddress.IPv4Network("10.0.0.0/8"),
+    ipaddress.IPv4Network("172.16.0.0/12"),
+    ipaddress.IPv4Network("192.168.0.0/16"),
+    ipaddress.IPv6Network("fc00::/7"),
+)
+# RFC 6052 well-known NAT64 prefix: on IPv6-only networks DNS64 answers public IPv4 hosts with these, so
+# they must be judged by the IPv4 address inside (Python calls the whole /96 "reserved").
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+class BlockedUrlError(MediaError):
+    """The URL may not be fetched."""
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)
+    return None
+
+
+def forbidden_reason(ip: IPAddress) -> str | None:
+    """Why the address may not be reached (``"loopback"``, ``"private"`` …), or None when it is public."""
+    if ip in _METADATA:
+        return "cloud metadata"
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = _embedded_ipv4(ip)
+        if inner is not None:
+            # The packet really goes to the IPv4 host, so only that host's status counts.
+            reason = forbidden_reason(inner)
+            return None if reason is None else f"{reason} (as {inner})"
+        if ip.sixtofour is not None:
+            reason = forbidden_reason(ip.sixtofour)
+            if reason is not None:
+                return f"{reason} (as {ip.sixtofour})"
+    if ip.is_loopback:
+        return "loopback"
+    if ip.is_unspecified:
+        return "unspecified"
+    if ip.is_link_local:
+        return "link-local"
+    if ip.is_multicast:
+        return "multicast"
+    if ip in _SHARED_CGNAT:
+        return "shared (carrier-grade NAT)"
+    if any(ip in net for net in _PRIVATE):
+        return "private"
+    if ip.is_reserved:
+        return "reserved"
+    if not ip.is_global:
+        return "special-purpose (non-public)"
+    return None
+
+
+def _with_article(reason: str) -> str:
+    return f"{'an' if reason[0] in 'aeiou' else 'a'} {reason}"
+
+
+def is_forbidden_address(ip: IPAddress) -> bool:
+    return forbidden_reason(ip) is not None
+
+
+def _literal_address(host: str) -> IPAddress | None:
+    """The address a host string denotes by itself, without DNS.
+
+    Besides normal literals this accepts what the C resolver accepts as IPv4 (``2130706433``, ``127.1``,
+    ``0x7f.1``): such a "name" would never reach DNS, so it must be judged as the address it is.
+    """
+    bare = host.removeprefix("[").removesuffix("]")
+    try:
+        return ipaddress.ip_address(bare)
+    except ValueError:
+        pass
+    if bare and all(c in "0123456789abcdefxABCDEFX." for c in bare):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(bare))
+        except OSError:
+            return None
+    return None
+
+
+def _is_localhost_name(host: str) -> bool:
+    name = host.rstrip(".").lower()
+    return name == "localhost" or name.endswith(".localhost")
+
+
+async def system_resolver(host: str, port: int) -> list[IPAddress]:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    addresses: list[IPAddress] = []
+    for _family, _type, _proto, _canon, sockaddr in infos:
+        ip = ipaddress.ip_address(sockaddr[0])
+        if ip not in addresses:
+            addresses.append(ip)
+    return addresses
+
+
+class UrlGuard:
+    def __init__(self, *, allow_private: bool, resolver: Resolver = system_resolver) -> None:
+        self._allow_private = allow_private
+        self._resolver = resolver
+
+    @property
+    def allow_private(self) -> bool:
+        return self._allow_private
+
+    def check_request_url(self, url: str) -> None:
+        """Refuse what the URL text alone shows to be unreachable or off-limits; never does I/O."""
+        try:
+            parsed = httpx.URL(url)
+        except httpx.InvalidURL as exc:
+            raise BlockedUrlError(f"URL is not valid: {exc}") from None
+        if parsed.scheme not in _ALLOWED_SCHEMES:
+            shown = parsed.scheme or "none"
+            raise BlockedUrlError(f"URL scheme must be http or https, not {shown!r}: {url}")
+        host = parsed.host
+        if not host:
+            raise BlockedUrlError(f"URL has no host: {url}")
+        if self._allow_private:
+            return
+        if _is_localhost_name(host):
+            raise BlockedUrlError(
+                f"URL points to {host}, a loopback name, which is not allowed {_ALLOW_HINT}"
+            )
+        literal = _literal_address(host)
+        if literal is not None:
+            reason = forbidden_reason(literal)
+            if reason is not None:
+                raise BlockedUrlError(
+                    f"URL points to {literal}, {_with_article(reason)} address, which is not allowed "
+                    f"{_ALLOW_HINT}"
+                )
+
+    async def resolve(self, url_host: str, port: int) -> list[IPAddress]:
+        """The addresses to connect to; unless private ones are allowed, every one has passed the guard."""
+        literal = _literal_address(url_host)
+        if literal is not None:
+            addresses = [literal]
+        else:
+            if not self._allow_private and _is_localhost_name(url_host):
+                raise BlockedUrlError(f"{url_host} is a loopback name, which is not allowed {_ALLOW_HINT}")
+            try:
+                addresses = await self._resolver(url_host, port)
+            except OSError as exc:
+                raise MediaError(f"could not resolve host {url_host}: {exc.strerror or exc}") from None
+            if not addresses:
+                raise MediaError(f"host {url_host} has no addresses")
+        if not self._allow_private:
+            for ip in addresses:
+                reason = forbidden_reason(ip)
+                if reason is not None:
+                    raise BlockedUrlError(
+                        f"{url_host} resolves to {ip}, {_with_article(reason)} address, which is not allowed "
+                        f"{_ALLOW_HINT}"
+                    )
+        return addresses

@@ -1,0 +1,61 @@
+"""Content-addressed files: ``<root>/blobs/<sha[:2]>/<sha256>``, renamed atomically from ``<root>/tmp``."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+from pathlib import Path
+
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+class MediaStore:
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._blobs = root / "blobs"
+        self._tmp = root / "tmp"
+
+    @property
+    def root(self) -> Path:
+        return self._root
+
+    def blob_path(self, sha256: str) -> Path:
+        # Media ids arrive in URLs; anything but a lower-case digest could walk out of the store.
+        if not _SHA256_HEX.fullmatch(sha256):
+            raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
+        return self._blobs / sha256[:2] / sha256
+
+    def new_temp_path(self, suffix: str = "") -> Path:
+        """A fresh path (the file is not created) on the blobs' filesystem, so put_file can rename it."""
+        self._tmp.mkdir(parents=True, exist_ok=True)
+        return self._tmp / f"{secrets.token_hex(16)}{suffix}"
+
+    def put_file(self, tmp: Path) -> tuple[str, int]:
+        """Move ``tmp`` into the store under its SHA-256; returns (sha256, size). ``tmp`` is gone afterwards.
+
+        ``tmp`` should come from :meth:`new_temp_path`: a file on another filesystem cannot be renamed.
+        """
+        with tmp.open("rb") as file:
+            sha256 = hashlib.file_digest(file, "sha256").hexdigest()
+            size = file.tell()
+        blob = self.blob_path(sha256)
+        if blob.exists():
+            # Same bytes already stored; keeping the existing file leaves open readers undisturbed.
+            tmp.unlink()
+        else:
+            blob.parent.mkdir(parents=True, exist_ok=True)
+            # Atomic: a reader sees no file or the whole file. A racing writer of the same bytes is harmless.
+            os.replace(tmp, blob)
+        return sha256, size
+
+    def open_blob(self, sha256: str) -> Path:
+        """The path of a stored blob; FileNotFoundError if there is none (malformed ids included)."""
+        try:
+            blob = self.blob_path(sha256)
+        except ValueError:
+            raise FileNotFoundError(sha256) from None
+        if not blob.is_file():
+            raise FileNotFoundError(str(blob))
+        return blob

@@ -1,0 +1,210 @@
+"""The queue's supervisor: it starts and stops the workers behind every instance's queue.
+
+- **Preparation** (``preparation.Preparer``) makes queued statuses' media ready, any instance, authorized or not.
+- **One sender loop per instance** with pending statuses (``sending.Sender``) sends strictly in order.
+- **The pump** applies the engines' events (receipts) to the statistics.
+- **The sweeper** expires statuses that waited longer than the queue retention.
+- **The heartbeat** renews this process's leases; on SQLite every lease found at start belongs to a dead
+  process (one server per database) and is released at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Mapping
+
+import sqlalchemy as sa
+
+from statusgate.domain.models import EngineEvent, EngineName, ReceiptEvent, StateEvent
+from statusgate.domain.states import StatusState
+from statusgate.engines.base import Engine
+from statusgate.queue.crashpoints import CrashPoints
+from statusgate.queue.preparation import PrepareMedia, Preparer
+from statusgate.queue.retry import RetryPolicy
+from statusgate.queue.sending import LoadMedia, Sender
+from statusgate.settings import Settings
+from statusgate.store import outbox
+from statusgate.store.db import Database
+
+log = logging.getLogger("statusgate.queue")
+
+
+class EventNotReady(Exception):
+    """The event refers to a send not yet recorded; it stays pending and is offered again."""
+
+
+def _expire(conn: sa.Connection, now: float, retention: float) -> int:
+    expired = 0
+    for row in outbox.overdue(conn, now):
+        expired += outbox.transition(
+            conn,
+            row.seq,
+            row.state,
+            StatusState.EXPIRED,
+            now,
+            description=f"expired: the instance was not authorized within {retention:g} s of the status "
+            "being queued",
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+    return expired
+
+
+def _apply_receipt(conn: sa.Connection, event: ReceiptEvent) -> None:
+    row = outbox.get_by_message_id(conn, event.instance_id, event.message_id)
+    if row is None:
+        return
+    if row.state is StatusState.SENDING:
+        raise EventNotReady(event.message_id)
+    outbox.apply_receipt(conn, row.seq, event.participant, event.status, event.at)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        engines: Mapping[EngineName, Engine],
+        *,
+        prepare_media: PrepareMedia,
+        load_media: LoadMedia,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.engines = engines
+        self.owner = secrets.token_hex(8)
+        crash = CrashPoints(settings.test_crash_point)
+        self.preparer = Preparer(
+            settings, db, prepare_media, owner=self.owner, crash=crash, on_done=self.wake
+        )
+        self.sender = Sender(
+            settings,
+            db,
+            engines,
+            load_media,
+            owner=self.owner,
+            crash=crash,
+            retry_policy=retry_policy or RetryPolicy(),
+        )
+        self._loops: dict[int, asyncio.Task[None]] = {}
+        self._wakeups: dict[int, asyncio.Event] = {}
+        self._supervisor_wakeup = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._background: list[asyncio.Task[None]] = []
+        #: sends in flight; shutdown lets them finish
+        self._in_flight: set[asyncio.Task[float | None]] = set()
+        self._last_sweep = 0.0
+
+    # --- lifecycle ------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self.db.is_sqlite:
+            await self.db.write(outbox.release_all_leases)
+        self._background = [
+            asyncio.create_task(self._supervise(), name="statusgate.supervisor"),
+            asyncio.create_task(self._heartbeat(), name="statusgate.heartbeat"),
+        ]
+
+    async def stop(self) -> None:
+        """Take no new work, let the sends in flight finish (within the grace period), release leases."""
+        self._stopping.set()
+        for event in self._wakeups.values():
+            event.set()
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight), timeout=self.settings.shutdown_grace_seconds)
+        tasks = [*self._background, *self._loops.values(), *self.preparer.tasks]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(Exception):
+            await self.db.write(outbox.release_leases, self.owner)
+
+    def wake(self, instance_id: int | None = None) -> None:
+        """Something changed (a status was queued, settings changed…): look now, not at the next poll."""
+        if instance_id is not None and instance_id in self._wakeups:
+            self._wakeups[instance_id].set()
+        self._supervisor_wakeup.set()
+
+    # --- supervisor -----------------------------------------------------------------------------------
+
+    async def _supervise(self) -> None:
+        while not self._stopping.is_set():
+            self._supervisor_wakeup.clear()
+            try:
+                await self._sweep()
+                await self.preparer.start_more()
+                await self._start_loops()
+                for engine in self.engines.values():
+                    await engine.drain_events(self._apply_event)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("queue supervisor pass failed; trying again")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._supervisor_wakeup.wait(), self.settings.poll_interval_seconds)
+
+    async def _heartbeat(self) -> None:
+        while not self._stopping.is_set():
+            await asyncio.sleep(self.settings.lease_seconds / 3)
+            try:
+                await self.db.write(
+                    outbox.renew_leases, self.owner, time.time() + self.settings.lease_seconds
+                )
+            except Exception:
+                log.exception("lease heartbeat failed")
+
+    async def _sweep(self) -> None:
+        now = time.time()
+        if now - self._last_sweep < self.settings.poll_interval_seconds:
+            return
+        self._last_sweep = now
+        if await self.db.read(outbox.overdue, now):
+            await self.db.write(_expire, now, self.settings.queue_retention_seconds)
+
+    # --- per-instance loops ---------------------------------------------------------------------------
+
+    async def _start_loops(self) -> None:
+        for instance_id in await self.db.read(outbox.instances_with_pending):
+            self._wakeups.setdefault(instance_id, asyncio.Event()).set()
+            task = self._loops.get(instance_id)
+            if task is None or task.done():
+                self._loops[instance_id] = asyncio.create_task(
+                    self._instance_loop(instance_id), name=f"statusgate.sender[{instance_id}]"
+                )
+
+    async def _instance_loop(self, instance_id: int) -> None:
+        poll = self.settings.poll_interval_seconds
+        wakeup = self._wakeups.setdefault(instance_id, asyncio.Event())
+        while not self._stopping.is_set():
+            wakeup.clear()
+            # shielded: on shutdown a send in flight finishes (stop() waits for it) instead of being cut
+            step = asyncio.create_task(self.sender.step(instance_id, self._stopping))
+            self._in_flight.add(step)
+            step.add_done_callback(self._in_flight.discard)
+            try:
+                delay = await asyncio.shield(step)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("sender of instance %s failed; trying again", instance_id)
+                delay = poll
+            if delay is None:
+                return  # nothing pending: the supervisor starts a new loop when something is queued
+            if delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wakeup.wait(), min(delay, poll))
+
+    # --- events ---------------------------------------------------------------------------------------
+
+    async def _apply_event(self, event: EngineEvent) -> None:
+        if isinstance(event, ReceiptEvent):
+            await self.db.write(_apply_receipt, event)
+        elif isinstance(event, StateEvent):
+            self.wake(event.instance_id)

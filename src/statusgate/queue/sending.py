@@ -1,0 +1,214 @@
+"""Sending: one loop per instance takes the head of its queue out, in order, paced, exactly once.
+
+The message id was fixed when the status was queued; the audience is fixed (committed) before the engine
+is called. After a crash a ``sending`` head is sent again with the same id and recipients, and the network
+ignores the repeat, so the status reaches its audience once however often the process dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+
+import sqlalchemy as sa
+
+from statusgate.domain.models import EngineName, Instance, OutgoingStatus, PreparedMedia, StatusType
+from statusgate.domain.states import InstanceState, StatusState
+from statusgate.engines.base import Engine
+from statusgate.errors import EngineError, EngineTransientError
+from statusgate.queue import audience, pacing
+from statusgate.queue.crashpoints import CrashPoints
+from statusgate.queue.retry import RetryPolicy
+from statusgate.settings import Settings
+from statusgate.store import instances as instance_store
+from statusgate.store import outbox
+from statusgate.store.db import Database
+from statusgate.store.outbox import StatusRow
+
+log = logging.getLogger("statusgate.queue")
+
+LoadMedia = Callable[[str], Awaitable[PreparedMedia | None]]
+
+
+def _head_and_instance(conn: sa.Connection, instance_id: int) -> tuple[StatusRow | None, Instance | None]:
+    return outbox.head(conn, instance_id), instance_store.get(conn, instance_id)
+
+
+def _claim(
+    conn: sa.Connection,
+    head: StatusRow,
+    recipients: list[str],
+    skipped: list[str],
+    owner: str,
+    now: float,
+    until: float,
+) -> bool:
+    """Fix the audience and take the head; the pacing clock starts now (retries included)."""
+    if head.state is StatusState.READY:
+        claimed = outbox.transition(
+            conn,
+            head.seq,
+            StatusState.READY,
+            StatusState.SENDING,
+            now,
+            recipients=recipients,
+            skipped_participants=skipped,
+            attempts=head.attempts + 1,
+            not_before=None,
+            lease_owner=owner,
+            lease_expires_at=until,
+        )
+    else:  # SENDING, left behind by a dead worker: same id, same recipients
+        claimed = outbox.take_lease(conn, head.seq, StatusState.SENDING, owner, now, until)
+        if claimed:
+            outbox.update_fields(conn, head.seq, attempts=head.attempts + 1)
+    if claimed:
+        instance_store.set_last_send_started(conn, head.instance_id, now)
+    return claimed
+
+
+def _sent(conn: sa.Connection, head: StatusRow, recipients: list[str], at: float) -> None:
+    if outbox.transition(
+        conn,
+        head.seq,
+        StatusState.SENDING,
+        StatusState.SENT,
+        at,
+        sent_at=at,
+        lease_owner=None,
+        lease_expires_at=None,
+    ):
+        outbox.record_sent(conn, head.seq, recipients, at)
+
+
+def _finish(
+    conn: sa.Connection, head: StatusRow, new: StatusState, at: float, reason: str, retry_at: float | None
+) -> None:
+    outbox.transition(
+        conn,
+        head.seq,
+        head.state,
+        new,
+        at,
+        description=reason,
+        not_before=retry_at,
+        lease_owner=None,
+        lease_expires_at=None,
+    )
+
+
+class Sender:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        engines: Mapping[EngineName, Engine],
+        load_media: LoadMedia,
+        *,
+        owner: str,
+        crash: CrashPoints,
+        retry_policy: RetryPolicy,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.engines = engines
+        self.load_media = load_media
+        self.owner = owner
+        self.crash = crash
+        self.retry_policy = retry_policy
+
+    async def step(self, instance_id: int, stopping: asyncio.Event) -> float | None:
+        """Advance the head of one instance's queue; how long to wait, or None when the queue is empty."""
+        now = time.time()
+        head, instance = await self.db.read(_head_and_instance, instance_id)
+        if head is None or instance is None:
+            return None
+        poll = self.settings.poll_interval_seconds
+        if head.state in (StatusState.QUEUED, StatusState.PREPARING):
+            return poll  # the head holds the line while it prepares
+        if head.not_before is not None and head.not_before > now:
+            return head.not_before - now
+        engine = self.engines[instance.engine]
+        if await engine.state(instance_id) is not InstanceState.AUTHORIZED:
+            return poll
+        delay_ms = int(instance.settings.get("delaySendMessagesMilliseconds", self.settings.delay_default_ms))
+        start_at = pacing.next_send_at(instance.last_send_started_at, delay_ms, now)
+        if start_at > now:
+            return start_at - now
+        if stopping.is_set():
+            return None
+        return 0.0 if await self.send(engine, head) else poll
+
+    async def send(self, engine: Engine, head: StatusRow) -> bool:
+        """One attempt at sending the head; False if another worker holds it."""
+        instance_id = head.instance_id
+        now = time.time()
+        recipients = head.recipients
+        skipped = head.skipped_participants or []
+        if recipients is None:
+            resolved = await self._resolve_audience(engine, head)
+            if isinstance(resolved, str):
+                await self.db.write(_finish, head, StatusState.FAILED, now, resolved, None)
+                return True
+            recipients, skipped = resolved.recipients, resolved.skipped
+        until = now + self.settings.lease_seconds
+        if not await self.db.write(_claim, head, recipients, skipped, self.owner, now, until):
+            return False
+        self.crash.reached("after_claim")
+        attempts = head.attempts + 1
+        media = await self.load_media(head.media_id) if head.media_id else None
+        status = OutgoingStatus(head.id_message, StatusType(head.type), head.body, media)
+        try:
+            async with asyncio.timeout(self.settings.engine_timeout_seconds):
+                outcome = await engine.send_status(instance_id, status, recipients)
+        except (EngineError, TimeoutError) as exc:
+            error = (
+                exc
+                if isinstance(exc, EngineError)
+                else EngineTransientError("the engine did not answer in time")
+            )
+            await self._failed(head, error, attempts)
+            return True
+        self.crash.reached("after_engine_send")
+        await self.db.write(_sent, head, list(outcome.recipients), time.time())
+        self.crash.reached("after_sent_commit")
+        log.info(
+            "status %s of instance %s sent to %d recipients%s",
+            head.id_message,
+            instance_id,
+            len(outcome.recipients),
+            " (repeat ignored by the network)" if outcome.repeated else "",
+        )
+        return True
+
+    async def _resolve_audience(self, engine: Engine, head: StatusRow) -> audience.Audience | str:
+        """The recipients, or the reason there are none."""
+        own = await engine.wid(head.instance_id)
+        participants = list(head.body.get("participants") or [])
+        if participants:
+            if not engine.capabilities.explicit_audience:
+                return "this engine cannot restrict a status to a list of participants"
+            existing = await engine.existing(head.instance_id, participants)
+            result = audience.from_participants(participants, existing, own)
+            if not result.recipients:
+                return "none of the participants is on WhatsApp"
+            return result
+        contacts = await engine.contacts(head.instance_id)
+        result = audience.from_contacts(contacts, own, self.settings.audience_limit)
+        if not result.recipients:
+            return "no contact with a contactName to send the status to"
+        return result
+
+    async def _failed(self, head: StatusRow, error: EngineError, attempts: int) -> None:
+        decision = self.retry_policy.decide(error, attempts)
+        now = time.time()
+        sending = dataclasses.replace(head, state=StatusState.SENDING)
+        if decision.retry_in_seconds is None:
+            await self.db.write(_finish, sending, StatusState.FAILED, now, decision.reason, None)
+        else:
+            retry_at = now + decision.retry_in_seconds
+            await self.db.write(_finish, sending, StatusState.READY, now, decision.reason, retry_at)
+        log.warning("send of %s failed (attempt %d): %s", head.id_message, attempts, error.message)

@@ -1,0 +1,81 @@
+"""Account use cases: state, settings, contacts, checkWhatsapp, QR, logout, reboot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection
+
+from statusgate.domain.instance_settings import (
+    DELAY_KEY,
+    READ_ONLY_KEYS,
+    STRING_KEYS,
+    YES_NO_KEYS,
+    settings_view,
+)
+from statusgate.domain.models import Contact, Instance, QrAnswer
+from statusgate.domain.states import InstanceState
+from statusgate.errors import NotAuthorizedError
+from statusgate.services.runtime import Runtime
+from statusgate.store import instances as store
+
+WRITABLE_KEYS = frozenset((*YES_NO_KEYS, *STRING_KEYS, DELAY_KEY))
+KNOWN_KEYS = WRITABLE_KEYS | frozenset(READ_ONLY_KEYS)
+
+
+async def state(rt: Runtime, instance: Instance) -> InstanceState:
+    return await rt.engine(instance.engine).state(instance.id_instance)
+
+
+async def _require_authorized(rt: Runtime, instance: Instance) -> None:
+    if await state(rt, instance) is not InstanceState.AUTHORIZED:
+        raise NotAuthorizedError()
+
+
+async def get_settings(rt: Runtime, instance: Instance) -> dict[str, Any]:
+    wid = await rt.engine(instance.engine).wid(instance.id_instance)
+    if await state(rt, instance) is not InstanceState.AUTHORIZED:
+        wid = ""
+    return settings_view(instance.settings, wid, rt.settings.delay_default_ms)
+
+
+async def set_settings(rt: Runtime, instance: Instance, changes: dict[str, Any]) -> None:
+    """Apply validated changes at once (no reboot); read-only keys are ignored."""
+    writable = {k: v for k, v in changes.items() if k in WRITABLE_KEYS}
+
+    def update(conn: Connection) -> None:
+        current = store.get(conn, instance.id_instance)
+        merged = dict(current.settings if current else instance.settings) | writable
+        store.set_settings(conn, instance.id_instance, merged)
+
+    await rt.db.write(update)
+    rt.wake(instance.id_instance)
+
+
+async def contacts(rt: Runtime, instance: Instance, group: bool | None, count: int | None) -> list[Contact]:
+    await _require_authorized(rt, instance)
+    found = await rt.engine(instance.engine).contacts(instance.id_instance)
+    if group is True:
+        found = [c for c in found if c.type == "group"]
+    elif group is False:
+        found = [c for c in found if c.type != "group"]
+    if count is not None and count > 0:
+        found = found[:count]
+    return found
+
+
+async def check_whatsapp(rt: Runtime, instance: Instance, chat_id: str) -> bool:
+    await _require_authorized(rt, instance)
+    return chat_id in await rt.engine(instance.engine).existing(instance.id_instance, [chat_id])
+
+
+async def qr(rt: Runtime, instance: Instance) -> QrAnswer:
+    return await rt.engine(instance.engine).qr(instance.id_instance)
+
+
+async def logout(rt: Runtime, instance: Instance) -> None:
+    await rt.engine(instance.engine).logout(instance.id_instance)
+
+
+async def reboot(rt: Runtime, instance: Instance) -> None:
+    await rt.engine(instance.engine).reboot(instance.id_instance)

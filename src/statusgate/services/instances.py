@@ -1,0 +1,163 @@
+"""Instances: create, list, delete, rotate tokens, status access, and authenticating a request."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, replace
+
+from sqlalchemy import Connection
+
+from statusgate.domain.instance_settings import default_settings
+from statusgate.domain.models import EngineName, Instance
+from statusgate.errors import BadRequestError, ForbiddenError, UnauthorizedError
+from statusgate.ids import hash_token, new_api_token, new_instance_id, token_matches
+from statusgate.services.runtime import Runtime
+from statusgate.store import instances as store
+
+
+class UnknownInstanceError(Exception):
+    def __init__(self, id_instance: int) -> None:
+        super().__init__(f"no instance {id_instance}")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    id_instance: int
+    api_token: str
+    api_url: str
+    media_url: str
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "idInstance": self.id_instance,
+            "apiTokenInstance": self.api_token,
+            "apiUrl": self.api_url,
+            "mediaUrl": self.media_url,
+        }
+
+
+def _credentials(rt: Runtime, id_instance: int, token: str) -> Credentials:
+    url = rt.settings.effective_public_url
+    return Credentials(id_instance, token, url, url)
+
+
+async def create(
+    rt: Runtime, *, engine: EngineName = EngineName.SANDBOX, authorized: bool = False, name: str | None = None
+) -> Credentials:
+    if authorized and engine is not EngineName.SANDBOX:
+        raise BadRequestError("--authorized is for the sandbox engine only")
+    backend = rt.engine(engine)
+    token = new_api_token()
+
+    def insert(conn: Connection) -> int:
+        if name is not None and store.get_by_name(conn, name) is not None:
+            raise BadRequestError(f"an instance named {name!r} already exists")
+        id_instance = new_instance_id()
+        while store.exists(conn, id_instance):
+            id_instance = new_instance_id()
+        store.insert(
+            conn,
+            Instance(
+                id_instance=id_instance,
+                name=name,
+                engine=engine,
+                token_hash=hash_token(token),
+                status_access=True,
+                settings=default_settings(rt.settings.delay_default_ms),
+                created_at=time.time(),
+            ),
+        )
+        return id_instance
+
+    id_instance = await rt.db.write(insert)
+    await backend.provision(id_instance, authorized=authorized)
+    return _credentials(rt, id_instance, token)
+
+
+async def list_all(rt: Runtime) -> list[Instance]:
+    return await rt.db.read(store.list_all)
+
+
+async def get(rt: Runtime, id_instance: int) -> Instance:
+    instance = await rt.db.read(store.get, id_instance)
+    if instance is None:
+        raise UnknownInstanceError(id_instance)
+    return instance
+
+
+async def get_by_name(rt: Runtime, name: str) -> Instance | None:
+    return await rt.db.read(store.get_by_name, name)
+
+
+async def delete(rt: Runtime, id_instance: int) -> None:
+    instance = await get(rt, id_instance)
+    await rt.engine(instance.engine).forget(id_instance)
+    await rt.db.write(store.delete, id_instance)  # queue, journals and uploads go with it (cascade)
+    shutil.rmtree(rt.settings.data_dir / "sessions" / str(id_instance), ignore_errors=True)
+
+
+async def rotate_token(rt: Runtime, id_instance: int) -> Credentials:
+    token = new_api_token()
+    if not await rt.db.write(store.set_token_hash, id_instance, hash_token(token)):
+        raise UnknownInstanceError(id_instance)
+    return _credentials(rt, id_instance, token)
+
+
+async def set_status_access(rt: Runtime, id_instance: int, allowed: bool) -> None:
+    if not await rt.db.write(store.set_status_access, id_instance, allowed):
+        raise UnknownInstanceError(id_instance)
+
+
+class Authenticator:
+    """Checks ``idInstance`` + token for each request, with a short cache so changes made by the CLI in
+    another process are seen within ``ttl`` seconds."""
+
+    def __init__(self, rt: Runtime, ttl: float = 0.5) -> None:
+        self.rt = rt
+        self.ttl = ttl
+        self._cache: dict[int, tuple[float, Instance | None]] = {}
+
+    async def _load(self, id_instance: int) -> Instance | None:
+        now = time.monotonic()
+        cached = self._cache.get(id_instance)
+        if cached is not None and now - cached[0] < self.ttl:
+            return cached[1]
+        instance = await self.rt.db.read(store.get, id_instance)
+        if len(self._cache) > 100_000:
+            self._cache.clear()
+        self._cache[id_instance] = (now, instance)
+        return instance
+
+    def forget(self, id_instance: int) -> None:
+        self._cache.pop(id_instance, None)
+
+    async def instance(self, raw_id: str) -> Instance:
+        """Step one of every request: the instance must exist (else 403, as Green does)."""
+        if not raw_id.isdigit() or len(raw_id) > 19:
+            raise ForbiddenError()
+        instance = await self._load(int(raw_id))
+        if instance is None:
+            raise ForbiddenError()
+        return instance
+
+    @staticmethod
+    def check_token(instance: Instance, token: str) -> None:
+        if not token_matches(token, instance.token_hash):
+            raise UnauthorizedError()
+
+    async def refreshed(self, instance: Instance) -> Instance:
+        self.forget(instance.id_instance)
+        fresh = await self._load(instance.id_instance)
+        return fresh if fresh is not None else instance
+
+
+async def update_api_token(rt: Runtime, auth: Authenticator, instance: Instance) -> str:
+    """The wire method ``updateApiToken``: the old token stops working at once."""
+    credentials = await rotate_token(rt, instance.id_instance)
+    auth.forget(instance.id_instance)
+    return credentials.api_token
+
+
+def with_settings(instance: Instance, settings: dict[str, object]) -> Instance:
+    return replace(instance, settings=dict(settings))

@@ -1,0 +1,147 @@
+"""The running gateway: one object that owns the database, the engines, the media store and the queue.
+
+``api`` and ``cli`` build one :class:`Runtime` and call the use-case functions of ``services`` with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Final
+from urllib.parse import unquote, urlsplit
+
+from statusgate.domain.models import EngineName, MediaKind, PreparedMedia
+from statusgate.engines.base import Engine
+from statusgate.engines.sandbox import SandboxEngine
+from statusgate.engines.sandbox_network import SandboxNetwork
+from statusgate.errors import MediaError
+from statusgate.media.guard import UrlGuard
+from statusgate.media.kinds import mime_for_extension
+from statusgate.media.prepare import MediaPreparer
+from statusgate.media.store import MediaStore
+from statusgate.queue.dispatcher import Dispatcher
+from statusgate.settings import Settings
+from statusgate.store import media as media_store
+from statusgate.store import migrate, outbox
+from statusgate.store.batch import Batcher
+from statusgate.store.db import Database
+from statusgate.store.outbox import NewStatus, StatusRow
+
+log = logging.getLogger("statusgate.runtime")
+
+MEDIA_PREFIX: Final = "/media/"
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.db = Database(settings.effective_database_url)
+        self.media = MediaStore(settings.media_dir)
+        self.guard = UrlGuard(allow_private=settings.allow_private_urls)
+        self.sandbox = SandboxNetwork(
+            self.db,
+            reboot_seconds=settings.sandbox_reboot_seconds,
+            dedupe=not settings.test_sandbox_no_dedupe,
+        )
+        self.engines: dict[EngineName, Engine] = {
+            EngineName.SANDBOX: SandboxEngine(self.sandbox, timeout_seconds=settings.engine_timeout_seconds),
+        }
+        self.preparer = MediaPreparer(
+            store=self.media,
+            guard=self.guard,
+            local_source=self.local_media_path,
+            max_bytes=settings.max_file_bytes,
+            connect_timeout=settings.fetch_connect_timeout_seconds,
+            read_timeout=settings.fetch_read_timeout_seconds,
+            total_timeout=settings.fetch_total_timeout_seconds,
+            max_redirects=settings.fetch_max_redirects,
+        )
+        #: the front door of the queue: accepted statuses are committed in groups
+        self.intake: Batcher[NewStatus] = Batcher(self.db, outbox.enqueue_many, "intake")
+        self.dispatcher: Dispatcher | None = None
+
+    async def open(self) -> None:
+        await migrate.upgrade(self.db)
+
+    async def start_workers(self) -> None:
+        self.dispatcher = Dispatcher(
+            self.settings,
+            self.db,
+            self.engines,
+            prepare_media=self._prepare_status_media,
+            load_media=self.load_media,
+        )
+        await self.dispatcher.start()
+
+    async def close(self) -> None:
+        if self.dispatcher is not None:
+            await self.dispatcher.stop()
+        for engine in self.engines.values():
+            await engine.close()
+        await self.db.dispose()
+
+    def wake(self, instance_id: int) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.wake(instance_id)
+
+    def engine(self, name: EngineName) -> Engine:
+        try:
+            return self.engines[name]
+        except KeyError:
+            raise MediaError(f"engine {name.value} is not available in this server") from None
+
+    # --- media links ----------------------------------------------------------------------------------
+
+    def media_url(self, upload_id: str, file_name: str) -> str:
+        return f"{self.settings.effective_public_url}{MEDIA_PREFIX}{upload_id}/{file_name}"
+
+    def is_own_media_url(self, url: str) -> bool:
+        return self.own_upload_id(url) is not None
+
+    def own_upload_id(self, url: str) -> str | None:
+        """The upload id if ``url`` is a media link this server handed out (``<public-url>/media/<id>/<name>``)."""
+        base = urlsplit(self.settings.effective_public_url)
+        parts = urlsplit(url)
+        if (parts.scheme, parts.netloc.lower()) != (base.scheme, base.netloc.lower()):
+            return None
+        path = unquote(parts.path)
+        prefix = base.path.rstrip("/") + MEDIA_PREFIX
+        if not path.startswith(prefix):
+            return None
+        upload_id, _, _name = path[len(prefix) :].partition("/")
+        return upload_id or None
+
+    async def local_media_path(self, url: str) -> Path | None:
+        upload_id = self.own_upload_id(url)
+        if upload_id is None:
+            return None
+        upload = await self.db.read(media_store.get_upload, upload_id)
+        if upload is None:
+            raise MediaError(f"urlFile points at this server, but {url} does not exist (expired upload?)")
+        return self.media.blob_path(upload.sha256)
+
+    async def _prepare_status_media(self, row: StatusRow) -> PreparedMedia | None:
+        url = row.body.get("urlFile")
+        if not url or row.kind is None:
+            return None
+        prepared = await self.preparer.prepare(url, row.body["fileName"], MediaKind(row.kind))
+        media_row = media_store.MediaRow(
+            prepared.media_id, prepared.kind.value, prepared.mime_type, prepared.extension, prepared.size
+        )
+        await self.db.write(media_store.put_media, media_row, now=time.time())
+        return prepared
+
+    async def load_media(self, media_id: str) -> PreparedMedia | None:
+        row = await self.db.read(media_store.get_media, media_id)
+        if row is None:
+            return None
+        return PreparedMedia(
+            media_id=row.media_id,
+            kind=MediaKind(row.kind),
+            mime_type=row.mime_type or mime_for_extension(row.extension),
+            extension=row.extension,
+            size=row.size,
+            path=self.media.blob_path(row.media_id),
+        )

@@ -1,0 +1,129 @@
+"""The one settings object every command reads (pydantic-settings, env prefix ``STATUSGATE_``).
+
+Each field is also a flag of ``statusgate serve`` (``--data-dir``, ``--max-file-bytes`` …); ``docs/settings.md``
+is generated from this class by ``python -m statusgate settings-doc``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STATUSGATE_", frozen=True, extra="ignore")
+
+    # --- where things live -------------------------------------------------------------------------------
+    data_dir: Path = Field(Path("./data"), description="SQLite database, media files and engine sessions.")
+    database_url: str = Field(
+        "", description="SQLAlchemy URL of the database; empty means SQLite in the data dir."
+    )
+    host: str = Field("127.0.0.1", description="Address `serve` binds to (loopback by default).")
+    port: int = Field(8080, ge=0, le=65535, description="Port `serve` listens on.")
+    public_url: str = Field(
+        "",
+        description="Base of apiUrl, mediaUrl and every link the server hands out; "
+        "empty means http://<host>:<port>.",
+    )
+
+    # --- HTTP --------------------------------------------------------------------------------------------
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="Largest JSON request body accepted (413 above it)."
+    )
+    max_upload_bytes: int = Field(104_857_600, ge=1, description="Largest uploadFile body (413 above it).")
+
+    # --- statuses ----------------------------------------------------------------------------------------
+    delay_default_ms: int = Field(3000, ge=0, description="A new instance's delaySendMessagesMilliseconds.")
+    delay_min_ms: int = Field(
+        500, ge=0, description="Smallest delaySendMessagesMilliseconds setSettings accepts."
+    )
+    delay_max_ms: int = Field(
+        600_000, ge=1, description="Largest delaySendMessagesMilliseconds setSettings accepts."
+    )
+    queue_retention_seconds: float = Field(
+        86_400, gt=0, description="How long a status may wait for authorization before it expires."
+    )
+    audience_limit: int = Field(
+        1024, ge=1, description="Default audience: the first N contacts that have a contactName."
+    )
+    max_participants: int = Field(1024, ge=1, description="Most entries a participants array may have.")
+    max_caption_chars: int = Field(1024, ge=1, description="Longest caption of sendMediaStatus.")
+    max_text_chars: int = Field(500, ge=1, description="Longest message of sendTextStatus.")
+    max_file_name_chars: int = Field(255, ge=1, description="Longest fileName.")
+    max_url_chars: int = Field(4096, ge=1, description="Longest urlFile.")
+    queue_list_limit: int = Field(500, ge=1, description="Most items showMessagesQueue lists.")
+
+    # --- media -------------------------------------------------------------------------------------------
+    max_media_seconds: float = Field(60, gt=0, description="Audio and video are cut to this length.")
+    max_file_bytes: int = Field(
+        104_857_600, ge=1, description="Largest file fetched from urlFile (the download stops there)."
+    )
+    fetch_connect_timeout_seconds: float = Field(10, gt=0, description="urlFile connect timeout.")
+    fetch_read_timeout_seconds: float = Field(30, gt=0, description="urlFile timeout between two reads.")
+    fetch_total_timeout_seconds: float = Field(300, gt=0, description="urlFile whole-download timeout.")
+    fetch_max_redirects: int = Field(5, ge=0, description="Most redirects followed for urlFile.")
+    allow_private_urls: bool = Field(
+        False,
+        description="Allow urlFile and webhookUrl to reach loopback, private, link-local and metadata "
+        "addresses (local use and tests only).",
+    )
+    prepare_concurrency: int = Field(2, ge=1, description="Statuses whose media is prepared at once.")
+    upload_retention_seconds: float = Field(1_296_000, gt=0, description="How long uploadFile links live.")
+    journal_retention_seconds: float = Field(
+        2_592_000, gt=0, description="How long outgoing/incoming status journals are kept."
+    )
+
+    # --- engines and workers -----------------------------------------------------------------------------
+    engine_timeout_seconds: float = Field(30, gt=0, description="Longest wait for an engine's answer.")
+    sandbox_reboot_seconds: float = Field(
+        2, ge=0, description="How long a sandbox instance stays `starting` after reboot."
+    )
+    lease_seconds: float = Field(
+        30,
+        gt=0,
+        description="A claimed send is recovered by another worker after this long without a heartbeat.",
+    )
+    poll_interval_seconds: float = Field(
+        0.5, gt=0, description="How often idle workers look for changes made outside the server (CLI)."
+    )
+    shutdown_grace_seconds: float = Field(
+        30, ge=0, description="On SIGTERM, how long to wait for sends in flight."
+    )
+
+    # --- notifications (used by later features; listed so every deployment can set them) -----------------
+    webhook_timeout_seconds: float = Field(
+        180, gt=0, description="A webhook POST must answer 2xx within this."
+    )
+    webhook_retry_seconds: float = Field(60, gt=0, description="Wait before retrying a failed webhook.")
+    notification_retention_seconds: float = Field(
+        86_400, gt=0, description="How long undelivered notifications are kept."
+    )
+
+    # --- test-only ---------------------------------------------------------------------------------------
+    test_crash_point: str = Field(
+        "",
+        description="Test only: `NAME[:N]` kills the process (SIGKILL) the N-th time the named point is "
+        "reached, e.g. `after_engine_send:3`.",
+    )
+    test_sandbox_no_dedupe: bool = Field(
+        False, description="Test only: the sandbox forgets WhatsApp's repeat check (proves tests can fail)."
+    )
+
+    @property
+    def effective_public_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = self.host if ":" not in self.host else f"[{self.host}]"
+        return f"http://{host}:{self.port}"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'statusgate.db').resolve()}"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"

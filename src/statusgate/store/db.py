@@ -1,0 +1,130 @@
+"""The database handle: SQLAlchemy Core (sync) run in worker threads, one thread hop per transaction.
+
+Every transaction is a plain function ``fn(conn, *args)`` handed to :meth:`Database.read` or
+:meth:`Database.write`. Running a whole transaction in one thread call is what makes SQLite fast here: an
+async driver pays a thread hop (and an event-loop turn) for every statement, and holds SQLite's write lock
+across all of them.
+
+SQLite: writes go through one thread and one connection and begin with ``BEGIN IMMEDIATE``, so a write
+transaction never has to upgrade a read lock (which SQLite answers with "database is locked") and writes of
+this process queue in order rather than spinning in SQLite's busy handler. Reads use a small pool and run
+beside the writer (WAL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+T = TypeVar("T")
+P = ParamSpec("P")
+
+#: SQLite set-up, applied to every connection.
+#: WAL lets readers run beside the writer. ``synchronous=NORMAL`` in WAL mode makes every commit durable
+#: against a crash of the *process*: the commit is in the WAL file (in the OS page cache) before
+#: ``commit()`` returns, and a killed process loses nothing. Only an OS crash or power loss can lose the
+#: last transactions; ``STATUSGATE_SQLITE_SYNCHRONOUS=FULL`` closes that window at the price of an fsync per
+#: commit.
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=10000",
+)
+
+#: a sync driver for each async URL statusgate has accepted so far
+_SYNC_DRIVERS = {"sqlite+aiosqlite": "sqlite+pysqlite", "postgresql+asyncpg": "postgresql+psycopg"}
+
+
+class Database:
+    """Two ways in: ``await db.read(fn, …)`` for queries and ``await db.write(fn, …)`` for changes."""
+
+    def __init__(self, url: str, *, sqlite_synchronous: str = "NORMAL") -> None:
+        parsed = sa.make_url(url)
+        driver = _SYNC_DRIVERS.get(parsed.drivername)
+        if driver is not None:
+            parsed = parsed.set(drivername=driver)
+        self.url = parsed
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        self._readers = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="statusgate-db-read")
+        self._writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="statusgate-db-write")
+        if self.is_sqlite:
+            self._read_engine = self._sqlite_engine(immediate=False, synchronous=sqlite_synchronous)
+            self._write_engine = self._sqlite_engine(immediate=True, synchronous=sqlite_synchronous)
+        else:
+            self._read_engine = sa.create_engine(parsed, pool_pre_ping=True, pool_size=5)
+            self._write_engine = self._read_engine
+
+    def _sqlite_engine(self, *, immediate: bool, synchronous: str) -> sa.Engine:
+        engine = sa.create_engine(self.url, pool_size=1 if immediate else 4, max_overflow=0)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # take transaction control from the driver so we can say BEGIN IMMEDIATE ourselves
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            for pragma in (*SQLITE_PRAGMAS, f"PRAGMA synchronous={synchronous}"):
+                cursor.execute(pragma)
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: sa.Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+
+    def _run_read(
+        self, fn: Callable[Concatenate[sa.Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        with self._read_engine.connect() as conn:
+            try:
+                return fn(conn, *args, **kwargs)
+            finally:
+                conn.rollback()
+
+    def _run_write(
+        self, fn: Callable[Concatenate[sa.Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        with self._write_engine.begin() as conn:
+            return fn(conn, *args, **kwargs)
+
+    async def read(
+        self, fn: Callable[Concatenate[sa.Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run ``fn(conn, *args)`` in a read-only snapshot."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, lambda: self._run_read(fn, *args, **kwargs))
+
+    async def write(
+        self, fn: Callable[Concatenate[sa.Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run ``fn(conn, *args)`` in a transaction: committed if it returns, rolled back if it raises."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer, lambda: self._run_write(fn, *args, **kwargs))
+
+    def write_now(
+        self, fn: Callable[Concatenate[sa.Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """The same transaction, run in the calling thread (for code that is not async, e.g. migrations)."""
+        return self._run_write(fn, *args, **kwargs)
+
+    async def ping(self) -> bool:
+        try:
+            await self.read(lambda conn: conn.execute(sa.text("SELECT 1")).scalar())
+        except Exception:
+            return False
+        return True
+
+    async def dispose(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self._dispose_now)
+
+    def _dispose_now(self) -> None:
+        self._readers.shutdown(wait=True)
+        self._writer.shutdown(wait=True)
+        self._read_engine.dispose()
+        if self._write_engine is not self._read_engine:
+            self._write_engine.dispose()

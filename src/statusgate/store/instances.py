@@ -1,0 +1,91 @@
+"""Instances: credentials (token hashes only), engine choice, Green settings, pacing clock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from statusgate.domain.models import EngineName, Instance
+from statusgate.store.schema import instances
+
+
+def _row_to_instance(row: sa.Row[Any]) -> Instance:
+    return Instance(
+        id_instance=row.id_instance,
+        name=row.name,
+        engine=EngineName(row.engine),
+        token_hash=row.token_hash,
+        status_access=row.status_access,
+        settings=dict(row.settings),
+        created_at=row.created_at,
+        last_send_started_at=row.last_send_started_at,
+    )
+
+
+def insert(conn: Connection, instance: Instance) -> None:
+    conn.execute(
+        instances.insert().values(
+            id_instance=instance.id_instance,
+            name=instance.name,
+            engine=instance.engine.value,
+            token_hash=instance.token_hash,
+            status_access=instance.status_access,
+            settings=instance.settings,
+            created_at=instance.created_at,
+        )
+    )
+
+
+def exists(conn: Connection, id_instance: int) -> bool:
+    found = conn.scalar(sa.select(instances.c.id_instance).where(instances.c.id_instance == id_instance))
+    return found is not None
+
+
+def get(conn: Connection, id_instance: int) -> Instance | None:
+    row = (conn.execute(sa.select(instances).where(instances.c.id_instance == id_instance))).first()
+    return _row_to_instance(row) if row else None
+
+
+def get_by_name(conn: Connection, name: str) -> Instance | None:
+    row = (conn.execute(sa.select(instances).where(instances.c.name == name))).first()
+    return _row_to_instance(row) if row else None
+
+
+def list_all(conn: Connection) -> list[Instance]:
+    rows = conn.execute(sa.select(instances).order_by(instances.c.created_at, instances.c.id_instance))
+    return [_row_to_instance(r) for r in rows]
+
+
+def list_ids(conn: Connection) -> list[int]:
+    return list((conn.scalars(sa.select(instances.c.id_instance))).all())
+
+
+def delete(conn: Connection, id_instance: int) -> bool:
+    result = conn.execute(instances.delete().where(instances.c.id_instance == id_instance))
+    return result.rowcount > 0
+
+
+def set_token_hash(conn: Connection, id_instance: int, token_hash: str) -> bool:
+    result = conn.execute(
+        instances.update().where(instances.c.id_instance == id_instance).values(token_hash=token_hash)
+    )
+    return result.rowcount > 0
+
+
+def set_status_access(conn: Connection, id_instance: int, allowed: bool) -> bool:
+    result = conn.execute(
+        instances.update().where(instances.c.id_instance == id_instance).values(status_access=allowed)
+    )
+    return result.rowcount > 0
+
+
+def set_settings(conn: Connection, id_instance: int, settings: dict[str, Any]) -> None:
+    conn.execute(instances.update().where(instances.c.id_instance == id_instance).values(settings=settings))
+
+
+def set_last_send_started(conn: Connection, id_instance: int, at: float) -> None:
+    conn.execute(
+        instances.update().where(instances.c.id_instance == id_instance).values(last_send_started_at=at)
+    )

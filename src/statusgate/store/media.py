@@ -1,0 +1,90 @@
+"""Rows of the media store: prepared files (content-addressed) and uploadFile links."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from statusgate.store.schema import media, uploads
+
+
+@dataclass(frozen=True)
+class MediaRow:
+    media_id: str
+    kind: str
+    mime_type: str
+    extension: str
+    size: int
+
+
+@dataclass(frozen=True)
+class UploadRow:
+    upload_id: str
+    instance_id: int | None
+    file_name: str
+    mime_type: str
+    sha256: str
+    size: int
+    expires_at: float | None
+
+
+def get_media(conn: Connection, media_id: str) -> MediaRow | None:
+    row = (conn.execute(sa.select(media).where(media.c.media_id == media_id))).first()
+    if row is None:
+        return None
+    return MediaRow(row.media_id, row.kind, row.mime_type, row.extension, row.size)
+
+
+def put_media(conn: Connection, row: MediaRow, now: float) -> None:
+    if get_media(conn, row.media_id) is None:
+        conn.execute(
+            media.insert().values(
+                media_id=row.media_id,
+                kind=row.kind,
+                mime_type=row.mime_type,
+                extension=row.extension,
+                size=row.size,
+                created_at=now,
+            )
+        )
+
+
+def _upload(row: sa.Row[Any]) -> UploadRow:
+    return UploadRow(
+        row.upload_id, row.instance_id, row.file_name, row.mime_type, row.sha256, row.size, row.expires_at
+    )
+
+
+def put_upload(conn: Connection, row: UploadRow, now: float) -> None:
+    conn.execute(
+        uploads.insert().values(
+            upload_id=row.upload_id,
+            instance_id=row.instance_id,
+            file_name=row.file_name,
+            mime_type=row.mime_type,
+            sha256=row.sha256,
+            size=row.size,
+            created_at=now,
+            expires_at=row.expires_at,
+        )
+    )
+
+
+def get_upload(conn: Connection, upload_id: str) -> UploadRow | None:
+    row = (conn.execute(sa.select(uploads).where(uploads.c.upload_id == upload_id))).first()
+    return _upload(row) if row else None
+
+
+def find_upload_by_name(conn: Connection, instance_id: int, file_name: str) -> UploadRow | None:
+    row = (
+        conn.execute(
+            sa.select(uploads)
+            .where(uploads.c.instance_id == instance_id, uploads.c.file_name == file_name)
+            .order_by(uploads.c.created_at.desc())
+            .limit(1)
+        )
+    ).first()
+    return _upload(row) if row else None

@@ -1,0 +1,355 @@
+"""The durable per-instance status queue (FIFO by ``seq``) and its transition journal.
+
+Every state change goes through :func:`transition`, which checks the domain transition table, does a
+compare-and-set on the old state (so two workers can never both win) and appends to ``status_events``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from statusgate.domain.states import (
+    CLEARABLE_STATES,
+    PENDING_STATES,
+    ReceiptStatus,
+    StatusState,
+    check_transition,
+)
+from statusgate.store.schema import status_events, status_recipients, statuses
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    seq: int
+    instance_id: int
+    id_message: str
+    type: str
+    body: dict[str, Any]
+    kind: str | None
+    state: StatusState
+    description: str | None
+    media_id: str | None
+    created_at: float
+    updated_at: float
+    expires_at: float
+    attempts: int
+    not_before: float | None
+    lease_owner: str | None
+    lease_expires_at: float | None
+    recipients: list[str] | None
+    skipped_participants: list[str] | None
+    sent_at: float | None
+
+
+def _row(row: sa.Row[Any]) -> StatusRow:
+    return StatusRow(
+        seq=row.seq,
+        instance_id=row.instance_id,
+        id_message=row.id_message,
+        type=row.type,
+        body=dict(row.body),
+        kind=row.kind,
+        state=StatusState(row.state),
+        description=row.description,
+        media_id=row.media_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        expires_at=row.expires_at,
+        attempts=row.attempts,
+        not_before=row.not_before,
+        lease_owner=row.lease_owner,
+        lease_expires_at=row.lease_expires_at,
+        recipients=list(row.recipients) if row.recipients is not None else None,
+        skipped_participants=(
+            list(row.skipped_participants) if row.skipped_participants is not None else None
+        ),
+        sent_at=row.sent_at,
+    )
+
+
+_PENDING = [s.value for s in PENDING_STATES]
+
+
+@dataclass(frozen=True)
+class NewStatus:
+    instance_id: int
+    id_message: str
+    type: str
+    body: dict[str, Any]
+    kind: str | None
+    now: float
+    expires_at: float
+
+
+def enqueue_many(conn: Connection, items: list[NewStatus]) -> None:
+    """Queue several statuses with two statements, whatever their number (the intake's group commit)."""
+    if not items:
+        return
+    conn.execute(
+        statuses.insert(),
+        [
+            {
+                "instance_id": item.instance_id,
+                "id_message": item.id_message,
+                "type": item.type,
+                "body": item.body,
+                "kind": item.kind,
+                "state": StatusState.QUEUED.value,
+                "created_at": item.now,
+                "updated_at": item.now,
+                "expires_at": item.expires_at,
+                "attempts": 0,
+            }
+            for item in items
+        ],
+    )
+    for start in range(0, len(items), 500):
+        ids = [item.id_message for item in items[start : start + 500]]
+        conn.execute(
+            status_events.insert().from_select(
+                ["status_seq", "state", "at"],
+                sa.select(statuses.c.seq, statuses.c.state, statuses.c.created_at).where(
+                    statuses.c.id_message.in_(ids)
+                ),
+            )
+        )
+
+
+def enqueue(
+    conn: Connection,
+    *,
+    instance_id: int,
+    id_message: str,
+    type_: str,
+    body: dict[str, Any],
+    kind: str | None,
+    now: float,
+    expires_at: float,
+) -> int:
+    result = conn.execute(
+        statuses.insert().values(
+            instance_id=instance_id,
+            id_message=id_message,
+            type=type_,
+            body=body,
+            kind=kind,
+            state=StatusState.QUEUED.value,
+            created_at=now,
+            updated_at=now,
+            expires_at=expires_at,
+            attempts=0,
+        )
+    )
+    seq = int(result.inserted_primary_key[0])  # type: ignore[index]
+    conn.execute(status_events.insert().values(status_seq=seq, state=StatusState.QUEUED.value, at=now))
+    return seq
+
+
+def transition(
+    conn: Connection,
+    seq: int,
+    old: StatusState,
+    new: StatusState,
+    now: float,
+    *,
+    description: str | None = None,
+    **values: Any,
+) -> bool:
+    """Move one status from ``old`` to ``new``; False if it was no longer in ``old`` (someone else moved it)."""
+    check_transition(old, new)
+    update = {"state": new.value, "updated_at": now, **values}
+    if description is not None:
+        update["description"] = description
+    result = conn.execute(
+        statuses.update().where(statuses.c.seq == seq, statuses.c.state == old.value).values(**update)
+    )
+    if result.rowcount != 1:
+        return False
+    conn.execute(
+        status_events.insert().values(status_seq=seq, state=new.value, at=now, description=description)
+    )
+    return True
+
+
+def update_fields(conn: Connection, seq: int, **values: Any) -> None:
+    conn.execute(statuses.update().where(statuses.c.seq == seq).values(**values))
+
+
+def get(conn: Connection, seq: int) -> StatusRow | None:
+    row = (conn.execute(sa.select(statuses).where(statuses.c.seq == seq))).first()
+    return _row(row) if row else None
+
+
+def get_by_message_id(conn: Connection, instance_id: int, id_message: str) -> StatusRow | None:
+    row = (
+        conn.execute(
+            sa.select(statuses).where(
+                statuses.c.instance_id == instance_id, statuses.c.id_message == id_message
+            )
+        )
+    ).first()
+    return _row(row) if row else None
+
+
+def head(conn: Connection, instance_id: int) -> StatusRow | None:
+    """The status that holds the line for this instance: the oldest one not yet final."""
+    row = (
+        conn.execute(
+            sa.select(statuses)
+            .where(statuses.c.instance_id == instance_id, statuses.c.state.in_(_PENDING))
+            .order_by(statuses.c.seq)
+            .limit(1)
+        )
+    ).first()
+    return _row(row) if row else None
+
+
+def instances_with_pending(conn: Connection) -> list[int]:
+    rows = conn.scalars(sa.select(statuses.c.instance_id).where(statuses.c.state.in_(_PENDING)).distinct())
+    return list(rows.all())
+
+
+def to_prepare(conn: Connection, now: float, limit: int) -> list[StatusRow]:
+    """Queued statuses, oldest first, plus preparations whose worker died (lease expired)."""
+    rows = conn.execute(
+        sa.select(statuses)
+        .where(
+            sa.or_(
+                statuses.c.state == StatusState.QUEUED.value,
+                sa.and_(
+                    statuses.c.state == StatusState.PREPARING.value,
+                    sa.or_(statuses.c.lease_expires_at.is_(None), statuses.c.lease_expires_at < now),
+                ),
+            )
+        )
+        .order_by(statuses.c.seq)
+        .limit(limit)
+    )
+    return [_row(r) for r in rows]
+
+
+def take_lease(conn: Connection, seq: int, state: StatusState, owner: str, now: float, until: float) -> bool:
+    """Take the lease on a status still in ``state`` whose lease is free, expired, or already ours."""
+    result = conn.execute(
+        statuses.update()
+        .where(
+            statuses.c.seq == seq,
+            statuses.c.state == state.value,
+            sa.or_(
+                statuses.c.lease_owner.is_(None),
+                statuses.c.lease_owner == owner,
+                statuses.c.lease_expires_at < now,
+            ),
+        )
+        .values(lease_owner=owner, lease_expires_at=until)
+    )
+    return result.rowcount == 1
+
+
+def renew_leases(conn: Connection, owner: str, until: float) -> None:
+    conn.execute(
+        statuses.update()
+        .where(statuses.c.lease_owner == owner, statuses.c.state.in_(_PENDING))
+        .values(lease_expires_at=until)
+    )
+
+
+def release_leases(conn: Connection, owner: str) -> None:
+    conn.execute(
+        statuses.update()
+        .where(statuses.c.lease_owner == owner)
+        .values(lease_owner=None, lease_expires_at=None)
+    )
+
+
+def release_all_leases(conn: Connection) -> None:
+    conn.execute(
+        statuses.update()
+        .where(statuses.c.lease_owner.is_not(None))
+        .values(lease_owner=None, lease_expires_at=None)
+    )
+
+
+def overdue(conn: Connection, now: float) -> list[StatusRow]:
+    """Statuses that never started sending and are past their expiry."""
+    rows = conn.execute(
+        sa.select(statuses)
+        .where(statuses.c.state.in_([s.value for s in CLEARABLE_STATES]), statuses.c.expires_at < now)
+        .order_by(statuses.c.seq)
+    )
+    return [_row(r) for r in rows]
+
+
+def list_pending(conn: Connection, instance_id: int, limit: int) -> list[StatusRow]:
+    rows = conn.execute(
+        sa.select(statuses)
+        .where(statuses.c.instance_id == instance_id, statuses.c.state.in_(_PENDING))
+        .order_by(statuses.c.seq)
+        .limit(limit)
+    )
+    return [_row(r) for r in rows]
+
+
+def clearable(conn: Connection, instance_id: int) -> list[StatusRow]:
+    rows = conn.execute(
+        sa.select(statuses)
+        .where(
+            statuses.c.instance_id == instance_id,
+            statuses.c.state.in_([s.value for s in CLEARABLE_STATES]),
+        )
+        .order_by(statuses.c.seq)
+    )
+    return [_row(r) for r in rows]
+
+
+def events(conn: Connection, seq: int) -> list[tuple[StatusState, float, str | None]]:
+    rows = conn.execute(
+        sa.select(status_events.c.state, status_events.c.at, status_events.c.description)
+        .where(status_events.c.status_seq == seq)
+        .order_by(status_events.c.event_id)
+    )
+    return [(StatusState(r.state), r.at, r.description) for r in rows]
+
+
+# --- per-recipient statistics --------------------------------------------------------------------------------
+
+
+def record_sent(conn: Connection, seq: int, recipients: list[str], now: float) -> None:
+    if recipients:
+        conn.execute(
+            status_recipients.insert(),
+            [
+                {"status_seq": seq, "participant": p, "status": ReceiptStatus.SENT.value, "updated_at": now}
+                for p in recipients
+            ],
+        )
+
+
+def apply_receipt(conn: Connection, seq: int, participant: str, status: ReceiptStatus, at: float) -> bool:
+    """Move a recipient's row forward (sent → delivered → read); never backwards, never for non-recipients."""
+    current = conn.scalar(
+        sa.select(status_recipients.c.status).where(
+            status_recipients.c.status_seq == seq, status_recipients.c.participant == participant
+        )
+    )
+    if current is None or ReceiptStatus(current).rank >= status.rank:
+        return False
+    conn.execute(
+        status_recipients.update()
+        .where(status_recipients.c.status_seq == seq, status_recipients.c.participant == participant)
+        .values(status=status.value, updated_at=at)
+    )
+    return True
+
+
+def statistics(conn: Connection, seq: int) -> list[tuple[str, str, float]]:
+    rows = conn.execute(
+        sa.select(status_recipients.c.participant, status_recipients.c.status, status_recipients.c.updated_at)
+        .where(status_recipients.c.status_seq == seq)
+        .order_by(status_recipients.c.participant)
+    )
+    return [(r.participant, r.status, r.updated_at) for r in rows]

@@ -1,0 +1,226 @@
+"""Every table, in one MetaData: the single source of the schema (Alembic migrations must match it)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+instances = sa.Table(
+    "instances",
+    metadata,
+    sa.Column("id_instance", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.String(100), nullable=True, unique=True),
+    sa.Column("engine", sa.String(16), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False),
+    sa.Column("status_access", sa.Boolean, nullable=False),
+    sa.Column("settings", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    # pacing survives restarts: the next send starts no earlier than this + delay
+    sa.Column("last_send_started_at", sa.Float, nullable=True),
+)
+
+media = sa.Table(
+    "media",
+    metadata,
+    # sha256 of the prepared bytes: the same file posted twice is stored once
+    sa.Column("media_id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("mime_type", sa.String(100), nullable=False),
+    sa.Column("extension", sa.String(16), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+uploads = sa.Table(
+    "uploads",
+    metadata,
+    sa.Column("upload_id", sa.String(64), primary_key=True),
+    sa.Column(
+        "instance_id",
+        sa.BigInteger,
+        sa.ForeignKey("instances.id_instance", ondelete="CASCADE"),
+        nullable=True,
+        index=True,
+    ),
+    sa.Column("file_name", sa.String(255), nullable=False),
+    sa.Column("mime_type", sa.String(100), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=True),
+)
+
+statuses = sa.Table(
+    "statuses",
+    metadata,
+    # the queue order: first in, first out per instance
+    sa.Column("seq", BigId, primary_key=True, autoincrement=True),
+    sa.Column(
+        "instance_id",
+        sa.BigInteger,
+        sa.ForeignKey("instances.id_instance", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("id_message", sa.String(32), nullable=False, unique=True),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("body", sa.JSON, nullable=False),
+    sa.Column("kind", sa.String(8), nullable=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("media_id", sa.String(64), sa.ForeignKey("media.media_id"), nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("not_before", sa.Float, nullable=True),
+    sa.Column("lease_owner", sa.String(64), nullable=True),
+    sa.Column("lease_expires_at", sa.Float, nullable=True),
+    # fixed when sending starts, so a retry after a crash goes to the very same people
+    sa.Column("recipients", sa.JSON, nullable=True),
+    sa.Column("skipped_participants", sa.JSON, nullable=True),
+    sa.Column("sent_at", sa.Float, nullable=True),
+    sa.Index("ix_statuses_instance_state_seq", "instance_id", "state", "seq"),
+    sa.Index("ix_statuses_state_lease", "state", "lease_expires_at"),
+)
+
+status_events = sa.Table(
+    "status_events",
+    metadata,
+    sa.Column("event_id", BigId, primary_key=True, autoincrement=True),
+    sa.Column(
+        "status_seq",
+        BigId,
+        sa.ForeignKey("statuses.seq", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+)
+
+status_recipients = sa.Table(
+    "status_recipients",
+    metadata,
+    sa.Column("status_seq", BigId, sa.ForeignKey("statuses.seq", ondelete="CASCADE"), primary_key=True),
+    sa.Column("participant", sa.String(64), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+# --- the sandbox: a simulated WhatsApp network that lives in the same database ------------------------------
+
+sandbox_accounts = sa.Table(
+    "sandbox_accounts",
+    metadata,
+    sa.Column(
+        "instance_id",
+        sa.BigInteger,
+        sa.ForeignKey("instances.id_instance", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("wid", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("pairing_ref", sa.String(64), nullable=False),
+    sa.Column("starting_until", sa.Float, nullable=True),
+    sa.Column("state_changed_at", sa.Float, nullable=False),
+)
+
+sandbox_users = sa.Table(
+    "sandbox_users",
+    metadata,
+    # every number registered on the simulated network
+    sa.Column("wid", sa.String(64), primary_key=True),
+    sa.Column("push_name", sa.String(200), nullable=False),
+)
+
+sandbox_contacts = sa.Table(
+    "sandbox_contacts",
+    metadata,
+    sa.Column(
+        "instance_id",
+        sa.BigInteger,
+        sa.ForeignKey("instances.id_instance", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("wid", sa.String(64), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("contact_name", sa.String(200), nullable=False),
+    sa.Column("in_address_book", sa.Boolean, nullable=False),
+)
+
+sandbox_messages = sa.Table(
+    "sandbox_messages",
+    metadata,
+    sa.Column("row_id", BigId, primary_key=True, autoincrement=True),
+    sa.Column(
+        "instance_id",
+        sa.BigInteger,
+        sa.ForeignKey("instances.id_instance", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    # deliberately not unique: WhatsApp's repeat check is behaviour of the simulated network, not of the table
+    sa.Column("message_id", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Index("ix_sandbox_messages_instance_message", "instance_id", "message_id"),
+)
+
+sandbox_deliveries = sa.Table(
+    "sandbox_deliveries",
+    metadata,
+    sa.Column("row_id", BigId, primary_key=True, autoincrement=True),
+    sa.Column(
+        "message_row",
+        BigId,
+        sa.ForeignKey("sandbox_messages.row_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("recipient", sa.String(64), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+)
+
+sandbox_events = sa.Table(
+    "sandbox_events",
+    metadata,
+    # what the simulated network tells the account: receipts, state changes, incoming statuses
+    sa.Column("event_id", BigId, primary_key=True, autoincrement=True),
+    sa.Column(
+        "instance_id",
+        sa.BigInteger,
+        sa.ForeignKey("instances.id_instance", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("consumed", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Index("ix_sandbox_events_pending", "consumed", "event_id"),
+)
+
+sandbox_faults = sa.Table(
+    "sandbox_faults",
+    metadata,
+    sa.Column(
+        "instance_id",
+        sa.BigInteger,
+        sa.ForeignKey("instances.id_instance", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("mode", sa.String(16), nullable=False),
+    sa.Column("remaining", sa.Integer, nullable=False),
+)

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from statusgate.api.app import build_app
+from statusgate.services.runtime import Runtime
+from statusgate.settings import Settings
+
+
+@pytest.fixture(autouse=True)
+def _seeded_random() -> None:
+    random.seed(20261126)
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "data_dir": tmp_path / "data",
+            "allow_private_urls": True,
+            "poll_interval_seconds": 0.05,
+            "delay_default_ms": 500,
+            "sandbox_reboot_seconds": 0.3,
+            "public_url": "http://127.0.0.1:9",
+        }
+        return Settings(**(values | overrides))
+
+    return make
+
+
+class Gateway:
+    """An in-process gateway (real app, real SQLite, real workers) with an HTTP client on its ASGI app."""
+
+    def __init__(self, rt: Runtime, client: httpx.AsyncClient) -> None:
+        self.rt = rt
+        self.client = client
+
+    async def create_instance(self, *, authorized: bool = True, name: str | None = None) -> tuple[int, str]:
+        from statusgate.services import instances
+
+        credentials = await instances.create(self.rt, authorized=authorized, name=name)
+        return credentials.id_instance, credentials.api_token
+
+    def path(self, id_instance: int, token: str, method: str) -> str:
+        return f"/waInstance{id_instance}/{method}/{token}"
+
+
+@pytest.fixture
+async def start_gateway() -> AsyncIterator[Callable[[Settings], Any]]:
+    started: list[tuple[Runtime, httpx.AsyncClient]] = []
+
+    async def start(settings: Settings) -> Gateway:
+        rt = Runtime(settings)
+        await rt.open()
+        await rt.start_workers()
+        app = build_app(settings, runtime=rt)
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:9")
+        started.append((rt, client))
+        return Gateway(rt, client)
+
+    yield start
+    for rt, client in started:
+        await client.aclose()
+        await rt.close()

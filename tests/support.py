@@ -1,0 +1,183 @@
+"""Test helpers shared by every tier: media files, a loopback file server, polling, the CLI, a server process."""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from PIL import Image
+
+T = TypeVar("T")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def jpeg_bytes(width: int = 90, height: int = 160, color: tuple[int, int, int] = (200, 30, 60)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(out, format="JPEG")
+    return out.getvalue()
+
+
+def wait_for(
+    check: Callable[[], T | None], *, timeout: float = 30.0, interval: float = 0.05, what: str = ""
+) -> T:
+    """Poll until ``check`` returns something truthy; generous deadlines, never a timing assertion."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what or check!r}; last value: {last!r}")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class FileServer:
+    """A tiny HTTP server on 127.0.0.1 serving in-memory files: ``server.files["/a.jpg"] = (bytes, type)``."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, tuple[bytes, str, dict[str, str]]] = {}
+        self.requests: list[str] = []
+        files, requests = self.files, self.requests
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                requests.append(self.path)
+                found = files.get(self.path)
+                if found is None:
+                    self.send_error(404)
+                    return
+                body, content_type, headers = found
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def add(self, path: str, body: bytes, content_type: str = "image/jpeg", **headers: str) -> str:
+        self.files[path] = (body, content_type, headers)
+        return self.url(path)
+
+    def __enter__(self) -> FileServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def base_env(data_dir: Path, **settings: Any) -> dict[str, str]:
+    """The environment of a statusgate subprocess: fast polling, loopback media allowed, the given settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STATUSGATE_")}
+    defaults: dict[str, Any] = {
+        "data_dir": data_dir,
+        "allow_private_urls": "true",
+        "poll_interval_seconds": 0.1,
+        "delay_default_ms": 500,
+        "sandbox_reboot_seconds": 0.5,
+    }
+    for key, value in (defaults | settings).items():
+        env[f"STATUSGATE_{key.upper()}"] = str(value)
+    return env
+
+
+def cli(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "statusgate", *args], env=env, capture_output=True, text=True, timeout=60
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"statusgate {' '.join(args)} failed ({result.returncode}): {result.stderr}")
+    return result
+
+
+def cli_json(env: dict[str, str], *args: str) -> Any:
+    return json.loads(cli(env, *args, "--json").stdout)
+
+
+class ServerProcess:
+    """``statusgate serve`` as a real subprocess on loopback; its whole output goes to ``log_path``."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, command: str = "serve") -> None:
+        self.port = free_port()
+        self.env = env | {"STATUSGATE_PORT": str(self.port), "STATUSGATE_HOST": "127.0.0.1"}
+        self.log_path = log_path
+        self.command = command
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> ServerProcess:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "statusgate", self.command], env=self.env, stdout=log, stderr=log
+        )
+        log.close()
+
+        def healthy() -> bool:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server exited with {self.proc.returncode}: {self.output()[-2000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                return httpx.get(f"{self.url}/health", timeout=1).status_code == 200
+            return False
+
+        wait_for(healthy, timeout=timeout, what="server health")
+        return self
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def terminate(self, timeout: float = 60.0) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=timeout)
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        with contextlib.suppress(Exception):
+            self.terminate(timeout=20)
+        self.kill()
+
+
+@contextlib.contextmanager
+def running_server(env: dict[str, str], log_path: Path) -> Iterator[ServerProcess]:
+    with ServerProcess(env, log_path) as server:
+        yield server
