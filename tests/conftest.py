@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import ipaddress
 import random
+import socket
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,47 @@ from statusgate.settings import Settings
 @pytest.fixture(autouse=True)
 def _seeded_random() -> None:
     random.seed(20261126)
+
+
+def _is_loopback_host(host: object) -> bool:
+    if host in (None, "localhost", b"localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.decode() if isinstance(host, bytes) else str(host)).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process code may resolve only ``localhost`` and IP literals, and connect only to loopback."""
+    real_getaddrinfo = socket.getaddrinfo
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host is not None and not _is_loopback_host(host):
+            try:
+                ipaddress.ip_address(host.decode() if isinstance(host, bytes) else str(host))
+            except ValueError:
+                raise socket.gaierror(socket.EAI_NONAME, f"test network: no DNS lookups ({host!r})") from None
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def _check(address: Any) -> None:
+        if isinstance(address, tuple) and not _is_loopback_host(address[0]):
+            raise AssertionError(f"test network: connection to {address!r} refused (loopback only)")
+
+    def connect(self: socket.socket, address: Any) -> None:
+        _check(address)
+        real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        _check(address)
+        return real_connect_ex(self, address)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
 
 
 @pytest.fixture

@@ -55,8 +55,10 @@ class FileServer:
 
     def __init__(self) -> None:
         self.files: dict[str, tuple[bytes, str, dict[str, str]]] = {}
+        #: HTTP status per path (200 when absent), e.g. 302 with a Location header for a redirect
+        self.statuses: dict[str, int] = {}
         self.requests: list[str] = []
-        files, requests = self.files, self.requests
+        files, requests, statuses = self.files, self.requests, self.statuses
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
@@ -66,7 +68,7 @@ class FileServer:
                     self.send_error(404)
                     return
                 body, content_type, headers = found
-                self.send_response(200)
+                self.send_response(statuses.get(self.path, 200))
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 for key, value in headers.items():

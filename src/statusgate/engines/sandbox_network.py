@@ -111,7 +111,7 @@ class SandboxNetwork:
     async def provision(self, instance_id: int, *, authorized: bool) -> Account:
         now = time.time()
 
-        def _tx(conn: Connection) -> Any:
+        def _tx(conn: Connection) -> Account:
             wid = _chat_id(new_wid_number())
             state = InstanceState.AUTHORIZED if authorized else InstanceState.NOT_AUTHORIZED
             conn.execute(
@@ -129,7 +129,7 @@ class SandboxNetwork:
         return await self.db.write(_tx)
 
     async def account(self, instance_id: int) -> Account:
-        def _tx(conn: Connection) -> Any:
+        def _tx(conn: Connection) -> Account:
             return _account(conn, instance_id, time.time())
 
         return await self.db.read(_tx)
@@ -138,7 +138,7 @@ class SandboxNetwork:
         """The phone scans the QR code: the account is linked."""
         now = time.time()
 
-        def _tx(conn: Connection) -> Any:
+        def _tx(conn: Connection) -> None:
             account = _account(conn, instance_id, now)
             if account.state is not InstanceState.AUTHORIZED:
                 _set_state(conn, instance_id, InstanceState.AUTHORIZED, now)
@@ -148,7 +148,7 @@ class SandboxNetwork:
     async def logout(self, instance_id: int) -> None:
         now = time.time()
 
-        def _tx(conn: Connection) -> Any:
+        def _tx(conn: Connection) -> None:
             account = _account(conn, instance_id, now)
             if account.state is not InstanceState.NOT_AUTHORIZED:
                 _set_state(conn, instance_id, InstanceState.NOT_AUTHORIZED, now)
@@ -159,7 +159,7 @@ class SandboxNetwork:
         """``starting`` for ``reboot_seconds``, then back to the state it had."""
         now = time.time()
 
-        def _tx(conn: Connection) -> Any:
+        def _tx(conn: Connection) -> None:
             _account(conn, instance_id, now)
             conn.execute(
                 sandbox_accounts.update()
@@ -183,7 +183,7 @@ class SandboxNetwork:
         """Replace the address book; every listed number becomes a registered user of the network."""
         now = time.time()
 
-        def _tx(conn: Connection) -> Any:
+        def _tx(conn: Connection) -> int:
             _account(conn, instance_id, now)
             conn.execute(sandbox_contacts.delete().where(sandbox_contacts.c.instance_id == instance_id))
             seen: set[str] = set()
@@ -210,7 +210,7 @@ class SandboxNetwork:
         return await self.db.write(_tx)
 
     async def contacts(self, instance_id: int) -> list[Contact]:
-        def _tx(conn: Connection) -> Any:
+        def _tx(conn: Connection) -> list[Contact]:
             rows = conn.execute(
                 sa.select(sandbox_contacts)
                 .where(sandbox_contacts.c.instance_id == instance_id)
@@ -224,7 +224,7 @@ class SandboxNetwork:
         if not chat_ids:
             return set()
 
-        def _tx(conn: Connection) -> Any:
+        def _tx(conn: Connection) -> set[str]:
             found: set[str] = set()
             unique = list(dict.fromkeys(chat_ids))
             for start in range(0, len(unique), 500):
@@ -241,7 +241,7 @@ class SandboxNetwork:
         if mode not in FAULT_MODES:
             raise SandboxError(f"unknown fault mode {mode!r}")
 
-        def _tx(conn: Connection) -> Any:
+        def _tx(conn: Connection) -> None:
             _account(conn, instance_id, time.time())
             conn.execute(sandbox_faults.delete().where(sandbox_faults.c.instance_id == instance_id))
             conn.execute(sandbox_faults.insert().values(instance_id=instance_id, mode=mode, remaining=count))
@@ -251,7 +251,7 @@ class SandboxNetwork:
     async def take_fault(self, instance_id: int) -> Fault | None:
         """Consume one injected fault, durably, before the send it spoils."""
 
-        def _tx(conn: Connection) -> Any:
+        def _tx(conn: Connection) -> Fault | None:
             row = (
                 conn.execute(sa.select(sandbox_faults).where(sandbox_faults.c.instance_id == instance_id))
             ).first()
@@ -275,7 +275,7 @@ class SandboxNetwork:
         """Post a status; returns (who received it, whether this was an ignored repeat)."""
         now = time.time()
 
-        def _tx(conn: Connection) -> Any:
+        def _tx(conn: Connection) -> tuple[list[str], bool]:
             account = _account(conn, instance_id, now)
             if account.state is not InstanceState.AUTHORIZED:
                 raise SandboxError(f"account is {account.state.value}")
@@ -337,7 +337,7 @@ class SandboxNetwork:
     async def deliveries(self, instance_id: int, message_id: str | None = None) -> list[tuple[str, str]]:
         """(message id, recipient) for every delivery this account made, repeats included: the test oracle."""
 
-        def _tx(conn: Connection) -> Any:
+        def _tx(conn: Connection) -> list[tuple[str, str]]:
             query = (
                 sa.select(sandbox_messages.c.message_id, sandbox_deliveries.c.recipient)
                 .join(sandbox_deliveries, sandbox_deliveries.c.message_row == sandbox_messages.c.row_id)
@@ -355,7 +355,7 @@ class SandboxNetwork:
         """A recipient opens the status: a ``read`` receipt goes back to the sender."""
         now = time.time()
 
-        def _tx(conn: Connection) -> Any:
+        def _tx(conn: Connection) -> None:
             _account(conn, instance_id, now)
             received = conn.scalar(
                 sa.select(sa.func.count())
@@ -381,7 +381,7 @@ class SandboxNetwork:
     # --- events ---------------------------------------------------------------------------------------
 
     async def pending_events(self, limit: int) -> list[tuple[int, int, str, dict[str, Any], float]]:
-        def _tx(conn: Connection) -> Any:
+        def _tx(conn: Connection) -> list[tuple[int, int, str, dict[str, Any], float]]:
             rows = conn.execute(
                 sa.select(sandbox_events)
                 .where(sandbox_events.c.consumed.is_(False))
@@ -395,7 +395,7 @@ class SandboxNetwork:
     async def mark_consumed(self, event_ids: Sequence[int]) -> None:
         if event_ids:
 
-            def _tx(conn: Connection) -> Any:
+            def _tx(conn: Connection) -> None:
                 conn.execute(
                     sandbox_events.update()
                     .where(sandbox_events.c.event_id.in_(list(event_ids)))

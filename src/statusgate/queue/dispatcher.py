@@ -115,8 +115,10 @@ class Dispatcher:
         self._stopping.set()
         for event in self._wakeups.values():
             event.set()
-        if self._in_flight:
-            await asyncio.wait(set(self._in_flight), timeout=self.settings.shutdown_grace_seconds)
+        in_flight = set(self._in_flight)
+        if in_flight:
+            log.info("stopping: waiting for %d send step(s) in flight", len(in_flight))
+            await asyncio.wait(in_flight, timeout=self.settings.shutdown_grace_seconds)
         tasks = [*self._background, *self._loops.values(), *self.preparer.tasks]
         for task in tasks:
             task.cancel()
@@ -125,6 +127,8 @@ class Dispatcher:
                 await task
         with contextlib.suppress(Exception):
             await self.db.write(outbox.release_leases, self.owner)
+        unfinished = sum(1 for task in in_flight if not task.done())
+        log.info("queue stopped (%d send step(s) cut short by the grace period)", unfinished)
 
     def wake(self, instance_id: int | None = None) -> None:
         """Something changed (a status was queued, settings changed…): look now, not at the next poll."""

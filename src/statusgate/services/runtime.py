@@ -16,7 +16,7 @@ from statusgate.engines.base import Engine
 from statusgate.engines.sandbox import SandboxEngine
 from statusgate.engines.sandbox_network import SandboxNetwork
 from statusgate.errors import MediaError
-from statusgate.media.guard import UrlGuard
+from statusgate.media.guard import Resolver, UrlGuard
 from statusgate.media.kinds import mime_for_extension
 from statusgate.media.prepare import MediaPreparer
 from statusgate.media.store import MediaStore
@@ -34,12 +34,17 @@ MEDIA_PREFIX: Final = "/media/"
 
 
 class Runtime:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, resolver: Resolver | None = None) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(settings.effective_database_url)
         self.media = MediaStore(settings.media_dir)
-        self.guard = UrlGuard(allow_private=settings.allow_private_urls)
+        # the resolver is injectable so tests never ask a real DNS server
+        self.guard = (
+            UrlGuard(allow_private=settings.allow_private_urls)
+            if resolver is None
+            else UrlGuard(allow_private=settings.allow_private_urls, resolver=resolver)
+        )
         self.sandbox = SandboxNetwork(
             self.db,
             reboot_seconds=settings.sandbox_reboot_seconds,
