@@ -7,6 +7,7 @@ is generated from this class by ``python -m statusgate settings-doc``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,6 +20,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("./data"), description="SQLite database, media files and engine sessions.")
     database_url: str = Field(
         "", description="SQLAlchemy URL of the database; empty means SQLite in the data dir."
+    )
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
+        "NORMAL",
+        description="SQLite's synchronous mode. NORMAL (WAL): an accepted status survives a crash of the "
+        "process; FULL: it also survives power loss, at one fsync per commit.",
     )
     host: str = Field("127.0.0.1", description="Address `serve` binds to (loopback by default).")
     port: int = Field(8080, ge=0, le=65535, description="Port `serve` listens on.")
@@ -87,6 +93,9 @@ class Settings(BaseSettings):
     )
     poll_interval_seconds: float = Field(
         0.5, gt=0, description="How often idle workers look for changes made outside the server (CLI)."
+    )
+    queue_batch_window_seconds: float = Field(
+        0.01, ge=0, description="Wake-ups of the queue workers closer together than this share one pass."
     )
     shutdown_grace_seconds: float = Field(
         30, ge=0, description="On SIGTERM, how long to wait for sends in flight."

@@ -153,6 +153,8 @@ class Dispatcher:
                 log.exception("queue supervisor pass failed; trying again")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._supervisor_wakeup.wait(), self.settings.poll_interval_seconds)
+            # let wake-ups that arrive close together share one pass (under load: many statuses per pass)
+            await asyncio.sleep(self.settings.queue_batch_window_seconds)
 
     async def _heartbeat(self) -> None:
         while not self._stopping.is_set():
@@ -176,7 +178,6 @@ class Dispatcher:
 
     async def _start_loops(self) -> None:
         for instance_id in await self.db.read(outbox.instances_with_pending):
-            self._wakeups.setdefault(instance_id, asyncio.Event()).set()
             task = self._loops.get(instance_id)
             if task is None or task.done():
                 self._loops[instance_id] = asyncio.create_task(

@@ -37,7 +37,7 @@ class Runtime:
     def __init__(self, settings: Settings, *, resolver: Resolver | None = None) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.db = Database(settings.effective_database_url)
+        self.db = Database(settings.effective_database_url, sqlite_synchronous=settings.sqlite_synchronous)
         self.media = MediaStore(settings.media_dir)
         # the resolver is injectable so tests never ask a real DNS server
         self.guard = (
@@ -87,7 +87,7 @@ class Runtime:
             await engine.close()
         await self.db.dispose()
 
-    def wake(self, instance_id: int) -> None:
+    def wake(self, instance_id: int | None = None) -> None:
         if self.dispatcher is not None:
             self.dispatcher.wake(instance_id)
 

@@ -75,7 +75,7 @@ async def send_media_status(rt: Runtime, instance: Instance, request: MediaStatu
             expires_at=now + rt.settings.queue_retention_seconds,
         )
     )
-    rt.wake(instance.id_instance)
+    rt.wake()  # the supervisor starts its preparation (and a sender if the queue was empty)
     return id_message
 
 

@@ -28,7 +28,7 @@ P = ParamSpec("P")
 #: WAL lets readers run beside the writer. ``synchronous=NORMAL`` in WAL mode makes every commit durable
 #: against a crash of the *process*: the commit is in the WAL file (in the OS page cache) before
 #: ``commit()`` returns, and a killed process loses nothing. Only an OS crash or power loss can lose the
-#: last transactions; ``STATUSGATE_SQLITE_SYNCHRONOUS=FULL`` closes that window at the price of an fsync per
+#: last transactions; the setting ``STATUSGATE_SQLITE_SYNCHRONOUS=FULL`` closes that window at the price of an fsync per
 #: commit.
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
