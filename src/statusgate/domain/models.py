@@ -55,12 +55,21 @@ class Contact:
 class PreparedMedia:
     """A file made ready for WhatsApp, stored content-addressed in the media store."""
 
+    #: sha256 of the prepared bytes
     media_id: str
     kind: MediaKind
     mime_type: str
     extension: str
     size: int
     path: Path
+    #: small JPEG preview, base64 (images and videos)
+    jpeg_thumbnail: str | None = None
+    width: int | None = None
+    height: int | None = None
+    #: audio and video
+    duration_seconds: float | None = None
+    #: audio: 64 loudness samples, each 0..100 (WhatsApp's voice-note waveform)
+    waveform: bytes | None = None
 
 
 @dataclass(frozen=True)

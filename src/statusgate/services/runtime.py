@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 from typing import Final
 from urllib.parse import unquote, urlsplit
@@ -17,10 +16,10 @@ from statusgate.engines.sandbox import SandboxEngine
 from statusgate.engines.sandbox_network import SandboxNetwork
 from statusgate.errors import MediaError
 from statusgate.media.guard import Resolver, UrlGuard
-from statusgate.media.kinds import mime_for_extension
 from statusgate.media.prepare import MediaPreparer
 from statusgate.media.store import MediaStore
 from statusgate.queue.dispatcher import Dispatcher
+from statusgate.services.prepared_media import PreparedMediaStore
 from statusgate.settings import Settings
 from statusgate.store import media as media_store
 from statusgate.store import migrate, outbox
@@ -53,6 +52,7 @@ class Runtime:
         self.engines: dict[EngineName, Engine] = {
             EngineName.SANDBOX: SandboxEngine(self.sandbox, timeout_seconds=settings.engine_timeout_seconds),
         }
+        self.prepared = PreparedMediaStore(self.db, self.media)
         self.preparer = MediaPreparer(
             store=self.media,
             guard=self.guard,
@@ -132,21 +132,8 @@ class Runtime:
         if not url or row.kind is None:
             return None
         prepared = await self.preparer.prepare(url, row.body["fileName"], MediaKind(row.kind))
-        media_row = media_store.MediaRow(
-            prepared.media_id, prepared.kind.value, prepared.mime_type, prepared.extension, prepared.size
-        )
-        await self.db.write(media_store.put_media, media_row, now=time.time())
+        await self.prepared.record(prepared)
         return prepared
 
     async def load_media(self, media_id: str) -> PreparedMedia | None:
-        row = await self.db.read(media_store.get_media, media_id)
-        if row is None:
-            return None
-        return PreparedMedia(
-            media_id=row.media_id,
-            kind=MediaKind(row.kind),
-            mime_type=row.mime_type or mime_for_extension(row.extension),
-            extension=row.extension,
-            size=row.size,
-            path=self.media.blob_path(row.media_id),
-        )
+        return await self.prepared.load(media_id)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from statusgate.store.schema import media, uploads
+from statusgate.store.schema import media, media_sources, uploads
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,26 @@ class MediaRow:
     mime_type: str
     extension: str
     size: int
+    jpeg_thumbnail: str | None = None
+    width: int | None = None
+    height: int | None = None
+    duration_seconds: float | None = None
+    waveform: bytes | None = None
+
+
+def _media(row: sa.Row[Any]) -> MediaRow:
+    return MediaRow(
+        row.media_id,
+        row.kind,
+        row.mime_type,
+        row.extension,
+        row.size,
+        row.jpeg_thumbnail,
+        row.width,
+        row.height,
+        row.duration_seconds,
+        row.waveform,
+    )
 
 
 @dataclass(frozen=True)
@@ -33,22 +54,29 @@ class UploadRow:
 
 def get_media(conn: Connection, media_id: str) -> MediaRow | None:
     row = (conn.execute(sa.select(media).where(media.c.media_id == media_id))).first()
-    if row is None:
-        return None
-    return MediaRow(row.media_id, row.kind, row.mime_type, row.extension, row.size)
+    return _media(row) if row is not None else None
 
 
 def put_media(conn: Connection, row: MediaRow, now: float) -> None:
     if get_media(conn, row.media_id) is None:
+        conn.execute(media.insert().values(**dataclasses.asdict(row), created_at=now))
+
+
+def media_for_source(conn: Connection, source_key: str) -> MediaRow | None:
+    row = conn.execute(
+        sa.select(media).join(media_sources).where(media_sources.c.source_key == source_key)
+    ).first()
+    return _media(row) if row is not None else None
+
+
+def remember_source(conn: Connection, source_key: str, row: MediaRow, now: float) -> None:
+    put_media(conn, row, now)
+    if (
+        conn.scalar(sa.select(media_sources.c.media_id).where(media_sources.c.source_key == source_key))
+        is None
+    ):
         conn.execute(
-            media.insert().values(
-                media_id=row.media_id,
-                kind=row.kind,
-                mime_type=row.mime_type,
-                extension=row.extension,
-                size=row.size,
-                created_at=now,
-            )
+            media_sources.insert().values(source_key=source_key, media_id=row.media_id, created_at=now)
         )
 
 

@@ -40,6 +40,20 @@ media = sa.Table(
     sa.Column("extension", sa.String(16), nullable=False),
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("jpeg_thumbnail", sa.Text, nullable=True),
+    sa.Column("width", sa.Integer, nullable=True),
+    sa.Column("height", sa.Integer, nullable=True),
+    sa.Column("duration_seconds", sa.Float, nullable=True),
+    sa.Column("waveform", sa.LargeBinary, nullable=True),
+)
+
+media_sources = sa.Table(
+    "media_sources",
+    metadata,
+    # what a source file (by content and the kind asked for) became: the same file is converted once
+    sa.Column("source_key", sa.String(128), primary_key=True),
+    sa.Column("media_id", sa.String(64), sa.ForeignKey("media.media_id", ondelete="CASCADE"), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
 )
 
 uploads = sa.Table(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 04:30:04.414833
+Create Date: 2026-11-26 04:45:49.371934
 """
 
 from __future__ import annotations
@@ -39,6 +39,11 @@ def upgrade() -> None:
         sa.Column("extension", sa.String(length=16), nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("created_at", sa.Float(), nullable=False),
+        sa.Column("jpeg_thumbnail", sa.Text(), nullable=True),
+        sa.Column("width", sa.Integer(), nullable=True),
+        sa.Column("height", sa.Integer(), nullable=True),
+        sa.Column("duration_seconds", sa.Float(), nullable=True),
+        sa.Column("waveform", sa.LargeBinary(), nullable=True),
         sa.PrimaryKeyConstraint("media_id", name=op.f("pk_media")),
     )
     op.create_table(
@@ -46,6 +51,16 @@ def upgrade() -> None:
         sa.Column("wid", sa.String(length=64), nullable=False),
         sa.Column("push_name", sa.String(length=200), nullable=False),
         sa.PrimaryKeyConstraint("wid", name=op.f("pk_sandbox_users")),
+    )
+    op.create_table(
+        "media_sources",
+        sa.Column("source_key", sa.String(length=128), nullable=False),
+        sa.Column("media_id", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.Float(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["media_id"], ["media.media_id"], name=op.f("fk_media_sources_media_id_media"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("source_key", name=op.f("pk_media_sources")),
     )
     op.create_table(
         "sandbox_accounts",
@@ -287,6 +302,7 @@ def downgrade() -> None:
     op.drop_table("sandbox_events")
     op.drop_table("sandbox_contacts")
     op.drop_table("sandbox_accounts")
+    op.drop_table("media_sources")
     op.drop_table("sandbox_users")
     op.drop_table("media")
     op.drop_table("instances")
