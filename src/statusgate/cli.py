@@ -285,6 +285,27 @@ def cmd_sandbox_fail(args: argparse.Namespace) -> None:
     _sandbox_action(args, lambda rt: rt.sandbox.add_fault(args.id, args.mode, args.count))
 
 
+def cmd_sandbox_post(args: argparse.Namespace) -> None:
+    from statusgate.services import sandbox
+
+    if (args.text is None) == (args.media is None):
+        raise CliError("give exactly one of --text or --media")
+    media_path = Path(args.media) if args.media is not None else None
+    if media_path is not None and not media_path.is_file():
+        raise CliError(f"no such file: {media_path}")
+
+    async def action(rt: Runtime) -> str:
+        await _sandbox_instance(rt, args.id)
+        if args.text is not None:
+            return await sandbox.post_text(
+                rt, args.id, args.sender, args.text, args.background_color, args.font
+            )
+        assert media_path is not None
+        return await sandbox.post_media(rt, args.id, args.sender, media_path, args.caption)
+
+    print(_run(_settings(args), action))
+
+
 def cmd_settings_doc(args: argparse.Namespace) -> None:
     from statusgate.settings_doc import render
 
@@ -354,6 +375,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", type=_instance_id)
     p.add_argument("id_message", metavar="IDMESSAGE")
     p.add_argument("--participant", required=True, metavar="CHATID")
+    p = command(sandbox, "post", cmd_sandbox_post, "a contact posts a status (an incoming status)")
+    p.add_argument("id", type=_instance_id)
+    p.add_argument("--from", dest="sender", required=True, metavar="CHATID")
+    p.add_argument("--text")
+    p.add_argument("--background-color", default="#000000")
+    p.add_argument("--font", default="SANS_SERIF")
+    p.add_argument("--media", metavar="FILE")
+    p.add_argument("--caption")
     p = command(sandbox, "fail", cmd_sandbox_fail, "make the next send attempts fail")
     p.add_argument("id", type=_instance_id)
     p.add_argument("--mode", choices=FAULT_MODES, required=True)

@@ -41,3 +41,8 @@ def new_message_id() -> str:
 def new_wid_number() -> str:
     """A phone-number-like id for a simulated account (never a real country prefix in use: 999)."""
     return "999" + "".join(str(secrets.randbelow(10)) for _ in range(9))
+
+
+def new_incoming_id() -> str:
+    """Ids of statuses other accounts post on the simulated network (WhatsApp phones use 32 hex)."""
+    return f"{_message_ids.getrandbits(128):032X}"

@@ -20,7 +20,10 @@ from statusgate.queue.retry import RetryPolicy
 
 def test_every_state_has_a_row_and_final_states_are_final() -> None:
     assert set(STATUS_TRANSITIONS) == set(StatusState)
-    assert {StatusState.FAILED, StatusState.EXPIRED, StatusState.CLEARED, StatusState.DELETED} == FINAL_STATES
+    assert {
+        StatusState.SENT, StatusState.FAILED, StatusState.EXPIRED, StatusState.CLEARED, StatusState.DELETED
+    } == FINAL_STATES
+    assert STATUS_TRANSITIONS[StatusState.DELETED] == frozenset()
     with pytest.raises(InvalidTransition):
         check_transition(StatusState.SENT, StatusState.SENDING)
     with pytest.raises(InvalidTransition):

@@ -103,9 +103,16 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
             headers={"Content-Disposition": f"inline; filename*=UTF-8''{_quote(file_name)}"},
         )
 
+    async def prepared_file(request: Request) -> Response:
+        found = await rt.load_media(request.path_params["media_id"])
+        if found is None:
+            raise NotFoundError()
+        return FileResponse(found.path, media_type=found.mime_type)
+
     verbs = ["GET", "POST", "DELETE", "PUT", "PATCH", "HEAD"]
     routes: list[BaseRoute] = [
         Route("/health", health, methods=["GET"]),
+        Route("/media/p/{media_id}/{file_name}", prepared_file, methods=["GET", "HEAD"]),
         Route("/media/{upload_id}/{file_name}", media_file, methods=["GET", "HEAD"]),
         Route("/waInstance{id_instance}/{method}/{token}", router.handle, methods=verbs),
         Route("/waInstance{id_instance}/{method}/{token}/{extra}", router.handle, methods=verbs),

@@ -6,11 +6,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
+
 from statusgate.api.context import Context
 from statusgate.api.validation import parse_json, validate
 from statusgate.errors import ValidationError
-from statusgate.services import account, instances, statuses
-from statusgate.services.statuses import MediaStatusRequest
+from statusgate.services import account, instances, journals, posting, statuses
+
+#: getOutgoingStatuses / getIncomingStatuses look back this far without ?minutes= (24 h)
+DEFAULT_MINUTES = 1440
 
 #: what a handler returns: JSON-able data, or EMPTY for Green's empty 200 body
 Handler = Callable[[Context], Awaitable[Any]]
@@ -41,17 +45,50 @@ def _json_body(ctx: Context) -> Any:
 # --- statuses ------------------------------------------------------------------------------------------------
 
 
+def _fields(ctx: Context, model: type[BaseModel]) -> dict[str, Any]:
+    """The validated request fields as sent (absent optional fields stay absent)."""
+    return validate(model, _json_body(ctx)).model_dump(exclude_unset=True)
+
+
+async def send_text_status(ctx: Context) -> Any:
+    body = _fields(ctx, ctx.schemas.send_text_status)
+    return {"idMessage": await posting.send_text_status(ctx.rt, ctx.instance, body)}
+
+
+async def send_voice_status(ctx: Context) -> Any:
+    body = _fields(ctx, ctx.schemas.send_voice_status)
+    return {"idMessage": await posting.send_voice_status(ctx.rt, ctx.instance, body)}
+
+
 async def send_media_status(ctx: Context) -> Any:
-    model = validate(ctx.schemas.send_media_status, _json_body(ctx))
-    data = model.model_dump()
-    participants = data.get("participants")
-    request = MediaStatusRequest(
-        url_file=data["urlFile"],
-        file_name=data["fileName"],
-        caption=data.get("caption"),
-        participants=tuple(participants) if participants is not None else None,
-    )
-    return {"idMessage": await statuses.send_media_status(ctx.rt, ctx.instance, request)}
+    body = _fields(ctx, ctx.schemas.send_media_status)
+    return {"idMessage": await posting.send_media_status(ctx.rt, ctx.instance, body)}
+
+
+async def delete_status(ctx: Context) -> Any:
+    body = _fields(ctx, ctx.schemas.delete_status)
+    await statuses.delete_status(ctx.rt, ctx.instance, body["idMessage"])
+    return EMPTY
+
+
+def _minutes(ctx: Context) -> int:
+    raw = ctx.request.query_params.get("minutes")
+    if raw is None or raw == "":
+        return DEFAULT_MINUTES
+    if not raw.isdigit():
+        raise ValidationError("'minutes' must be an integer")
+    minutes = int(raw)
+    if minutes < 1:
+        raise ValidationError("'minutes' must be greater than or equal to 1")
+    return minutes
+
+
+async def get_outgoing_statuses(ctx: Context) -> Any:
+    return await journals.outgoing(ctx.rt, ctx.instance, _minutes(ctx))
+
+
+async def get_incoming_statuses(ctx: Context) -> Any:
+    return await journals.incoming_statuses(ctx.rt, ctx.instance, _minutes(ctx))
 
 
 async def get_status_statistic(ctx: Context) -> Any:
@@ -170,7 +207,12 @@ _POST = frozenset({"POST"})
 METHODS: dict[str, Method] = {
     m.name.lower(): m
     for m in (
+        Method("sendTextStatus", _POST, send_text_status, status_method=True, has_body=True),
+        Method("sendVoiceStatus", _POST, send_voice_status, status_method=True, has_body=True),
         Method("sendMediaStatus", _POST, send_media_status, status_method=True, has_body=True),
+        Method("deleteStatus", _POST, delete_status, status_method=True, has_body=True),
+        Method("getOutgoingStatuses", _GET, get_outgoing_statuses, status_method=True),
+        Method("getIncomingStatuses", _GET, get_incoming_statuses, status_method=True),
         Method("getStatusStatistic", _GET, get_status_statistic, status_method=True),
         Method("showMessagesQueue", _GET, show_messages_queue),
         Method("clearMessagesQueue", frozenset({"GET", "DELETE"}), clear_messages_queue),

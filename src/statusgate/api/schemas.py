@@ -50,6 +50,32 @@ def _media_file_name(value: str) -> str:
     return value
 
 
+FONTS = ("SERIF", "SANS_SERIF", "NORICAN_REGULAR", "BRYNDAN_WRITE", "OSWALD_HEAVY")
+VOICE_EXTENSIONS = frozenset({"mp3", "wav", "ogg", "opus", "m4a"})
+COLOUR = re.compile(r"#[0-9A-Fa-f]{6}")
+
+
+def _colour(value: str) -> str:
+    if not COLOUR.fullmatch(value):
+        raise invalid_format("a colour like #228B22")
+    return value
+
+
+def _font(value: str) -> str:
+    if value not in FONTS:
+        raise invalid_format("must be one of [" + ", ".join(FONTS) + "]")
+    return value
+
+
+def _voice_file_name(value: str) -> str:
+    _no_bom(value)
+    if "/" in value or "\\" in value or "\x00" in value:
+        raise invalid_format("a file name, not a path")
+    if extension_of(value) not in VOICE_EXTENSIONS:
+        raise invalid_format("the extension must be one of " + ", ".join(sorted(VOICE_EXTENSIONS)))
+    return value
+
+
 def _chat_id(value: str) -> str:
     if not CHAT_ID.fullmatch(value):
         raise invalid_format("must look like 79001234567@c.us")
@@ -86,6 +112,42 @@ class Schemas:
                 None,
             ),
             participants=(participants | None, None),
+        )
+
+        colour = Annotated[str, AfterValidator(_colour)]
+        self.send_text_status: type[BaseModel] = create_model(
+            "SendTextStatus",
+            __base__=_Strict,
+            message=(
+                Annotated[str, Field(min_length=1, max_length=s.max_text_chars), AfterValidator(_no_bom)],
+                ...,
+            ),
+            backgroundColor=(colour | None, None),
+            font=(Annotated[str, AfterValidator(_font)] | None, None),
+            participants=(participants | None, None),
+        )
+        self.send_voice_status: type[BaseModel] = create_model(
+            "SendVoiceStatus",
+            __base__=_Strict,
+            urlFile=(
+                Annotated[str, Field(min_length=1, max_length=s.max_url_chars), AfterValidator(_http_url)],
+                ...,
+            ),
+            fileName=(
+                Annotated[
+                    str,
+                    Field(min_length=1, max_length=s.max_file_name_chars),
+                    AfterValidator(_voice_file_name),
+                ],
+                ...,
+            ),
+            backgroundColor=(colour | None, None),
+            participants=(participants | None, None),
+        )
+        self.delete_status: type[BaseModel] = create_model(
+            "DeleteStatus",
+            __base__=_Strict,
+            idMessage=(Annotated[str, Field(min_length=1, max_length=128)], ...),
         )
 
         settings_fields: dict[str, Any] = {}

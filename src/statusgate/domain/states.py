@@ -88,7 +88,12 @@ PENDING_STATES = frozenset(
 )
 #: removable by clearMessagesQueue
 CLEARABLE_STATES = frozenset({StatusState.QUEUED, StatusState.PREPARING, StatusState.READY})
-FINAL_STATES = frozenset(s for s, nxt in STATUS_TRANSITIONS.items() if not nxt)
+#: nothing more will happen to these (but deleteStatus)
+FINAL_STATES = frozenset(
+    {StatusState.SENT, StatusState.FAILED, StatusState.EXPIRED, StatusState.CLEARED, StatusState.DELETED}
+)
+#: never went out; reported as ``failed`` with a description
+UNSENT_STATES = frozenset({StatusState.FAILED, StatusState.EXPIRED, StatusState.CLEARED})
 
 
 class InvalidTransition(Exception):

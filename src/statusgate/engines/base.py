@@ -66,6 +66,9 @@ class Engine(Protocol):
         network already delivered must not deliver again (when ``honours_message_id``).
         """
 
+    async def revoke_status(self, instance_id: int, message_id: str, recipients: Sequence[str]) -> None:
+        """Delete a sent status for those it went to. Needs ``authorized``; only with ``capabilities.revoke``."""
+
     async def qr(self, instance_id: int) -> QrAnswer:
         """Green's ``qr`` answer for the current state."""
 

@@ -89,6 +89,12 @@ class SandboxEngine:
             raise EngineTransientError(f"sandbox: {exc}") from exc
         return SendOutcome(recipients=tuple(delivered), repeated=repeated)
 
+    async def revoke_status(self, instance_id: int, message_id: str, recipients: Sequence[str]) -> None:
+        try:
+            await self.network.revoke(instance_id, message_id)
+        except SandboxError as exc:
+            raise EngineTransientError(f"sandbox: {exc}") from exc
+
     async def qr(self, instance_id: int) -> QrAnswer:
         account = await self.network.account(instance_id)
         if account.state is InstanceState.AUTHORIZED:

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 import sqlalchemy as sa
 
-from statusgate.domain.models import EngineEvent, EngineName, ReceiptEvent, StateEvent
+from statusgate.domain.models import EngineEvent, EngineName, IncomingStatusEvent, ReceiptEvent, StateEvent
 from statusgate.domain.states import StatusState
 from statusgate.engines.base import Engine
 from statusgate.queue.crashpoints import CrashPoints
@@ -27,7 +27,7 @@ from statusgate.queue.preparation import PrepareMedia, Preparer
 from statusgate.queue.retry import RetryPolicy
 from statusgate.queue.sending import LoadMedia, Sender
 from statusgate.settings import Settings
-from statusgate.store import outbox
+from statusgate.store import incoming, outbox
 from statusgate.store.db import Database
 
 log = logging.getLogger("statusgate.queue")
@@ -61,6 +61,21 @@ def _apply_receipt(conn: sa.Connection, event: ReceiptEvent) -> None:
     if row.state is StatusState.SENDING:
         raise EventNotReady(event.message_id)
     outbox.apply_receipt(conn, row.seq, event.participant, event.status, event.at)
+
+
+def _incoming_row(event: IncomingStatusEvent) -> incoming.IncomingRow:
+    payload = dict(event.payload)
+    return incoming.IncomingRow(
+        instance_id=event.instance_id,
+        id_message=event.message_id,
+        received_at=event.at,
+        type_message=str(payload.pop("typeMessage", "extendedTextMessage")),
+        sender=event.sender,
+        sender_name=str(payload.pop("sender_name", "")),
+        sender_contact_name=str(payload.pop("sender_contact_name", "")),
+        media_id=payload.pop("media_id", None),
+        payload={k: v for k, v in payload.items() if k not in ("message_id", "sender")},
+    )
 
 
 class Dispatcher:
@@ -213,3 +228,5 @@ class Dispatcher:
             await self.db.write(_apply_receipt, event)
         elif isinstance(event, StateEvent):
             self.wake(event.instance_id)
+        elif isinstance(event, IncomingStatusEvent):
+            await self.db.write(incoming.record, _incoming_row(event))

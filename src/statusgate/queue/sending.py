@@ -70,7 +70,13 @@ def _claim(
     return claimed
 
 
-def _sent(conn: sa.Connection, head: StatusRow, recipients: list[str], at: float) -> None:
+def _delete_requested(conn: sa.Connection, seq: int) -> bool:
+    row = outbox.get(conn, seq)
+    return row is not None and row.delete_requested
+
+
+def _sent(conn: sa.Connection, head: StatusRow, recipients: list[str], at: float) -> bool:
+    """Record the send; True if deleteStatus asked meanwhile for it to be revoked."""
     if outbox.transition(
         conn,
         head.seq,
@@ -82,11 +88,14 @@ def _sent(conn: sa.Connection, head: StatusRow, recipients: list[str], at: float
         lease_expires_at=None,
     ):
         outbox.record_sent(conn, head.seq, recipients, at)
+    return _delete_requested(conn, head.seq)
 
 
 def _finish(
     conn: sa.Connection, head: StatusRow, new: StatusState, at: float, reason: str, retry_at: float | None
 ) -> None:
+    if head.state is StatusState.SENDING and _delete_requested(conn, head.seq):
+        new, reason, retry_at = StatusState.DELETED, "deleted by deleteStatus before it went out", None
     outbox.transition(
         conn,
         head.seq,
@@ -173,8 +182,10 @@ class Sender:
             await self._failed(head, error, attempts)
             return True
         self.crash.reached("after_engine_send")
-        await self.db.write(_sent, head, list(outcome.recipients), time.time())
+        revoke = await self.db.write(_sent, head, list(outcome.recipients), time.time())
         self.crash.reached("after_sent_commit")
+        if revoke:
+            await self._revoke_after_send(engine, head, list(outcome.recipients))
         log.info(
             "status %s of instance %s sent to %d recipients%s",
             head.id_message,
@@ -183,6 +194,17 @@ class Sender:
             " (repeat ignored by the network)" if outcome.repeated else "",
         )
         return True
+
+    async def _revoke_after_send(self, engine: Engine, head: StatusRow, recipients: list[str]) -> None:
+        """deleteStatus came while this status was being sent: revoke it now that it is out."""
+        sent = dataclasses.replace(head, state=StatusState.SENT)
+        try:
+            await engine.revoke_status(head.instance_id, head.id_message, recipients)
+        except EngineError as exc:
+            # stays `sent` with the request noted; a later deleteStatus can try again
+            log.warning("revoking %s after its send failed: %s", head.id_message, exc.message)
+            return
+        await self.db.write(_finish, sent, StatusState.DELETED, time.time(), "deleted by deleteStatus", None)
 
     async def _resolve_audience(self, engine: Engine, head: StatusRow) -> audience.Audience | str:
         """The recipients, or the reason there are none."""

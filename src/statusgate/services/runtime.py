@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Final
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from statusgate.domain.models import EngineName, MediaKind, PreparedMedia
 from statusgate.engines.base import Engine
@@ -102,6 +102,10 @@ class Runtime:
     def media_url(self, upload_id: str, file_name: str) -> str:
         return f"{self.settings.effective_public_url}{MEDIA_PREFIX}{upload_id}/{file_name}"
 
+    def prepared_media_url(self, media_id: str, file_name: str) -> str:
+        """Where a prepared file is served (getOutgoing/IncomingStatuses' downloadUrl)."""
+        return f"{self.settings.effective_public_url}{MEDIA_PREFIX}p/{media_id}/{quote(file_name)}"
+
     def is_own_media_url(self, url: str) -> bool:
         return self.own_upload_id(url) is not None
 
@@ -122,6 +126,12 @@ class Runtime:
         upload_id = self.own_upload_id(url)
         if upload_id is None:
             return None
+        if upload_id == "p":  # a prepared file this server serves (a downloadUrl it handed out)
+            media_id = unquote(urlsplit(url).path).rsplit("/", 2)[-2]
+            prepared = await self.prepared.load(media_id)
+            if prepared is None:
+                raise MediaError(f"urlFile points at this server, but {url} does not exist any more")
+            return prepared.path
         upload = await self.db.read(media_store.get_upload, upload_id)
         if upload is None:
             raise MediaError(f"urlFile points at this server, but {url} does not exist (expired upload?)")

@@ -43,6 +43,8 @@ class StatusRow:
     recipients: list[str] | None
     skipped_participants: list[str] | None
     sent_at: float | None
+    delete_requested: bool = False
+    last_action_at: float = 0.0
 
 
 def _row(row: sa.Row[Any]) -> StatusRow:
@@ -68,6 +70,8 @@ def _row(row: sa.Row[Any]) -> StatusRow:
             list(row.skipped_participants) if row.skipped_participants is not None else None
         ),
         sent_at=row.sent_at,
+        delete_requested=bool(row.delete_requested),
+        last_action_at=row.last_action_at,
     )
 
 
@@ -103,6 +107,7 @@ def enqueue_many(conn: Connection, items: list[NewStatus]) -> None:
                 "updated_at": item.now,
                 "expires_at": item.expires_at,
                 "attempts": 0,
+                "last_action_at": item.now,
             }
             for item in items
         ],
@@ -142,6 +147,7 @@ def enqueue(
             updated_at=now,
             expires_at=expires_at,
             attempts=0,
+            last_action_at=now,
         )
     )
     seq = int(result.inserted_primary_key[0])  # type: ignore[index]
@@ -161,7 +167,7 @@ def transition(
 ) -> bool:
     """Move one status from ``old`` to ``new``; False if it was no longer in ``old`` (someone else moved it)."""
     check_transition(old, new)
-    update = {"state": new.value, "updated_at": now, **values}
+    update = {"state": new.value, "updated_at": now, "last_action_at": now, **values}
     if description is not None:
         update["description"] = description
     result = conn.execute(
@@ -343,6 +349,11 @@ def apply_receipt(conn: Connection, seq: int, participant: str, status: ReceiptS
         .where(status_recipients.c.status_seq == seq, status_recipients.c.participant == participant)
         .values(status=status.value, updated_at=at)
     )
+    conn.execute(
+        statuses.update()
+        .where(statuses.c.seq == seq, statuses.c.last_action_at < at)
+        .values(last_action_at=at)
+    )
     return True
 
 
@@ -353,3 +364,40 @@ def statistics(conn: Connection, seq: int) -> list[tuple[str, str, float]]:
         .order_by(status_recipients.c.participant)
     )
     return [(r.participant, r.status, r.updated_at) for r in rows]
+
+
+def request_delete(conn: Connection, seq: int) -> bool:
+    """Mark a status being sent for revocation once its send ends; False if it is no longer being sent."""
+    result = conn.execute(
+        statuses.update()
+        .where(statuses.c.seq == seq, statuses.c.state == StatusState.SENDING.value)
+        .values(delete_requested=True)
+    )
+    return result.rowcount == 1
+
+
+def journal(conn: Connection, instance_id: int, since: float) -> list[tuple[StatusRow, str | None]]:
+    """Statuses with an action since ``since`` (deleted ones excluded), oldest first, each with the
+    furthest receipt any recipient reached (None before anyone did)."""
+    rank = sa.case(
+        (status_recipients.c.status == ReceiptStatus.READ.value, 2),
+        (status_recipients.c.status == ReceiptStatus.DELIVERED.value, 1),
+        else_=0,
+    )
+    best = (
+        sa.select(status_recipients.c.status_seq, sa.func.max(rank).label("best"))
+        .group_by(status_recipients.c.status_seq)
+        .subquery()
+    )
+    rows = conn.execute(
+        sa.select(statuses, best.c.best)
+        .outerjoin(best, best.c.status_seq == statuses.c.seq)
+        .where(
+            statuses.c.instance_id == instance_id,
+            statuses.c.state != StatusState.DELETED.value,
+            statuses.c.last_action_at >= since,
+        )
+        .order_by(statuses.c.seq)
+    )
+    names = {0: ReceiptStatus.SENT.value, 1: ReceiptStatus.DELIVERED.value, 2: ReceiptStatus.READ.value}
+    return [(_row(r), None if r.best is None else names[int(r.best)]) for r in rows]

@@ -104,7 +104,12 @@ statuses = sa.Table(
     sa.Column("recipients", sa.JSON, nullable=True),
     sa.Column("skipped_participants", sa.JSON, nullable=True),
     sa.Column("sent_at", sa.Float, nullable=True),
+    # deleteStatus arrived while the status was being sent: revoke it once the send ends
+    sa.Column("delete_requested", sa.Boolean, nullable=False, server_default=sa.false()),
+    # the newest transition or receipt: getOutgoingStatuses' timestamp and window
+    sa.Column("last_action_at", sa.Float, nullable=False),
     sa.Index("ix_statuses_instance_state_seq", "instance_id", "state", "seq"),
+    sa.Index("ix_statuses_instance_last_action", "instance_id", "last_action_at"),
     sa.Index("ix_statuses_state_lease", "state", "lease_expires_at"),
 )
 
@@ -122,6 +127,29 @@ status_events = sa.Table(
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("at", sa.Float, nullable=False),
     sa.Column("description", sa.Text, nullable=True),
+)
+
+incoming_statuses = sa.Table(
+    "incoming_statuses",
+    metadata,
+    sa.Column("row_id", BigId, primary_key=True, autoincrement=True),
+    sa.Column(
+        "instance_id",
+        sa.BigInteger,
+        sa.ForeignKey("instances.id_instance", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("id_message", sa.String(64), nullable=False),
+    sa.Column("received_at", sa.Float, nullable=False),
+    sa.Column("type_message", sa.String(32), nullable=False),
+    sa.Column("sender", sa.String(64), nullable=False),
+    sa.Column("sender_name", sa.String(200), nullable=False),
+    sa.Column("sender_contact_name", sa.String(200), nullable=False),
+    # text: text/backgroundColor/font; media: caption/fileName/mimeType/jpegThumbnail
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("media_id", sa.String(64), sa.ForeignKey("media.media_id"), nullable=True),
+    sa.UniqueConstraint("instance_id", "id_message"),
+    sa.Index("ix_incoming_statuses_instance_received", "instance_id", "received_at"),
 )
 
 status_recipients = sa.Table(
@@ -190,6 +218,7 @@ sandbox_messages = sa.Table(
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("payload", sa.JSON, nullable=False),
     sa.Column("at", sa.Float, nullable=False),
+    sa.Column("revoked_at", sa.Float, nullable=True),
     sa.Index("ix_sandbox_messages_instance_message", "instance_id", "message_id"),
 )
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 04:45:49.371934
+Create Date: 2026-11-26 04:48:24.407924
 """
 
 from __future__ import annotations
@@ -52,6 +52,39 @@ def upgrade() -> None:
         sa.Column("push_name", sa.String(length=200), nullable=False),
         sa.PrimaryKeyConstraint("wid", name=op.f("pk_sandbox_users")),
     )
+    op.create_table(
+        "incoming_statuses",
+        sa.Column(
+            "row_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
+        ),
+        sa.Column("instance_id", sa.BigInteger(), nullable=False),
+        sa.Column("id_message", sa.String(length=64), nullable=False),
+        sa.Column("received_at", sa.Float(), nullable=False),
+        sa.Column("type_message", sa.String(length=32), nullable=False),
+        sa.Column("sender", sa.String(length=64), nullable=False),
+        sa.Column("sender_name", sa.String(length=200), nullable=False),
+        sa.Column("sender_contact_name", sa.String(length=200), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("media_id", sa.String(length=64), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["instance_id"],
+            ["instances.id_instance"],
+            name=op.f("fk_incoming_statuses_instance_id_instances"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["media_id"], ["media.media_id"], name=op.f("fk_incoming_statuses_media_id_media")
+        ),
+        sa.PrimaryKeyConstraint("row_id", name=op.f("pk_incoming_statuses")),
+        sa.UniqueConstraint(
+            "instance_id", "id_message", name=op.f("uq_incoming_statuses_instance_id_id_message")
+        ),
+    )
+    with op.batch_alter_table("incoming_statuses", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_incoming_statuses_instance_received", ["instance_id", "received_at"], unique=False
+        )
+
     op.create_table(
         "media_sources",
         sa.Column("source_key", sa.String(length=128), nullable=False),
@@ -141,6 +174,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("at", sa.Float(), nullable=False),
+        sa.Column("revoked_at", sa.Float(), nullable=True),
         sa.ForeignKeyConstraint(
             ["instance_id"],
             ["instances.id_instance"],
@@ -177,6 +211,8 @@ def upgrade() -> None:
         sa.Column("recipients", sa.JSON(), nullable=True),
         sa.Column("skipped_participants", sa.JSON(), nullable=True),
         sa.Column("sent_at", sa.Float(), nullable=True),
+        sa.Column("delete_requested", sa.Boolean(), server_default=sa.text("0"), nullable=False),
+        sa.Column("last_action_at", sa.Float(), nullable=False),
         sa.ForeignKeyConstraint(
             ["instance_id"],
             ["instances.id_instance"],
@@ -188,6 +224,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("id_message", name=op.f("uq_statuses_id_message")),
     )
     with op.batch_alter_table("statuses", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_statuses_instance_last_action", ["instance_id", "last_action_at"], unique=False
+        )
         batch_op.create_index("ix_statuses_instance_state_seq", ["instance_id", "state", "seq"], unique=False)
         batch_op.create_index("ix_statuses_state_lease", ["state", "lease_expires_at"], unique=False)
 
@@ -289,6 +328,7 @@ def downgrade() -> None:
     with op.batch_alter_table("statuses", schema=None) as batch_op:
         batch_op.drop_index("ix_statuses_state_lease")
         batch_op.drop_index("ix_statuses_instance_state_seq")
+        batch_op.drop_index("ix_statuses_instance_last_action")
 
     op.drop_table("statuses")
     with op.batch_alter_table("sandbox_messages", schema=None) as batch_op:
@@ -303,6 +343,10 @@ def downgrade() -> None:
     op.drop_table("sandbox_contacts")
     op.drop_table("sandbox_accounts")
     op.drop_table("media_sources")
+    with op.batch_alter_table("incoming_statuses", schema=None) as batch_op:
+        batch_op.drop_index("ix_incoming_statuses_instance_received")
+
+    op.drop_table("incoming_statuses")
     op.drop_table("sandbox_users")
     op.drop_table("media")
     op.drop_table("instances")

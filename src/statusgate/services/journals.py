@@ -1,0 +1,123 @@
+"""getOutgoingStatuses and getIncomingStatuses: the journals, in Green's item shapes."""
+
+from __future__ import annotations
+
+import time
+from pathlib import PurePosixPath
+from typing import Any
+
+from statusgate.domain.models import Instance, MediaKind, PreparedMedia, StatusType
+from statusgate.domain.states import PENDING_STATES, UNSENT_STATES
+from statusgate.services.runtime import Runtime
+from statusgate.store import incoming, outbox
+from statusgate.store.outbox import StatusRow
+
+TYPE_MESSAGE = {
+    MediaKind.IMAGE: "imageMessage",
+    MediaKind.VIDEO: "videoMessage",
+    MediaKind.AUDIO: "audioMessage",
+}
+DEFAULT_BACKGROUND = "#000000"
+DEFAULT_FONT = "SANS_SERIF"
+
+
+def _type_message(row: StatusRow) -> str:
+    if row.type == StatusType.TEXT.value:
+        return "extendedTextMessage"
+    return TYPE_MESSAGE[MediaKind(row.kind)] if row.kind else "documentMessage"
+
+
+def _status_message(row: StatusRow, best_receipt: str | None) -> str:
+    if row.state in UNSENT_STATES:
+        return "failed"
+    if row.state in PENDING_STATES:
+        return "pending"
+    return best_receipt or "sent"
+
+
+def media_fields(rt: Runtime, media: PreparedMedia, requested_name: str) -> dict[str, Any]:
+    """downloadUrl, fileName, mimeType and jpegThumbnail of a prepared file, served by this server."""
+    stem = PurePosixPath(requested_name).stem or media.media_id[:16]
+    file_name = f"{stem}.{media.extension}"
+    fields: dict[str, Any] = {
+        "downloadUrl": rt.prepared_media_url(media.media_id, file_name),
+        "fileName": file_name,
+        "mimeType": media.mime_type,
+    }
+    if media.jpeg_thumbnail:
+        fields["jpegThumbnail"] = media.jpeg_thumbnail
+    return fields
+
+
+async def outgoing(rt: Runtime, instance: Instance, minutes: int) -> list[dict[str, Any]]:
+    since = time.time() - minutes * 60
+    entries = await rt.db.read(outbox.journal, instance.id_instance, since)
+    own = await rt.engine(instance.engine).wid(instance.id_instance)
+    items = []
+    for row, best in entries:
+        item: dict[str, Any] = {
+            "type": "outgoing",
+            "idMessage": row.id_message,
+            "timestamp": int(row.last_action_at),
+            "typeMessage": _type_message(row),
+            "chatId": own,
+            "statusMessage": _status_message(row, best),
+            "sendByApi": True,
+        }
+        if item["statusMessage"] == "failed":
+            item["description"] = row.description or row.state.value
+        participants = list(row.body.get("participants") or [])
+        item["skippedParticipants"] = list(row.skipped_participants or [])
+        if row.type == StatusType.TEXT.value:
+            item["textMessage"] = row.body["message"]
+            item["extendedTextMessage"] = {
+                "text": row.body["message"],
+                "backgroundColor": row.body.get("backgroundColor", DEFAULT_BACKGROUND),
+                "font": row.body.get("font", DEFAULT_FONT),
+                "participants": participants,
+            }
+        else:
+            item["participants"] = participants
+            if "caption" in row.body:
+                item["caption"] = row.body["caption"]
+            media = await rt.load_media(row.media_id) if row.media_id else None
+            if media is not None:
+                item.update(media_fields(rt, media, row.body.get("fileName", "")))
+            else:
+                item["fileName"] = row.body.get("fileName", "")
+            if row.type == StatusType.VOICE.value:
+                item["backgroundColor"] = row.body.get("backgroundColor", "#FFFFFF")
+        items.append(item)
+    return items
+
+
+async def incoming_statuses(rt: Runtime, instance: Instance, minutes: int) -> list[dict[str, Any]]:
+    since = time.time() - minutes * 60
+    rows = await rt.db.read(incoming.since, instance.id_instance, since)
+    items = []
+    for row in rows:
+        item: dict[str, Any] = {
+            "type": "incoming",
+            "idMessage": row.id_message,
+            "timestamp": int(row.received_at),
+            "typeMessage": row.type_message,
+            "chatId": row.sender,
+            "senderId": row.sender,
+            "senderName": row.sender_name,
+            "senderContactName": row.sender_contact_name,
+        }
+        if row.type_message == "extendedTextMessage":
+            item["textMessage"] = row.payload.get("text", "")
+            item["extendedTextMessage"] = {
+                "text": row.payload.get("text", ""),
+                "backgroundColor": row.payload.get("backgroundColor", DEFAULT_BACKGROUND),
+                "font": row.payload.get("font", DEFAULT_FONT),
+            }
+        else:
+            media = await rt.load_media(row.media_id) if row.media_id else None
+            if media is not None:
+                item.update(media_fields(rt, media, row.payload.get("fileName", "")))
+            if row.payload.get("caption"):
+                item["caption"] = row.payload["caption"]
+        items.append(item)
+    return items

@@ -1,0 +1,72 @@
+"""The incoming-status journal: statuses the account's contacts posted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from statusgate.store.schema import incoming_statuses
+
+
+@dataclass(frozen=True)
+class IncomingRow:
+    instance_id: int
+    id_message: str
+    received_at: float
+    type_message: str
+    sender: str
+    sender_name: str
+    sender_contact_name: str
+    payload: dict[str, Any]
+    media_id: str | None
+
+
+def record(conn: Connection, row: IncomingRow) -> bool:
+    """Store an incoming status once (a repeated event is ignored); True if it is new."""
+    exists = conn.scalar(
+        sa.select(incoming_statuses.c.row_id).where(
+            incoming_statuses.c.instance_id == row.instance_id,
+            incoming_statuses.c.id_message == row.id_message,
+        )
+    )
+    if exists is not None:
+        return False
+    conn.execute(
+        incoming_statuses.insert().values(
+            instance_id=row.instance_id,
+            id_message=row.id_message,
+            received_at=row.received_at,
+            type_message=row.type_message,
+            sender=row.sender,
+            sender_name=row.sender_name,
+            sender_contact_name=row.sender_contact_name,
+            payload=row.payload,
+            media_id=row.media_id,
+        )
+    )
+    return True
+
+
+def since(conn: Connection, instance_id: int, cutoff: float) -> list[IncomingRow]:
+    rows = conn.execute(
+        sa.select(incoming_statuses)
+        .where(incoming_statuses.c.instance_id == instance_id, incoming_statuses.c.received_at >= cutoff)
+        .order_by(incoming_statuses.c.received_at, incoming_statuses.c.row_id)
+    )
+    return [
+        IncomingRow(
+            r.instance_id,
+            r.id_message,
+            r.received_at,
+            r.type_message,
+            r.sender,
+            r.sender_name,
+            r.sender_contact_name,
+            dict(r.payload),
+            r.media_id,
+        )
+        for r in rows
+    ]
