@@ -94,6 +94,13 @@ class Settings(BaseSettings):
     poll_interval_seconds: float = Field(
         0.5, gt=0, description="How often idle workers look for changes made outside the server (CLI)."
     )
+    send_max_attempts: int = Field(
+        5, ge=1, description="Attempts at sending a status before a transient engine fault fails it."
+    )
+    send_retry_base_seconds: float = Field(
+        1.0, ge=0, description="Wait before the first retry of a send; doubles with each attempt."
+    )
+    send_retry_cap_seconds: float = Field(60.0, ge=0, description="Longest wait between two send attempts.")
     queue_batch_window_seconds: float = Field(
         0.01, ge=0, description="Wake-ups of the queue workers closer together than this share one pass."
     )

@@ -21,7 +21,11 @@ from statusgate.queue.retry import RetryPolicy
 def test_every_state_has_a_row_and_final_states_are_final() -> None:
     assert set(STATUS_TRANSITIONS) == set(StatusState)
     assert {
-        StatusState.SENT, StatusState.FAILED, StatusState.EXPIRED, StatusState.CLEARED, StatusState.DELETED
+        StatusState.SENT,
+        StatusState.FAILED,
+        StatusState.EXPIRED,
+        StatusState.CLEARED,
+        StatusState.DELETED,
     } == FINAL_STATES
     assert STATUS_TRANSITIONS[StatusState.DELETED] == frozenset()
     with pytest.raises(InvalidTransition):

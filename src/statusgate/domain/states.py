@@ -74,11 +74,15 @@ STATUS_TRANSITIONS: dict[StatusState, frozenset[StatusState]] = {
         }
     ),
     # SENDING → READY: a retryable engine fault puts it back in line (still the head).
-    StatusState.SENDING: frozenset({StatusState.SENT, StatusState.READY, StatusState.FAILED}),
+    # SENDING → DELETED: deleteStatus came during a send that then did not go out.
+    StatusState.SENDING: frozenset(
+        {StatusState.SENT, StatusState.READY, StatusState.FAILED, StatusState.DELETED}
+    ),
     StatusState.SENT: frozenset({StatusState.DELETED}),
-    StatusState.FAILED: frozenset(),
-    StatusState.EXPIRED: frozenset(),
-    StatusState.CLEARED: frozenset(),
+    # a status that never went out can still be removed from the journal by deleteStatus
+    StatusState.FAILED: frozenset({StatusState.DELETED}),
+    StatusState.EXPIRED: frozenset({StatusState.DELETED}),
+    StatusState.CLEARED: frozenset({StatusState.DELETED}),
     StatusState.DELETED: frozenset(),
 }
 

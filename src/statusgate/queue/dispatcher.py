@@ -104,7 +104,12 @@ class Dispatcher:
             load_media,
             owner=self.owner,
             crash=crash,
-            retry_policy=retry_policy or RetryPolicy(),
+            retry_policy=retry_policy
+            or RetryPolicy(
+                max_attempts=settings.send_max_attempts,
+                base_seconds=settings.send_retry_base_seconds,
+                cap_seconds=settings.send_retry_cap_seconds,
+            ),
         )
         self._loops: dict[int, asyncio.Task[None]] = {}
         self._wakeups: dict[int, asyncio.Event] = {}
