@@ -81,6 +81,32 @@ class Settings(BaseSettings):
         2_592_000, gt=0, description="How long outgoing/incoming status journals are kept."
     )
 
+    # --- media conversion ----------------------------------------------------------------------------------
+    image_max_side_px: int = Field(
+        1920, ge=16, description="Images are scaled down so their long side is at most this (never cropped)."
+    )
+    thumbnail_max_side_px: int = Field(100, ge=8, description="Long side of the jpegThumbnail preview.")
+    jpeg_quality: int = Field(85, ge=1, le=95, description="JPEG quality of converted images (1–95).")
+    max_image_pixels: int = Field(
+        100_000_000,
+        ge=1,
+        description="Images (and video frames) with more pixels are refused before decoding (bomb guard).",
+    )
+    video_max_side_px: int = Field(
+        1280,
+        ge=16,
+        description="Re-encoded videos are scaled down to this long side; stream-copied H.264 keeps its size.",
+    )
+    video_preset: Literal[
+        "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
+    ] = Field("veryfast", description="libx264 preset for re-encoded videos (speed against size).")
+    video_crf: int = Field(
+        23, ge=0, le=51, description="libx264 CRF for re-encoded videos (lower is better)."
+    )
+    conversion_timeout_seconds: float = Field(
+        180, gt=0, description="Time budget of one conversion; past it the status fails."
+    )
+
     # --- engines and workers -----------------------------------------------------------------------------
     engine_timeout_seconds: float = Field(30, gt=0, description="Longest wait for an engine's answer.")
     sandbox_reboot_seconds: float = Field(

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from statusgate.domain.models import MediaKind, PreparedMedia
+from statusgate.domain.models import MediaKind
 from statusgate.errors import MediaError
 from statusgate.media.guard import BlockedUrlError, IPAddress, UrlGuard
 from statusgate.media.prepare import MediaPreparer
@@ -116,16 +116,11 @@ async def test_own_link_is_read_from_disk_without_http(tmp_path: Path) -> None:
 
     prepared = await setup.preparer.prepare(url, "photo.jpg", MediaKind.IMAGE)
 
-    sha = hashlib.sha256(JPEG).hexdigest()
-    assert prepared == PreparedMedia(
-        media_id=sha,
-        kind=MediaKind.IMAGE,
-        mime_type="image/jpeg",
-        extension="jpg",
-        size=len(JPEG),
-        path=setup.store.blob_path(sha),
-    )
-    assert prepared.path.read_bytes() == JPEG
+    stored = prepared.path.read_bytes()
+    assert prepared.media_id == hashlib.sha256(stored).hexdigest()
+    assert prepared.path == setup.store.blob_path(prepared.media_id)
+    assert (prepared.kind, prepared.mime_type, prepared.extension) == (MediaKind.IMAGE, "image/jpeg", "jpg")
+    assert (prepared.size, prepared.width, prepared.height) == (len(stored), 40, 30)
     assert upload.read_bytes() == JPEG  # the source is copied, not moved
     assert setup.temp_files() == []
 
@@ -133,9 +128,11 @@ async def test_own_link_is_read_from_disk_without_http(tmp_path: Path) -> None:
 async def test_fetched_file_is_probed_and_stored_by_its_bytes(base_url: str, tmp_path: Path) -> None:
     setup = Setup(tmp_path, allow_private=True)
     prepared = await setup.preparer.prepare(f"{base_url}/photo.jpg", "photo.jpg", MediaKind.IMAGE)
-    assert (prepared.kind, prepared.mime_type, prepared.extension) == (MediaKind.IMAGE, "image/png", "png")
-    assert prepared.media_id == hashlib.sha256(PNG).hexdigest()
-    assert prepared.path.read_bytes() == PNG
+    # A PNG behind a .jpg name: recognised by its bytes, then converted to the JPEG a status carries.
+    assert (prepared.kind, prepared.mime_type, prepared.extension) == (MediaKind.IMAGE, "image/jpeg", "jpg")
+    with Image.open(prepared.path) as image:
+        assert (image.format, image.size) == ("JPEG", (40, 30))
+    assert prepared.media_id == hashlib.sha256(prepared.path.read_bytes()).hexdigest()
     assert setup.temp_files() == []
 
 

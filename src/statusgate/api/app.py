@@ -58,7 +58,7 @@ class GreenRouter:
         instance = await self.auth.instance(params["id_instance"])
         self.auth.check_token(instance, params["token"])
         method = METHODS.get(params["method"].lower())
-        if method is None or request.method not in method.verbs:
+        if method is None or request.method not in method.verbs or ("extra" in params) != method.takes_extra:
             raise NotFoundError()
         if method.status_method and not instance.status_access:
             raise ForbiddenError()

@@ -10,11 +10,17 @@ from pydantic import BaseModel
 
 from statusgate.api.context import Context
 from statusgate.api.validation import parse_json, validate
-from statusgate.errors import ValidationError
+from statusgate.errors import NotFoundError, ValidationError
 from statusgate.services import account, instances, journals, posting, statuses
+from statusgate.services import notifications as notification_service
 
 #: getOutgoingStatuses / getIncomingStatuses look back this far without ?minutes= (24 h)
 DEFAULT_MINUTES = 1440
+
+#: receiveNotification holds the request this long without ?receiveTimeout= (Green: 5..60 s)
+DEFAULT_RECEIVE_TIMEOUT = 5
+MIN_RECEIVE_TIMEOUT = 5
+MAX_RECEIVE_TIMEOUT = 60
 
 #: what a handler returns: JSON-able data, or EMPTY for Green's empty 200 body
 Handler = Callable[[Context], Awaitable[Any]]
@@ -36,6 +42,8 @@ class Method:
     status_method: bool = False
     #: takes a JSON body
     has_body: bool = False
+    #: its URL has one more segment after the token (deleteNotification's receiptId)
+    takes_extra: bool = False
 
 
 def _json_body(ctx: Context) -> Any:
@@ -201,6 +209,42 @@ async def check_whatsapp(ctx: Context) -> Any:
     return {"existsWhatsapp": await account.check_whatsapp(ctx.rt, ctx.instance, chat_id)}
 
 
+# --- notifications (HTTP API polling) ------------------------------------------------------------------------
+
+
+async def receive_notification(ctx: Context) -> Any:
+    raw = ctx.request.query_params.get("receiveTimeout")
+    timeout = DEFAULT_RECEIVE_TIMEOUT
+    if raw not in (None, ""):
+        assert raw is not None
+        if not raw.isdigit():
+            raise ValidationError("'receiveTimeout' must be an integer")
+        timeout = int(raw)
+        if not MIN_RECEIVE_TIMEOUT <= timeout <= MAX_RECEIVE_TIMEOUT:
+            raise ValidationError(
+                f"'receiveTimeout' must be from {MIN_RECEIVE_TIMEOUT} to {MAX_RECEIVE_TIMEOUT} seconds"
+            )
+    return await notification_service.receive(ctx.rt, ctx.instance, timeout)
+
+
+async def delete_notification(ctx: Context) -> Any:
+    if ctx.extra is None:
+        raise NotFoundError()
+    if not ctx.extra.isdigit():
+        raise ValidationError("'receiptId' must be an integer")
+    deleted = await notification_service.delete(ctx.rt, ctx.instance, int(ctx.extra))
+    return {"result": deleted, "reason": "" if deleted else "notification not found"}
+
+
+async def get_webhooks_count(ctx: Context) -> Any:
+    return {"count": await notification_service.count(ctx.rt, ctx.instance)}
+
+
+async def clear_webhooks_queue(ctx: Context) -> Any:
+    await notification_service.clear(ctx.rt, ctx.instance)
+    return {"isCleared": True, "reason": ""}
+
+
 _GET = frozenset({"GET"})
 _POST = frozenset({"POST"})
 
@@ -224,6 +268,10 @@ METHODS: dict[str, Method] = {
         Method("reboot", _GET, reboot),
         Method("updateApiToken", _GET, update_api_token),
         Method("getContacts", _GET, get_contacts),
+        Method("receiveNotification", _GET, receive_notification),
+        Method("deleteNotification", frozenset({"DELETE"}), delete_notification, takes_extra=True),
+        Method("getWebhooksCount", _GET, get_webhooks_count),
+        Method("clearWebhooksQueue", frozenset({"DELETE"}), clear_webhooks_queue),
         Method("checkWhatsapp", _POST, check_whatsapp, has_body=True),
     )
 }

@@ -111,6 +111,7 @@ class SandboxEngine:
         await self.network.reboot(instance_id)
 
     async def drain_events(self, handler: EventHandler, limit: int = 500) -> int:
+        await self.network.finish_reboots()
         done: list[int] = []
         for event_id, instance_id, kind, payload, at in await self.network.pending_events(limit):
             if kind == "receipt":

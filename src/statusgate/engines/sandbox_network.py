@@ -189,6 +189,31 @@ class SandboxNetwork(SandboxTraffic):
 
     # --- events ---------------------------------------------------------------------------------------
 
+    async def finish_reboots(self) -> None:
+        """Accounts whose reboot is over are back in their state: the network says so."""
+        now = time.time()
+        over = sa.select(sandbox_accounts.c.instance_id, sandbox_accounts.c.state).where(
+            sandbox_accounts.c.starting_until.is_not(None), sandbox_accounts.c.starting_until <= now
+        )
+
+        def _any(conn: Connection) -> bool:
+            return conn.execute(over.limit(1)).first() is not None
+
+        if not await self.db.read(_any):
+            return
+
+        def _tx(conn: Connection) -> None:
+            rows = conn.execute(over).all()
+            for row in rows:
+                conn.execute(
+                    sandbox_accounts.update()
+                    .where(sandbox_accounts.c.instance_id == row.instance_id)
+                    .values(starting_until=None, state_changed_at=now)
+                )
+                emit_event(conn, row.instance_id, "state", {"state": row.state}, now)
+
+        await self.db.write(_tx)
+
     async def pending_events(self, limit: int) -> list[tuple[int, int, str, dict[str, Any], float]]:
         def _tx(conn: Connection) -> list[tuple[int, int, str, dict[str, Any], float]]:
             rows = conn.execute(

@@ -1,14 +1,19 @@
-"""From a status's urlFile to a stored, checked file: obtain → probe → convert → store."""
+"""From a status's urlFile to a stored, checked file: obtain → probe → (cache) → convert → store."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from PIL import Image
+
 from statusgate.domain.models import MediaKind, PreparedMedia
 from statusgate.errors import MediaError
+from statusgate.media.cache import SourceCache
+from statusgate.media.convert import ConversionSettings, Converted, convert_media
 from statusgate.media.fetch import fetch_to_file, too_big_error
 from statusgate.media.guard import UrlGuard
 from statusgate.media.probe import ProbeResult, probe_file
@@ -30,6 +35,8 @@ class MediaPreparer:
         read_timeout: float,
         total_timeout: float,
         max_redirects: int,
+        conversion: ConversionSettings | None = None,
+        cache: SourceCache | None = None,
     ) -> None:
         self._store = store
         self._guard = guard
@@ -39,6 +46,15 @@ class MediaPreparer:
         self._read_timeout = read_timeout
         self._total_timeout = total_timeout
         self._max_redirects = max_redirects
+        self._conversion = conversion or ConversionSettings()
+        self._cache = cache
+        # Pillow's decompression-bomb check (which the probe relies on) reads this process-wide value; the
+        # server has one preparer, whose setting it becomes.
+        Image.MAX_IMAGE_PIXELS = self._conversion.max_image_pixels
+
+    @property
+    def conversion(self) -> ConversionSettings:
+        return self._conversion
 
     async def prepare(self, url: str, file_name: str, kind: MediaKind) -> PreparedMedia:
         """Fetch (or copy) ``url``, check it is ``kind`` (the kind ``file_name`` announces), and store it.
@@ -50,35 +66,50 @@ class MediaPreparer:
         file outlives the call, whatever happens.
         """
         tmp = self._store.new_temp_path()
-        converted: Path | None = None
+        output = self._store.new_temp_path()
         try:
             await self._obtain(url, tmp)
             probed = await asyncio.to_thread(probe_file, tmp, kind)
-            output, probed = await asyncio.to_thread(self.convert, tmp, probed)
-            converted = output
-            media_id, size = await asyncio.to_thread(self._store.put_file, output)
+            source_key = await asyncio.to_thread(self._source_key, tmp, probed.kind)
+            if self._cache is not None:
+                cached = await self._cache.get(source_key)
+                if cached is not None:
+                    return cached
+            converted = await asyncio.to_thread(self.convert, tmp, probed, output)
+            media_id, size = await asyncio.to_thread(self._store.put_file, converted.path)
         finally:
             tmp.unlink(missing_ok=True)
-            if converted is not None:
-                converted.unlink(missing_ok=True)
-        return PreparedMedia(
+            output.unlink(missing_ok=True)
+        media = PreparedMedia(
             media_id=media_id,
-            kind=probed.kind,
-            mime_type=probed.mime_type,
-            extension=probed.extension,
+            kind=converted.kind,
+            mime_type=converted.mime_type,
+            extension=converted.extension,
             size=size,
             path=self._store.blob_path(media_id),
+            jpeg_thumbnail=converted.jpeg_thumbnail,
+            width=converted.width,
+            height=converted.height,
+            duration_seconds=converted.duration_seconds,
+            waveform=converted.waveform,
         )
+        if self._cache is not None:
+            await self._cache.put(source_key, media)
+        return media
 
-    def convert(self, path: Path, probed: ProbeResult) -> tuple[Path, ProbeResult]:
-        """Make the probed file fit for a WhatsApp status: the identity for now; blocking, runs in a thread.
+    def convert(self, path: Path, probed: ProbeResult, dest: Path) -> Converted:
+        """Make the probed file fit for a WhatsApp status, written to ``dest``; blocking, runs in a thread.
 
-        This is the seam for format conversion (GIF → looping MP4, cutting audio/video to 60 s, HEIC/AVIF →
-        JPEG …). A conversion writes its output to a new :meth:`MediaStore.new_temp_path` and returns that
-        path with the ProbeResult describing the output; :meth:`prepare` stores whatever path comes back and
-        deletes both the input and the output temp files afterwards. ``path`` must not be changed in place.
+        ``path`` is not changed. :meth:`prepare` stores ``Converted.path`` (normally ``dest``) and deletes
+        the input and ``dest`` afterwards. The seam tests (and a future engine with other needs) override.
         """
-        return path, probed
+        return convert_media(path, probed, dest, self._conversion)
+
+    def _source_key(self, path: Path, kind: MediaKind) -> str:
+        """What identifies a conversion: the source bytes, what they are converted as, and how."""
+        with path.open("rb") as file:
+            digest = hashlib.file_digest(file, "sha256").hexdigest()
+        return f"{digest}:{kind.value}:{self._conversion.version}"
 
     async def _obtain(self, url: str, dest: Path) -> None:
         local = await self._local_source(url)

@@ -53,7 +53,7 @@ _IMAGE_FORMATS: dict[str, str] = {
 # FFmpeg demuxers for the extensions sendMediaStatus and sendVoiceStatus accept. Image and playlist demuxers
 # (hls, concat …) are deliberately absent: the latter open further files or URLs named inside the file.
 _AV_FORMAT_WHITELIST = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,mp3,ogg,wav,aac"
-_AV_OPTIONS = {"format_whitelist": _AV_FORMAT_WHITELIST, "protocol_whitelist": "file"}
+AV_OPTIONS = {"format_whitelist": _AV_FORMAT_WHITELIST, "protocol_whitelist": "file"}
 _WEBM_CODECS = frozenset({"vp8", "vp9", "av1", "opus", "vorbis"})
 
 _NOUN = {MediaKind.IMAGE: "an image", MediaKind.VIDEO: "a video", MediaKind.AUDIO: "audio"}
@@ -102,7 +102,7 @@ def _not_media(expected: MediaKind) -> MediaError:
     return MediaError(f"urlFile did not return {expected.value} data")
 
 
-def _open_image(path: Path) -> Image.Image:
+def open_image(path: Path) -> Image.Image:
     Image.init()
     formats = [name for name in _IMAGE_FORMATS if name in Image.OPEN]
     return Image.open(path, formats=formats)
@@ -115,7 +115,7 @@ def _too_many_pixels() -> MediaError:
 def _probe_image(path: Path, expected: MediaKind) -> ProbeResult | None:
     """The result if the bytes are an image, None if Pillow does not recognise them."""
     try:
-        with _open_image(path) as image:
+        with open_image(path) as image:
             image_format = image.format or ""
             width, height = image.size
             limit = Image.MAX_IMAGE_PIXELS
@@ -125,7 +125,7 @@ def _probe_image(path: Path, expected: MediaKind) -> ProbeResult | None:
             kind = _image_kind(image_format, expected)
             image.verify()
         # verify() leaves the image unusable, and only load() decodes the pixel data (truncation shows there).
-        with _open_image(path) as image:
+        with open_image(path) as image:
             image.load()
     except UnidentifiedImageError:
         return None
@@ -151,7 +151,7 @@ def _image_kind(image_format: str, expected: MediaKind) -> MediaKind:
 
 def _probe_av(path: Path, expected: MediaKind) -> ProbeResult:
     try:
-        container = av.open(str(path), container_options=_AV_OPTIONS)
+        container = av.open(str(path), container_options=AV_OPTIONS)
     except av.FFmpegError:
         raise _not_media(expected) from None
     with container:

@@ -27,7 +27,7 @@ from statusgate.queue.preparation import PrepareMedia, Preparer
 from statusgate.queue.retry import RetryPolicy
 from statusgate.queue.sending import LoadMedia, Sender
 from statusgate.settings import Settings
-from statusgate.store import incoming, outbox
+from statusgate.store import incoming, notifications, outbox
 from statusgate.store.db import Database
 
 log = logging.getLogger("statusgate.queue")
@@ -232,6 +232,13 @@ class Dispatcher:
         if isinstance(event, ReceiptEvent):
             await self.db.write(_apply_receipt, event)
         elif isinstance(event, StateEvent):
+            await self.db.write(
+                notifications.append,
+                event.instance_id,
+                "stateInstanceChanged",
+                {"stateInstance": event.state.value},
+                event.at,
+            )
             self.wake(event.instance_id)
         elif isinstance(event, IncomingStatusEvent):
             await self.db.write(incoming.record, _incoming_row(event))

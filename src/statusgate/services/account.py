@@ -15,7 +15,8 @@ from statusgate.domain.instance_settings import (
 )
 from statusgate.domain.models import Contact, Instance, QrAnswer
 from statusgate.domain.states import InstanceState
-from statusgate.errors import NotAuthorizedError
+from statusgate.errors import NotAuthorizedError, ValidationError
+from statusgate.media.guard import BlockedUrlError
 from statusgate.services.runtime import Runtime
 from statusgate.store import instances as store
 
@@ -42,6 +43,16 @@ async def get_settings(rt: Runtime, instance: Instance) -> dict[str, Any]:
 async def set_settings(rt: Runtime, instance: Instance, changes: dict[str, Any]) -> None:
     """Apply validated changes at once (no reboot); read-only keys are ignored."""
     writable = {k: v for k, v in changes.items() if k in WRITABLE_KEYS}
+    url = writable.get("webhookUrl")
+    if url:
+        if not url.lower().startswith(("http://", "https://")):
+            raise ValidationError(
+                "'webhookUrl' has an invalid format (must be an http:// or https:// link, or \"\")"
+            )
+        try:
+            rt.guard.check_request_url(url)
+        except BlockedUrlError as exc:
+            raise ValidationError(f"'webhookUrl' is not allowed: {exc.message}") from exc
 
     def update(conn: Connection) -> None:
         current = store.get(conn, instance.id_instance)

@@ -5,9 +5,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from urllib.parse import quote, unquote, urlsplit
 
 from statusgate.domain.models import EngineName, MediaKind, PreparedMedia
@@ -15,9 +16,11 @@ from statusgate.engines.base import Engine
 from statusgate.engines.sandbox import SandboxEngine
 from statusgate.engines.sandbox_network import SandboxNetwork
 from statusgate.errors import MediaError
+from statusgate.media.convert import ConversionSettings
 from statusgate.media.guard import Resolver, UrlGuard
 from statusgate.media.prepare import MediaPreparer
 from statusgate.media.store import MediaStore
+from statusgate.notify.hub import NotificationHub
 from statusgate.queue.dispatcher import Dispatcher
 from statusgate.services.prepared_media import PreparedMediaStore
 from statusgate.settings import Settings
@@ -26,6 +29,9 @@ from statusgate.store import migrate, outbox
 from statusgate.store.batch import Batcher
 from statusgate.store.db import Database
 from statusgate.store.outbox import NewStatus, StatusRow
+
+if TYPE_CHECKING:
+    from statusgate.services.webhooks import WebhookSender
 
 log = logging.getLogger("statusgate.runtime")
 
@@ -62,15 +68,29 @@ class Runtime:
             read_timeout=settings.fetch_read_timeout_seconds,
             total_timeout=settings.fetch_total_timeout_seconds,
             max_redirects=settings.fetch_max_redirects,
+            conversion=ConversionSettings.from_settings(settings),
+            cache=self.prepared,
         )
         #: the front door of the queue: accepted statuses are committed in groups
+        self.hub = NotificationHub()
         self.intake: Batcher[NewStatus] = Batcher(self.db, outbox.enqueue_many, "intake")
         self.dispatcher: Dispatcher | None = None
+        self.webhooks: WebhookSender | None = None
 
     async def open(self) -> None:
         await migrate.upgrade(self.db)
 
     async def start_workers(self) -> None:
+        from statusgate.services.webhooks import WebhookSender  # it needs a Runtime itself
+
+        loop = asyncio.get_running_loop()
+
+        def notified(instance_ids: set[int]) -> None:
+            loop.call_soon_threadsafe(self.hub.wake, instance_ids)
+
+        self.db.on_notified = notified
+        self.webhooks = WebhookSender(self)
+        await self.webhooks.start()
         self.dispatcher = Dispatcher(
             self.settings,
             self.db,
@@ -83,6 +103,8 @@ class Runtime:
     async def close(self) -> None:
         if self.dispatcher is not None:
             await self.dispatcher.stop()
+        if self.webhooks is not None:
+            await self.webhooks.stop()
         for engine in self.engines.values():
             await engine.close()
         await self.db.dispose()

@@ -21,6 +21,8 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from statusgate.store.notifications import NOTIFIED
+
 T = TypeVar("T")
 P = ParamSpec("P")
 
@@ -50,6 +52,8 @@ class Database:
             parsed = parsed.set(drivername=driver)
         self.url = parsed
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        #: called after a commit that journaled notifications, with their instances (from the writer thread)
+        self.on_notified: Callable[[set[int]], None] | None = None
         self._readers = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="statusgate-db-read")
         self._writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="statusgate-db-write")
         if self.is_sqlite:
@@ -89,8 +93,20 @@ class Database:
     def _run_write(
         self, fn: Callable[Concatenate[sa.Connection, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        with self._write_engine.begin() as conn:
-            return fn(conn, *args, **kwargs)
+        info: dict[Any, Any] | None = None
+        try:
+            with self._write_engine.begin() as conn:
+                info = conn.info
+                result = fn(conn, *args, **kwargs)
+        except BaseException:
+            if info is not None:
+                info.pop(NOTIFIED, None)  # rolled back: nothing was journaled
+            raise
+        assert info is not None
+        notified = info.pop(NOTIFIED, None)
+        if notified and self.on_notified is not None:
+            self.on_notified(set(notified))  # runs in the writer thread: must be thread-safe
+        return result
 
     async def read(
         self, fn: Callable[Concatenate[sa.Connection, P], T], *args: P.args, **kwargs: P.kwargs

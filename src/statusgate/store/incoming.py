@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from statusgate.store import notifications
 from statusgate.store.schema import incoming_statuses
 
 
@@ -46,6 +47,21 @@ def record(conn: Connection, row: IncomingRow) -> bool:
             payload=row.payload,
             media_id=row.media_id,
         )
+    )
+    notifications.append(
+        conn,
+        row.instance_id,
+        "incomingStatusReceived",
+        {
+            "idMessage": row.id_message,
+            "sender": row.sender,
+            "senderName": row.sender_name,
+            "senderContactName": row.sender_contact_name,
+            "typeMessage": row.type_message,
+            "media_id": row.media_id,
+            **row.payload,
+        },
+        row.received_at,
     )
     return True
 

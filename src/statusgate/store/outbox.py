@@ -19,6 +19,7 @@ from statusgate.domain.states import (
     StatusState,
     check_transition,
 )
+from statusgate.store import notifications
 from statusgate.store.schema import status_events, status_recipients, statuses
 
 
@@ -178,7 +179,28 @@ def transition(
     conn.execute(
         status_events.insert().values(status_seq=seq, state=new.value, at=now, description=description)
     )
+    if new in _REPORTED:
+        _report(conn, seq, new, now, description)
     return True
+
+
+#: transitions reported as ``outgoingMessageStatus``: the status went out, or never will
+_REPORTED = {
+    StatusState.SENT: "sent",
+    StatusState.FAILED: "failed",
+    StatusState.EXPIRED: "failed",
+    StatusState.CLEARED: "failed",
+}
+
+
+def _report(conn: Connection, seq: int, new: StatusState, at: float, description: str | None) -> None:
+    row = conn.execute(
+        sa.select(statuses.c.instance_id, statuses.c.id_message).where(statuses.c.seq == seq)
+    ).one()
+    payload: dict[str, Any] = {"idMessage": row.id_message, "status": _REPORTED[new]}
+    if _REPORTED[new] == "failed":
+        payload["description"] = description or new.value
+    notifications.append(conn, row.instance_id, "outgoingMessageStatus", payload, at)
 
 
 def update_fields(conn: Connection, seq: int, **values: Any) -> None:
@@ -353,6 +375,16 @@ def apply_receipt(conn: Connection, seq: int, participant: str, status: ReceiptS
         statuses.update()
         .where(statuses.c.seq == seq, statuses.c.last_action_at < at)
         .values(last_action_at=at)
+    )
+    owner = conn.execute(
+        sa.select(statuses.c.instance_id, statuses.c.id_message).where(statuses.c.seq == seq)
+    ).one()
+    notifications.append(
+        conn,
+        owner.instance_id,
+        "outgoingStatusReceipt",
+        {"idMessage": owner.id_message, "participant": participant, "status": status.value},
+        at,
     )
     return True
 

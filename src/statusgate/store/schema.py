@@ -28,6 +28,8 @@ instances = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     # pacing survives restarts: the next send starts no earlier than this + delay
     sa.Column("last_send_started_at", sa.Float, nullable=True),
+    # receiptId of the newest notification: they increase per instance and are never reused
+    sa.Column("last_receipt_id", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 media = sa.Table(
@@ -127,6 +129,27 @@ status_events = sa.Table(
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("at", sa.Float, nullable=False),
     sa.Column("description", sa.Text, nullable=True),
+)
+
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    # the journal of what happened, in order, until delivered (webhook) or deleted (receiveNotification)
+    sa.Column(
+        "instance_id",
+        sa.BigInteger,
+        sa.ForeignKey("instances.id_instance", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("receipt_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("type", sa.String(32), nullable=False),
+    # the facts; the Green body is rendered when it is handed out
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.Float, nullable=False),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Index("ix_notifications_created", "created_at"),
 )
 
 incoming_statuses = sa.Table(

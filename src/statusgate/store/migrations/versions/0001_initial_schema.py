@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 04:48:24.407924
+Create Date: 2026-11-26 04:53:08.450596
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("settings", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.Column("last_send_started_at", sa.Float(), nullable=True),
+        sa.Column("last_receipt_id", sa.BigInteger(), server_default="0", nullable=False),
         sa.PrimaryKeyConstraint("id_instance", name=op.f("pk_instances")),
         sa.UniqueConstraint("name", name=op.f("uq_instances_name")),
     )
@@ -95,6 +96,27 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("source_key", name=op.f("pk_media_sources")),
     )
+    op.create_table(
+        "notifications",
+        sa.Column("instance_id", sa.BigInteger(), nullable=False),
+        sa.Column("receipt_id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("type", sa.String(length=32), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.Float(), nullable=False),
+        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("next_attempt_at", sa.Float(), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["instance_id"],
+            ["instances.id_instance"],
+            name=op.f("fk_notifications_instance_id_instances"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("instance_id", "receipt_id", name=op.f("pk_notifications")),
+    )
+    with op.batch_alter_table("notifications", schema=None) as batch_op:
+        batch_op.create_index("ix_notifications_created", ["created_at"], unique=False)
+
     op.create_table(
         "sandbox_accounts",
         sa.Column("instance_id", sa.BigInteger(), nullable=False),
@@ -342,6 +364,10 @@ def downgrade() -> None:
     op.drop_table("sandbox_events")
     op.drop_table("sandbox_contacts")
     op.drop_table("sandbox_accounts")
+    with op.batch_alter_table("notifications", schema=None) as batch_op:
+        batch_op.drop_index("ix_notifications_created")
+
+    op.drop_table("notifications")
     op.drop_table("media_sources")
     with op.batch_alter_table("incoming_statuses", schema=None) as batch_op:
         batch_op.drop_index("ix_incoming_statuses_instance_received")

@@ -1,0 +1,1 @@
+"""Getting notifications out: waking long-polls, and POSTing webhooks through the SSRF guard."""

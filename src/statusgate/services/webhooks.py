@@ -1,0 +1,133 @@
+"""Webhook delivery: per instance with a webhookUrl, its notifications are POSTed in order.
+
+Success is a 2xx within ``webhook_timeout_seconds``. Otherwise the same notification is tried again after
+``webhook_retry_seconds`` (±20 % jitter, so many instances pointed at one receiver don't retry in step),
+holding back the later ones, until it is older than ``notification_retention_seconds``. The next attempt's
+time is stored with the notification, so a restart loses nothing and does not hammer a receiver that was
+down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+
+import httpx
+
+from statusgate.notify.client import WebhookResult, post_webhook
+from statusgate.services import notifications as notification_service
+from statusgate.services.runtime import Runtime
+from statusgate.store import instances as instance_store
+from statusgate.store import notifications
+
+log = logging.getLogger("statusgate.webhooks")
+
+
+class WebhookSender:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.settings = rt.settings
+        self._loops: dict[int, asyncio.Task[None]] = {}
+        self._stopping = asyncio.Event()
+        self._supervisor: asyncio.Task[None] | None = None
+        self._client = httpx.AsyncClient(
+            follow_redirects=False, trust_env=False, transport=httpx.AsyncHTTPTransport(retries=0)
+        )
+        self._last_sweep = 0.0
+
+    async def start(self) -> None:
+        self._supervisor = asyncio.create_task(self._supervise(), name="statusgate.webhooks")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        tasks = [t for t in [self._supervisor, *self._loops.values()] if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self._client.aclose()
+
+    async def _supervise(self) -> None:
+        while not self._stopping.is_set():
+            self.rt.hub.anything.clear()
+            try:
+                await self._sweep()
+                for instance_id in await self.rt.db.read(notifications.instances_with_pending):
+                    task = self._loops.get(instance_id)
+                    if task is None or task.done():
+                        self._loops[instance_id] = asyncio.create_task(
+                            self._deliver_loop(instance_id), name=f"statusgate.webhooks[{instance_id}]"
+                        )
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("webhook supervisor pass failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.rt.hub.anything.wait(), self.settings.poll_interval_seconds)
+
+    async def _sweep(self) -> None:
+        now = time.time()
+        if now - self._last_sweep < 60:
+            return
+        self._last_sweep = now
+        dropped = await self.rt.db.write(
+            notifications.expire, now - self.settings.notification_retention_seconds
+        )
+        if dropped:
+            log.warning(
+                "dropped %d notifications older than %g s",
+                dropped,
+                self.settings.notification_retention_seconds,
+            )
+
+    async def _deliver_loop(self, instance_id: int) -> None:
+        """Deliver this instance's notifications in order; ends when there is nothing (or no webhookUrl)."""
+        while not self._stopping.is_set():
+            seen = self.rt.hub.version(instance_id)
+            instance = await self.rt.db.read(instance_store.get, instance_id)
+            if instance is None or not instance.settings.get("webhookUrl"):
+                return  # polling instance: receiveNotification hands its notifications out
+            row = await self.rt.db.read(notifications.oldest, instance_id)
+            if row is None:
+                return
+            now = time.time()
+            if row.created_at < now - self.settings.notification_retention_seconds:
+                await self.rt.db.write(notifications.remove, instance_id, row.receipt_id)
+                log.warning(
+                    "webhook of instance %s: notification %s expired undelivered", instance_id, row.receipt_id
+                )
+                continue
+            if row.next_attempt_at > now:
+                await self.rt.hub.wait(
+                    instance_id,
+                    seen,
+                    min(row.next_attempt_at - now, self.settings.poll_interval_seconds * 20),
+                )
+                continue
+            body = await notification_service.render(self.rt, instance, row)
+            url = str(instance.settings["webhookUrl"])
+            token = str(instance.settings.get("webhookUrlToken") or "")
+            timeout = self.settings.webhook_timeout_seconds
+            try:
+                async with asyncio.timeout(timeout):
+                    result = await post_webhook(self._client, url, body, token, self.rt.guard, timeout)
+            except TimeoutError:
+                result = WebhookResult(False, f"no answer within {timeout:g} s")
+            if result.ok:
+                await self.rt.db.write(notifications.remove, instance_id, row.receipt_id)
+                continue
+            retry = self.settings.webhook_retry_seconds * random.uniform(0.8, 1.2)
+            await self.rt.db.write(
+                notifications.postpone, instance_id, row.receipt_id, time.time() + retry, result.error
+            )
+            log.warning(
+                "webhook of instance %s failed (%s); notification %s retried in %.1f s",
+                instance_id,
+                result.error,
+                row.receipt_id,
+                retry,
+            )
