@@ -127,6 +127,9 @@ class Settings(BaseSettings):
         1.0, ge=0, description="Wait before the first retry of a send; doubles with each attempt."
     )
     send_retry_cap_seconds: float = Field(60.0, ge=0, description="Longest wait between two send attempts.")
+    sweep_interval_seconds: float = Field(
+        300, gt=0, description="How often old journals, expired uploads and unneeded media are removed."
+    )
     queue_batch_window_seconds: float = Field(
         0.01, ge=0, description="Wake-ups of the queue workers closer together than this share one pass."
     )

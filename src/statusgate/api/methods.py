@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from pydantic import BaseModel
 
 from statusgate.api.context import Context
 from statusgate.api.validation import parse_json, validate
-from statusgate.errors import NotFoundError, ValidationError
+from statusgate.errors import NotFoundError, PayloadTooLargeError, ValidationError
 from statusgate.services import account, instances, journals, posting, statuses
+from statusgate.services import media as media_service
 from statusgate.services import notifications as notification_service
 
 #: getOutgoingStatuses / getIncomingStatuses look back this far without ?minutes= (24 h)
@@ -245,6 +247,25 @@ async def clear_webhooks_queue(ctx: Context) -> Any:
     return {"isCleared": True, "reason": ""}
 
 
+# --- files ---------------------------------------------------------------------------------------------------
+
+
+async def upload_file(ctx: Context) -> Any:
+    """Raw body (not multipart), as the official SDK sends it; the name from GA-Filename when given."""
+    headers = ctx.request.headers
+    declared = headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > ctx.rt.settings.max_upload_bytes:
+        raise PayloadTooLargeError()
+    url = await media_service.upload(
+        ctx.rt,
+        ctx.instance.id_instance,
+        ctx.request.stream(),
+        unquote(headers.get("ga-filename", "")) or None,
+        headers.get("content-type"),
+    )
+    return {"urlFile": url}
+
+
 _GET = frozenset({"GET"})
 _POST = frozenset({"POST"})
 
@@ -268,6 +289,7 @@ METHODS: dict[str, Method] = {
         Method("reboot", _GET, reboot),
         Method("updateApiToken", _GET, update_api_token),
         Method("getContacts", _GET, get_contacts),
+        Method("uploadFile", _POST, upload_file),
         Method("receiveNotification", _GET, receive_notification),
         Method("deleteNotification", frozenset({"DELETE"}), delete_notification, takes_extra=True),
         Method("getWebhooksCount", _GET, get_webhooks_count),

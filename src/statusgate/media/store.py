@@ -59,3 +59,20 @@ class MediaStore:
         if not blob.is_file():
             raise FileNotFoundError(str(blob))
         return blob
+
+    def remove_unreferenced(self, needed: set[str], older_than: float) -> int:
+        """Delete stored files not in ``needed`` (and leftover temp files), if last changed before
+        ``older_than`` (epoch seconds); returns how many went. Blocking: run it in a thread."""
+        removed = 0
+        candidates = list(self._blobs.glob("*/*")) if self._blobs.exists() else []
+        candidates += list(self._tmp.glob("*")) if self._tmp.exists() else []
+        for path in candidates:
+            if path.parent != self._tmp and path.name in needed:
+                continue
+            try:
+                if path.stat().st_mtime < older_than:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -76,6 +77,8 @@ class Runtime:
         self.intake: Batcher[NewStatus] = Batcher(self.db, outbox.enqueue_many, "intake")
         self.dispatcher: Dispatcher | None = None
         self.webhooks: WebhookSender | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     async def open(self) -> None:
         await migrate.upgrade(self.db)
@@ -91,6 +94,11 @@ class Runtime:
         self.db.on_notified = notified
         self.webhooks = WebhookSender(self)
         await self.webhooks.start()
+        from statusgate.services import sweeper
+
+        self._sweeper = asyncio.create_task(
+            sweeper.run_forever(self, self._stopping), name="statusgate.sweeper"
+        )
         self.dispatcher = Dispatcher(
             self.settings,
             self.db,
@@ -101,6 +109,11 @@ class Runtime:
         await self.dispatcher.start()
 
     async def close(self) -> None:
+        self._stopping.set()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._sweeper
         if self.dispatcher is not None:
             await self.dispatcher.stop()
         if self.webhooks is not None:
@@ -122,7 +135,7 @@ class Runtime:
     # --- media links ----------------------------------------------------------------------------------
 
     def media_url(self, upload_id: str, file_name: str) -> str:
-        return f"{self.settings.effective_public_url}{MEDIA_PREFIX}{upload_id}/{file_name}"
+        return f"{self.settings.effective_public_url}{MEDIA_PREFIX}{upload_id}/{quote(file_name)}"
 
     def prepared_media_url(self, media_id: str, file_name: str) -> str:
         """Where a prepared file is served (getOutgoing/IncomingStatuses' downloadUrl)."""

@@ -1,0 +1,41 @@
+"""The periodic sweep: journals older than their retention, expired uploads, media nobody needs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from statusgate.services.runtime import Runtime
+from statusgate.store import sweep
+
+log = logging.getLogger("statusgate.sweeper")
+
+#: a file this young may belong to a preparation that has not recorded it yet
+GRACE_SECONDS = 3600.0
+
+
+async def sweep_once(rt: Runtime, now: float | None = None) -> dict[str, int]:
+    now = time.time() if now is None else now
+    settings = rt.settings
+    counts = {
+        "journal_rows": await rt.db.write(sweep.old_journals, now - settings.journal_retention_seconds),
+        "uploads": await rt.db.write(sweep.expired_uploads, now),
+        "media_rows": await rt.db.write(sweep.unused_media, now - GRACE_SECONDS),
+    }
+    needed = await rt.db.read(sweep.referenced_blobs)
+    counts["files"] = await asyncio.to_thread(rt.media.remove_unreferenced, needed, now - GRACE_SECONDS)
+    if any(counts.values()):
+        log.info("sweep removed %s", ", ".join(f"{n} {what}" for what, n in counts.items() if n))
+    return counts
+
+
+async def run_forever(rt: Runtime, stopping: asyncio.Event) -> None:
+    while not stopping.is_set():
+        try:
+            await sweep_once(rt)
+        except Exception:
+            log.exception("sweep failed; trying again at the next interval")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), rt.settings.sweep_interval_seconds)
