@@ -45,9 +45,11 @@ class StatusState(StrEnum):
 
 #: every allowed move; ``store.statuses.transition`` refuses any other
 STATUS_TRANSITIONS: dict[StatusState, frozenset[StatusState]] = {
+    # QUEUED → READY: nothing to prepare (a text status)
     StatusState.QUEUED: frozenset(
         {
             StatusState.PREPARING,
+            StatusState.READY,
             StatusState.FAILED,
             StatusState.EXPIRED,
             StatusState.CLEARED,

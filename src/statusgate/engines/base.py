@@ -22,7 +22,8 @@ from statusgate.domain.models import (
 )
 from statusgate.domain.states import InstanceState
 
-EventHandler = Callable[[EngineEvent], Awaitable[None]]
+#: takes a batch of events in order; answers, per event, whether it was handled (False: offer it again later)
+EventHandler = Callable[[Sequence[EngineEvent]], Awaitable[Sequence[bool]]]
 
 
 @dataclass(frozen=True)
@@ -77,10 +78,8 @@ class Engine(Protocol):
     async def reboot(self, instance_id: int) -> None: ...
 
     async def drain_events(self, handler: EventHandler, limit: int = 500) -> int:
-        """Hand pending network events to ``handler`` in order; an event is gone once the handler returned.
-
-        Returns how many were handled. Events whose handler raised stay pending.
-        """
+        """Hand pending network events to ``handler`` in order, as one batch; an event the handler
+        reports handled is gone, the others are offered again at the next call. Returns how many went."""
 
     async def close(self) -> None:
         """Release resources; no call follows."""

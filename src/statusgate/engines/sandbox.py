@@ -12,6 +12,7 @@ import segno
 
 from statusgate.domain.models import (
     Contact,
+    EngineEvent,
     EngineName,
     IncomingStatusEvent,
     OutgoingStatus,
@@ -112,27 +113,29 @@ class SandboxEngine:
 
     async def drain_events(self, handler: EventHandler, limit: int = 500) -> int:
         await self.network.finish_reboots()
-        done: list[int] = []
-        for event_id, instance_id, kind, payload, at in await self.network.pending_events(limit):
+        pending = await self.network.pending_events(limit)
+        if not pending:
+            return 0
+        events: list[EngineEvent] = []
+        for _event_id, instance_id, kind, payload, at in pending:
             if kind == "receipt":
-                event: Any = ReceiptEvent(
-                    instance_id,
-                    payload["message_id"],
-                    payload["participant"],
-                    ReceiptStatus(payload["status"]),
-                    at,
+                events.append(
+                    ReceiptEvent(
+                        instance_id,
+                        payload["message_id"],
+                        payload["participant"],
+                        ReceiptStatus(payload["status"]),
+                        at,
+                    )
                 )
             elif kind == "state":
-                event = StateEvent(instance_id, InstanceState(payload["state"]), at)
+                events.append(StateEvent(instance_id, InstanceState(payload["state"]), at))
             else:
-                event = IncomingStatusEvent(
-                    instance_id, payload["message_id"], payload["sender"], at, payload
+                events.append(
+                    IncomingStatusEvent(instance_id, payload["message_id"], payload["sender"], at, payload)
                 )
-            try:
-                await handler(event)
-            except Exception:  # noqa: S112 - the event stays pending and is offered again
-                continue
-            done.append(event_id)
+        handled = await handler(events)
+        done = [row[0] for row, ok in zip(pending, handled, strict=True) if ok]
         await self.network.mark_consumed(done)
         return len(done)
 

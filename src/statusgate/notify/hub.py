@@ -13,6 +13,7 @@ class NotificationHub:
         self._changed: dict[int, asyncio.Event] = {}
         #: set on every wake-up of any instance (the webhook supervisor waits on it)
         self.anything = asyncio.Event()
+        self._woken: set[int] = set()
 
     def version(self, instance_id: int) -> int:
         """A counter that moves on every wake-up; read it before looking, wait with it after."""
@@ -24,7 +25,13 @@ class NotificationHub:
             event = self._changed.pop(instance_id, None)
             if event is not None:
                 event.set()
+            self._woken.add(instance_id)
             self.anything.set()
+
+    def take_woken(self) -> set[int]:
+        """The instances woken since the last call."""
+        woken, self._woken = self._woken, set()
+        return woken
 
     async def wait(self, instance_id: int, seen_version: int, timeout: float) -> bool:
         """Wait until something is journaled for the instance after ``seen_version``; False on timeout."""

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import sqlalchemy as sa
 
@@ -31,10 +31,6 @@ from statusgate.store import incoming, notifications, outbox
 from statusgate.store.db import Database
 
 log = logging.getLogger("statusgate.queue")
-
-
-class EventNotReady(Exception):
-    """The event refers to a send not yet recorded; it stays pending and is offered again."""
 
 
 def _expire(conn: sa.Connection, now: float, retention: float) -> int:
@@ -54,13 +50,29 @@ def _expire(conn: sa.Connection, now: float, retention: float) -> int:
     return expired
 
 
-def _apply_receipt(conn: sa.Connection, event: ReceiptEvent) -> None:
-    row = outbox.get_by_message_id(conn, event.instance_id, event.message_id)
-    if row is None:
-        return
-    if row.state is StatusState.SENDING:
-        raise EventNotReady(event.message_id)
-    outbox.apply_receipt(conn, row.seq, event.participant, event.status, event.at)
+def _apply_events(conn: sa.Connection, events: list[EngineEvent]) -> list[bool]:
+    """Apply a batch of network events in one transaction; False for an event to offer again later."""
+    handled = []
+    for event in events:
+        if isinstance(event, ReceiptEvent):
+            found = outbox.seq_and_state(conn, event.instance_id, event.message_id)
+            if found is not None and found[1] is StatusState.SENDING:
+                handled.append(False)  # its send is not recorded yet: `sent` must come first
+                continue
+            if found is not None:
+                outbox.apply_receipt(conn, found[0], event.participant, event.status, event.at)
+        elif isinstance(event, StateEvent):
+            notifications.append(
+                conn,
+                event.instance_id,
+                "stateInstanceChanged",
+                {"stateInstance": event.state.value},
+                event.at,
+            )
+        elif isinstance(event, IncomingStatusEvent):
+            incoming.record(conn, _incoming_row(event))
+        handled.append(True)
+    return handled
 
 
 def _incoming_row(event: IncomingStatusEvent) -> incoming.IncomingRow:
@@ -119,6 +131,7 @@ class Dispatcher:
         #: sends in flight; shutdown lets them finish
         self._in_flight: set[asyncio.Task[float | None]] = set()
         self._last_sweep = 0.0
+        self._queued_for: set[int] = set()
 
     # --- lifecycle ------------------------------------------------------------------------------------
 
@@ -162,11 +175,15 @@ class Dispatcher:
         while not self._stopping.is_set():
             self._supervisor_wakeup.clear()
             try:
-                await self._sweep()
+                periodic = time.time() - self._last_sweep >= self.settings.poll_interval_seconds
+                if periodic:
+                    # what other processes (the CLI, a crashed predecessor) may have changed: look everywhere
+                    await self._sweep()
+                    await self._start_loops()
+                await self._start_loops(self._new_instances())
                 await self.preparer.start_more()
-                await self._start_loops()
                 for engine in self.engines.values():
-                    await engine.drain_events(self._apply_event)
+                    await engine.drain_events(self._apply_events)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -188,16 +205,25 @@ class Dispatcher:
 
     async def _sweep(self) -> None:
         now = time.time()
-        if now - self._last_sweep < self.settings.poll_interval_seconds:
-            return
         self._last_sweep = now
         if await self.db.read(outbox.overdue, now):
             await self.db.write(_expire, now, self.settings.queue_retention_seconds)
 
     # --- per-instance loops ---------------------------------------------------------------------------
 
-    async def _start_loops(self) -> None:
-        for instance_id in await self.db.read(outbox.instances_with_pending):
+    def queued(self, instance_id: int) -> None:
+        """A status was queued for this instance (in this process): make sure its sender runs."""
+        self._queued_for.add(instance_id)
+        self._supervisor_wakeup.set()
+
+    def _new_instances(self) -> list[int]:
+        fresh, self._queued_for = list(self._queued_for), set()
+        return fresh
+
+    async def _start_loops(self, instance_ids: list[int] | None = None) -> None:
+        if instance_ids is None:
+            instance_ids = await self.db.read(outbox.instances_with_pending)
+        for instance_id in instance_ids:
             task = self._loops.get(instance_id)
             if task is None or task.done():
                 self._loops[instance_id] = asyncio.create_task(
@@ -228,17 +254,10 @@ class Dispatcher:
 
     # --- events ---------------------------------------------------------------------------------------
 
-    async def _apply_event(self, event: EngineEvent) -> None:
-        if isinstance(event, ReceiptEvent):
-            await self.db.write(_apply_receipt, event)
-        elif isinstance(event, StateEvent):
-            await self.db.write(
-                notifications.append,
-                event.instance_id,
-                "stateInstanceChanged",
-                {"stateInstance": event.state.value},
-                event.at,
-            )
-            self.wake(event.instance_id)
-        elif isinstance(event, IncomingStatusEvent):
-            await self.db.write(incoming.record, _incoming_row(event))
+    async def _apply_events(self, events: Sequence[EngineEvent]) -> list[bool]:
+        handled = await self.db.write(_apply_events, list(events))
+        for event in events:
+            if isinstance(event, StateEvent):
+                self.sender.forget(event.instance_id)
+                self.wake(event.instance_id)
+        return handled

@@ -39,7 +39,7 @@ class Prepared:
     at: float
 
 
-def _record_prepared(conn: sa.Connection, results: list[Prepared]) -> None:
+def _record_prepared(conn: sa.Connection, results: list[Prepared]) -> list[None]:
     for result in results:
         if result.failure is None:
             outbox.transition(
@@ -64,6 +64,7 @@ def _record_prepared(conn: sa.Connection, results: list[Prepared]) -> None:
                 lease_owner=None,
                 lease_expires_at=None,
             )
+    return [None] * len(results)
 
 
 def _claim(
@@ -107,7 +108,7 @@ class Preparer:
         self.on_done = on_done
         self._running: dict[int, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(settings.prepare_concurrency)
-        self._results: Batcher[Prepared] = Batcher(db, _record_prepared, "prepared")
+        self._results: Batcher[Prepared, None] = Batcher(db, _record_prepared, "prepared")
 
     @property
     def tasks(self) -> list[asyncio.Task[None]]:
@@ -115,7 +116,8 @@ class Preparer:
 
     async def start_more(self) -> None:
         """Claim queued statuses (oldest first) up to a small backlog beyond the concurrency."""
-        free = self.settings.prepare_concurrency * 4 - len(self._running)
+        # claims are cheap and preparations often are (cached or small files): keep a good backlog
+        free = self.settings.prepare_concurrency * 16 - len(self._running)
         if free <= 0:
             return
         now = time.time()

@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -25,8 +26,10 @@ from statusgate.queue.retry import RetryPolicy
 from statusgate.settings import Settings
 from statusgate.store import instances as instance_store
 from statusgate.store import outbox
+from statusgate.store.batch import Batcher, each
 from statusgate.store.db import Database
 from statusgate.store.outbox import StatusRow
+from statusgate.store.schema import statuses
 
 log = logging.getLogger("statusgate.queue")
 
@@ -71,13 +74,12 @@ def _claim(
 
 
 def _delete_requested(conn: sa.Connection, seq: int) -> bool:
-    row = outbox.get(conn, seq)
-    return row is not None and row.delete_requested
+    return bool(conn.scalar(sa.select(statuses.c.delete_requested).where(statuses.c.seq == seq)))
 
 
 def _sent(conn: sa.Connection, head: StatusRow, recipients: list[str], at: float) -> bool:
     """Record the send; True if deleteStatus asked meanwhile for it to be revoked."""
-    if outbox.transition(
+    moved = outbox.transition_row(
         conn,
         head.seq,
         StatusState.SENDING,
@@ -86,9 +88,11 @@ def _sent(conn: sa.Connection, head: StatusRow, recipients: list[str], at: float
         sent_at=at,
         lease_owner=None,
         lease_expires_at=None,
-    ):
-        outbox.record_sent(conn, head.seq, recipients, at)
-    return _delete_requested(conn, head.seq)
+    )
+    if moved is None:
+        return _delete_requested(conn, head.seq)
+    outbox.record_sent(conn, head.seq, recipients, at)
+    return moved.delete_requested
 
 
 def _finish(
@@ -107,6 +111,31 @@ def _finish(
         lease_owner=None,
         lease_expires_at=None,
     )
+
+
+@dataclass(frozen=True)
+class _Claim:
+    head: StatusRow
+    recipients: list[str]
+    skipped: list[str]
+    owner: str
+    now: float
+    until: float
+
+
+def _claim_one(conn: sa.Connection, claim: _Claim) -> bool:
+    return _claim(conn, claim.head, claim.recipients, claim.skipped, claim.owner, claim.now, claim.until)
+
+
+@dataclass(frozen=True)
+class _Sent:
+    head: StatusRow
+    recipients: list[str]
+    at: float
+
+
+def _sent_one(conn: sa.Connection, sent: _Sent) -> bool:
+    return _sent(conn, sent.head, sent.recipients, sent.at)
 
 
 class Sender:
@@ -128,6 +157,14 @@ class Sender:
         self.owner = owner
         self.crash = crash
         self.retry_policy = retry_policy
+        # many instances send at once: their claims and results share transactions
+        self._claims: Batcher[_Claim, bool] = Batcher(db, each(_claim_one), "claims")
+        self._results: Batcher[_Sent, bool] = Batcher(db, each(_sent_one), "sent")
+        self._wids: dict[int, str] = {}
+
+    def forget(self, instance_id: int) -> None:
+        """The account's state changed: what we cached about it may be stale."""
+        self._wids.pop(instance_id, None)
 
     async def step(self, instance_id: int, stopping: asyncio.Event) -> float | None:
         """Advance the head of one instance's queue; how long to wait, or None when the queue is empty."""
@@ -149,7 +186,10 @@ class Sender:
             return start_at - now
         if stopping.is_set():
             return None
-        return 0.0 if await self.send(engine, head) else poll
+        if not await self.send(engine, head):
+            return poll
+        # the next head cannot start before the delay is over: no need to look before then
+        return delay_ms / 1000
 
     async def send(self, engine: Engine, head: StatusRow) -> bool:
         """One attempt at sending the head; False if another worker holds it."""
@@ -164,7 +204,7 @@ class Sender:
                 return True
             recipients, skipped = resolved.recipients, resolved.skipped
         until = now + self.settings.lease_seconds
-        if not await self.db.write(_claim, head, recipients, skipped, self.owner, now, until):
+        if not await self._claims.submit(_Claim(head, recipients, skipped, self.owner, now, until)):
             return False
         self.crash.reached("after_claim")
         attempts = head.attempts + 1
@@ -182,7 +222,7 @@ class Sender:
             await self._failed(head, error, attempts)
             return True
         self.crash.reached("after_engine_send")
-        revoke = await self.db.write(_sent, head, list(outcome.recipients), time.time())
+        revoke = await self._results.submit(_Sent(head, list(outcome.recipients), time.time()))
         self.crash.reached("after_sent_commit")
         if revoke:
             await self._revoke_after_send(engine, head, list(outcome.recipients))
@@ -208,7 +248,9 @@ class Sender:
 
     async def _resolve_audience(self, engine: Engine, head: StatusRow) -> audience.Audience | str:
         """The recipients, or the reason there are none."""
-        own = await engine.wid(head.instance_id)
+        own = self._wids.get(head.instance_id)
+        if own is None:
+            own = self._wids[head.instance_id] = await engine.wid(head.instance_id)
         participants = list(head.body.get("participants") or [])
         if participants:
             if not engine.capabilities.explicit_audience:

@@ -56,7 +56,7 @@ async def _queue(
             expires_at=now + rt.settings.queue_retention_seconds,
         )
     )
-    rt.wake()  # the supervisor starts its preparation (and a sender if the queue was empty)
+    rt.queued(instance.id_instance)  # preparation starts now, and a sender if the queue was empty
     return id_message
 
 

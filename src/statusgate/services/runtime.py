@@ -74,7 +74,7 @@ class Runtime:
         )
         #: the front door of the queue: accepted statuses are committed in groups
         self.hub = NotificationHub()
-        self.intake: Batcher[NewStatus] = Batcher(self.db, outbox.enqueue_many, "intake")
+        self.intake: Batcher[NewStatus, None] = Batcher(self.db, outbox.enqueue_many, "intake")
         self.dispatcher: Dispatcher | None = None
         self.webhooks: WebhookSender | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -121,6 +121,10 @@ class Runtime:
         for engine in self.engines.values():
             await engine.close()
         await self.db.dispose()
+
+    def queued(self, instance_id: int) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.queued(instance_id)
 
     def wake(self, instance_id: int | None = None) -> None:
         if self.dispatcher is not None:

@@ -37,6 +37,8 @@ class WebhookSender:
             follow_redirects=False, trust_env=False, transport=httpx.AsyncHTTPTransport(retries=0)
         )
         self._last_sweep = 0.0
+        self._last_scan = 0.0
+        self._webhook_cache: dict[int, tuple[float, bool]] = {}
 
     async def start(self) -> None:
         self._supervisor = asyncio.create_task(self._supervise(), name="statusgate.webhooks")
@@ -55,8 +57,15 @@ class WebhookSender:
         while not self._stopping.is_set():
             self.rt.hub.anything.clear()
             try:
-                await self._sweep()
-                for instance_id in await self.rt.db.read(notifications.instances_with_pending):
+                now = time.time()
+                if now - self._last_scan >= self.settings.poll_interval_seconds:
+                    self._last_scan = now
+                    await self._sweep()
+                    candidates = set(await self.rt.db.read(notifications.webhook_instances_with_pending))
+                    self.rt.hub.take_woken()
+                else:
+                    candidates = {i for i in self.rt.hub.take_woken() if await self._has_webhook(i)}
+                for instance_id in candidates:
                     task = self._loops.get(instance_id)
                     if task is None or task.done():
                         self._loops[instance_id] = asyncio.create_task(
@@ -68,6 +77,18 @@ class WebhookSender:
                 log.exception("webhook supervisor pass failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.rt.hub.anything.wait(), self.settings.poll_interval_seconds)
+            # many notifications journaled together: one pass for all of them
+            await asyncio.sleep(self.settings.queue_batch_window_seconds)
+
+    async def _has_webhook(self, instance_id: int) -> bool:
+        """Whether the instance delivers by webhook (cached for a poll interval: settings rarely change)."""
+        now = time.monotonic()
+        cached = self._webhook_cache.get(instance_id)
+        if cached is None or now - cached[0] > self.settings.poll_interval_seconds:
+            instance = await self.rt.db.read(instance_store.get, instance_id)
+            cached = (now, bool(instance is not None and instance.settings.get("webhookUrl")))
+            self._webhook_cache[instance_id] = cached
+        return cached[1]
 
     async def _sweep(self) -> None:
         now = time.time()

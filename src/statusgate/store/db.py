@@ -21,7 +21,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from statusgate.store.notifications import NOTIFIED
+from statusgate.store.notifications import NOTIFIED, SETTINGS_CACHE
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -54,9 +54,10 @@ class Database:
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         #: called after a commit that journaled notifications, with their instances (from the writer thread)
         self.on_notified: Callable[[set[int]], None] | None = None
-        self._readers = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="statusgate-db-read")
+        self._readers = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="statusgate-db-read")
         self._writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="statusgate-db-write")
         if self.is_sqlite:
+            # two readers: more threads only fight the event loop for the GIL
             self._read_engine = self._sqlite_engine(immediate=False, synchronous=sqlite_synchronous)
             self._write_engine = self._sqlite_engine(immediate=True, synchronous=sqlite_synchronous)
         else:
@@ -64,7 +65,7 @@ class Database:
             self._write_engine = self._read_engine
 
     def _sqlite_engine(self, *, immediate: bool, synchronous: str) -> sa.Engine:
-        engine = sa.create_engine(self.url, pool_size=1 if immediate else 4, max_overflow=0)
+        engine = sa.create_engine(self.url, pool_size=1 if immediate else 2, max_overflow=0)
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -102,6 +103,9 @@ class Database:
             if info is not None:
                 info.pop(NOTIFIED, None)  # rolled back: nothing was journaled
             raise
+        finally:
+            if info is not None:
+                info.pop(SETTINGS_CACHE, None)
         assert info is not None
         notified = info.pop(NOTIFIED, None)
         if notified and self.on_notified is not None:

@@ -18,6 +18,9 @@ from statusgate.store.schema import instances, notifications
 #: key in ``Connection.info`` listing the instances that got notifications in the current transaction
 NOTIFIED = "statusgate.notified"
 
+#: key in ``Connection.info`` caching instances' settings for the current transaction
+SETTINGS_CACHE = "statusgate.settings-cache"
+
 #: notification types and the setting that switches each on
 TYPE_SETTING = {
     "outgoingMessageStatus": "outgoingWebhook",
@@ -46,7 +49,13 @@ def _row(r: sa.Row[Any]) -> NotificationRow:
 
 def append(conn: Connection, instance_id: int, type_: str, payload: dict[str, Any], at: float) -> int | None:
     """Journal a notification if the instance's settings ask for its type; its receiptId, or None."""
-    settings = conn.scalar(sa.select(instances.c.settings).where(instances.c.id_instance == instance_id))
+    # many notifications of one instance are journaled per transaction: read its settings once
+    cache: dict[int, Any] = conn.info.setdefault(SETTINGS_CACHE, {})
+    if instance_id not in cache:
+        cache[instance_id] = conn.scalar(
+            sa.select(instances.c.settings).where(instances.c.id_instance == instance_id)
+        )
+    settings = cache[instance_id]
     if settings is None or settings.get(TYPE_SETTING[type_], "yes") != "yes":
         return None
     receipt_id = conn.scalar(
@@ -118,6 +127,17 @@ def postpone(conn: Connection, instance_id: int, receipt_id: int, next_attempt_a
 
 def instances_with_pending(conn: Connection) -> list[int]:
     return list(conn.scalars(sa.select(notifications.c.instance_id).distinct()).all())
+
+
+def webhook_instances_with_pending(conn: Connection) -> list[int]:
+    """Instances that have notifications waiting and a webhookUrl to send them to."""
+    pending = sa.select(notifications.c.instance_id).distinct().subquery()
+    rows = conn.execute(
+        sa.select(instances.c.id_instance, instances.c.settings).join(
+            pending, pending.c.instance_id == instances.c.id_instance
+        )
+    )
+    return [r.id_instance for r in rows if (r.settings or {}).get("webhookUrl")]
 
 
 def expire(conn: Connection, created_before: float) -> int:

@@ -90,10 +90,13 @@ class NewStatus:
     expires_at: float
 
 
-def enqueue_many(conn: Connection, items: list[NewStatus]) -> None:
-    """Queue several statuses with two statements, whatever their number (the intake's group commit)."""
+def enqueue_many(conn: Connection, items: list[NewStatus]) -> list[None]:
+    """Queue several statuses in a few statements, whatever their number (the intake's group commit).
+
+    A status with nothing to prepare (no media: a text status) is ready at once: queued, then ready.
+    """
     if not items:
-        return
+        return []
     conn.execute(
         statuses.insert(),
         [
@@ -103,7 +106,7 @@ def enqueue_many(conn: Connection, items: list[NewStatus]) -> None:
                 "type": item.type,
                 "body": item.body,
                 "kind": item.kind,
-                "state": StatusState.QUEUED.value,
+                "state": (StatusState.READY if _nothing_to_prepare(item) else StatusState.QUEUED).value,
                 "created_at": item.now,
                 "updated_at": item.now,
                 "expires_at": item.expires_at,
@@ -115,14 +118,21 @@ def enqueue_many(conn: Connection, items: list[NewStatus]) -> None:
     )
     for start in range(0, len(items), 500):
         ids = [item.id_message for item in items[start : start + 500]]
-        conn.execute(
-            status_events.insert().from_select(
-                ["status_seq", "state", "at"],
-                sa.select(statuses.c.seq, statuses.c.state, statuses.c.created_at).where(
-                    statuses.c.id_message.in_(ids)
-                ),
+        for state, only in ((StatusState.QUEUED, None), (StatusState.READY, StatusState.READY)):
+            chosen: sa.ColumnElement[bool] = statuses.c.id_message.in_(ids)
+            if only is not None:
+                chosen = sa.and_(chosen, statuses.c.state == only.value)
+            conn.execute(
+                status_events.insert().from_select(
+                    ["status_seq", "state", "at"],
+                    sa.select(statuses.c.seq, sa.literal(state.value), statuses.c.created_at).where(chosen),
+                )
             )
-        )
+    return [None] * len(items)
+
+
+def _nothing_to_prepare(item: NewStatus) -> bool:
+    return item.kind is None and "urlFile" not in item.body
 
 
 def enqueue(
@@ -167,21 +177,49 @@ def transition(
     **values: Any,
 ) -> bool:
     """Move one status from ``old`` to ``new``; False if it was no longer in ``old`` (someone else moved it)."""
+    return transition_row(conn, seq, old, new, now, description=description, **values) is not None
+
+
+def transition_row(
+    conn: Connection,
+    seq: int,
+    old: StatusState,
+    new: StatusState,
+    now: float,
+    *,
+    description: str | None = None,
+    **values: Any,
+) -> Moved | None:
+    """:func:`transition`, answering who the status belongs to (None if it was no longer in ``old``)."""
     check_transition(old, new)
     update = {"state": new.value, "updated_at": now, "last_action_at": now, **values}
     if description is not None:
         update["description"] = description
-    result = conn.execute(
-        statuses.update().where(statuses.c.seq == seq, statuses.c.state == old.value).values(**update)
-    )
-    if result.rowcount != 1:
-        return False
+    row = conn.execute(
+        statuses.update()
+        .where(statuses.c.seq == seq, statuses.c.state == old.value)
+        .values(**update)
+        .returning(statuses.c.instance_id, statuses.c.id_message, statuses.c.delete_requested)
+    ).first()
+    if row is None:
+        return None
+    moved = Moved(row.instance_id, row.id_message, bool(row.delete_requested))
     conn.execute(
         status_events.insert().values(status_seq=seq, state=new.value, at=now, description=description)
     )
     if new in _REPORTED:
-        _report(conn, seq, new, now, description)
-    return True
+        payload: dict[str, Any] = {"idMessage": moved.id_message, "status": _REPORTED[new]}
+        if _REPORTED[new] == "failed":
+            payload["description"] = description or new.value
+        notifications.append(conn, moved.instance_id, "outgoingMessageStatus", payload, now)
+    return moved
+
+
+@dataclass(frozen=True)
+class Moved:
+    instance_id: int
+    id_message: str
+    delete_requested: bool
 
 
 #: transitions reported as ``outgoingMessageStatus``: the status went out, or never will
@@ -191,16 +229,6 @@ _REPORTED = {
     StatusState.EXPIRED: "failed",
     StatusState.CLEARED: "failed",
 }
-
-
-def _report(conn: Connection, seq: int, new: StatusState, at: float, description: str | None) -> None:
-    row = conn.execute(
-        sa.select(statuses.c.instance_id, statuses.c.id_message).where(statuses.c.seq == seq)
-    ).one()
-    payload: dict[str, Any] = {"idMessage": row.id_message, "status": _REPORTED[new]}
-    if _REPORTED[new] == "failed":
-        payload["description"] = description or new.value
-    notifications.append(conn, row.instance_id, "outgoingMessageStatus", payload, at)
 
 
 def update_fields(conn: Connection, seq: int, **values: Any) -> None:
@@ -223,6 +251,15 @@ def get_by_message_id(conn: Connection, instance_id: int, id_message: str) -> St
     return _row(row) if row else None
 
 
+def seq_and_state(conn: Connection, instance_id: int, id_message: str) -> tuple[int, StatusState] | None:
+    row = conn.execute(
+        sa.select(statuses.c.seq, statuses.c.state).where(
+            statuses.c.instance_id == instance_id, statuses.c.id_message == id_message
+        )
+    ).first()
+    return (row.seq, StatusState(row.state)) if row is not None else None
+
+
 def head(conn: Connection, instance_id: int) -> StatusRow | None:
     """The status that holds the line for this instance: the oldest one not yet final."""
     row = (
@@ -242,22 +279,27 @@ def instances_with_pending(conn: Connection) -> list[int]:
 
 
 def to_prepare(conn: Connection, now: float, limit: int) -> list[StatusRow]:
-    """Queued statuses, oldest first, plus preparations whose worker died (lease expired)."""
-    rows = conn.execute(
+    """Queued statuses, oldest first, plus preparations whose worker died (lease expired).
+
+    Two queries on the (state, seq) index rather than one OR, which would scan the whole table.
+    """
+    queued = conn.execute(
+        sa.select(statuses)
+        .where(statuses.c.state == StatusState.QUEUED.value)
+        .order_by(statuses.c.seq)
+        .limit(limit)
+    )
+    orphaned = conn.execute(
         sa.select(statuses)
         .where(
-            sa.or_(
-                statuses.c.state == StatusState.QUEUED.value,
-                sa.and_(
-                    statuses.c.state == StatusState.PREPARING.value,
-                    sa.or_(statuses.c.lease_expires_at.is_(None), statuses.c.lease_expires_at < now),
-                ),
-            )
+            statuses.c.state == StatusState.PREPARING.value,
+            sa.or_(statuses.c.lease_expires_at.is_(None), statuses.c.lease_expires_at < now),
         )
         .order_by(statuses.c.seq)
         .limit(limit)
     )
-    return [_row(r) for r in rows]
+    rows = sorted([_row(r) for r in queued] + [_row(r) for r in orphaned], key=lambda row: row.seq)
+    return rows[:limit]
 
 
 def take_lease(conn: Connection, seq: int, state: StatusState, owner: str, now: float, until: float) -> bool:
@@ -359,25 +401,23 @@ def record_sent(conn: Connection, seq: int, recipients: list[str], now: float) -
 
 def apply_receipt(conn: Connection, seq: int, participant: str, status: ReceiptStatus, at: float) -> bool:
     """Move a recipient's row forward (sent → delivered → read); never backwards, never for non-recipients."""
-    current = conn.scalar(
-        sa.select(status_recipients.c.status).where(
-            status_recipients.c.status_seq == seq, status_recipients.c.participant == participant
-        )
-    )
-    if current is None or ReceiptStatus(current).rank >= status.rank:
-        return False
-    conn.execute(
+    behind = [r.value for r in ReceiptStatus if r.rank < status.rank]
+    moved = conn.execute(
         status_recipients.update()
-        .where(status_recipients.c.status_seq == seq, status_recipients.c.participant == participant)
+        .where(
+            status_recipients.c.status_seq == seq,
+            status_recipients.c.participant == participant,
+            status_recipients.c.status.in_(behind),
+        )
         .values(status=status.value, updated_at=at)
-    )
-    conn.execute(
-        statuses.update()
-        .where(statuses.c.seq == seq, statuses.c.last_action_at < at)
-        .values(last_action_at=at)
-    )
+    ).rowcount
+    if moved != 1:
+        return False
     owner = conn.execute(
-        sa.select(statuses.c.instance_id, statuses.c.id_message).where(statuses.c.seq == seq)
+        statuses.update()
+        .where(statuses.c.seq == seq)
+        .values(last_action_at=sa.case((statuses.c.last_action_at < at, at), else_=statuses.c.last_action_at))
+        .returning(statuses.c.instance_id, statuses.c.id_message)
     ).one()
     notifications.append(
         conn,

@@ -112,7 +112,8 @@ statuses = sa.Table(
     sa.Column("last_action_at", sa.Float, nullable=False),
     sa.Index("ix_statuses_instance_state_seq", "instance_id", "state", "seq"),
     sa.Index("ix_statuses_instance_last_action", "instance_id", "last_action_at"),
-    sa.Index("ix_statuses_state_lease", "state", "lease_expires_at"),
+    sa.Index("ix_statuses_state_seq", "state", "seq"),
+    sa.Index("ix_statuses_state_expires", "state", "expires_at"),
 )
 
 status_events = sa.Table(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 04:53:08.450596
+Create Date: 2026-11-26 05:18:00.142030
 """
 
 from __future__ import annotations
@@ -250,7 +250,8 @@ def upgrade() -> None:
             "ix_statuses_instance_last_action", ["instance_id", "last_action_at"], unique=False
         )
         batch_op.create_index("ix_statuses_instance_state_seq", ["instance_id", "state", "seq"], unique=False)
-        batch_op.create_index("ix_statuses_state_lease", ["state", "lease_expires_at"], unique=False)
+        batch_op.create_index("ix_statuses_state_expires", ["state", "expires_at"], unique=False)
+        batch_op.create_index("ix_statuses_state_seq", ["state", "seq"], unique=False)
 
     op.create_table(
         "uploads",
@@ -348,7 +349,8 @@ def downgrade() -> None:
 
     op.drop_table("uploads")
     with op.batch_alter_table("statuses", schema=None) as batch_op:
-        batch_op.drop_index("ix_statuses_state_lease")
+        batch_op.drop_index("ix_statuses_state_seq")
+        batch_op.drop_index("ix_statuses_state_expires")
         batch_op.drop_index("ix_statuses_instance_state_seq")
         batch_op.drop_index("ix_statuses_instance_last_action")
 
