@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import base64
 import io
+import struct
+from fractions import Fraction
 from pathlib import Path
 
 import av
 import pillow_heif
 import pytest
+from av.video.stream import VideoStream
 from PIL import Image
 
 from statusgate.domain.models import MediaKind
 from statusgate.errors import MediaError
 from statusgate.media.convert import ConversionSettings, Converted, convert_media
 from statusgate.media.probe import ProbeResult, probe_file
-from tests.mediagen import image_bytes, png_bomb, set_rotation, write_audio, write_video
+from statusgate.settings import Settings
+from tests.mediagen import color_frames, image_bytes, png_bomb, set_rotation, write_audio, write_video
 
 SETTINGS = ConversionSettings()
 LIMIT = SETTINGS.max_seconds
@@ -142,14 +146,38 @@ def test_animated_gif_becomes_an_mp4(tmp_path: Path) -> None:
     assert result.duration_seconds == pytest.approx(0.8, abs=0.05)
 
 
-def test_video_whose_one_frame_lasts_hours_fails_cleanly(tmp_path: Path) -> None:
+def test_video_with_no_frame_inside_the_limit_fails_cleanly(tmp_path: Path) -> None:
+    # Each picture lasts 1 s: none fits in a 0.5 s limit (as with a still shown for hours in a 60 s one).
     source = write_video(
         tmp_path / "still.webm", container="webm", video_codec="libvpx-vp9", seconds=2, fps=1
     )
-    # Nothing fits in 60 s when the first picture is shown for 3 hours.
-    settings = ConversionSettings(max_seconds=0.5)
     with pytest.raises(MediaError, match=r"no frame within its first 0\.5 seconds"):
-        convert(source, MediaKind.VIDEO, settings)
+        convert(source, MediaKind.VIDEO, ConversionSettings(max_seconds=0.5))
+
+
+@pytest.mark.parametrize(
+    ("name", "container", "codec"), [("jump.mp4", "mp4", "libx264"), ("jump.webm", "webm", "libvpx-vp9")]
+)
+def test_timestamps_jumping_by_hours_are_cut_without_waiting(
+    tmp_path: Path, name: str, container: str, codec: str
+) -> None:
+    source = tmp_path / name
+    with av.open(str(source), "w", format=container) as out:
+        stream = out.add_stream(codec, rate=5)
+        assert isinstance(stream, VideoStream)
+        stream.width, stream.height, stream.pix_fmt = 64, 36, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 5)
+        for i, frame in enumerate(color_frames(64, 36, 6)):
+            # Three pictures, then the clock jumps ten hours ahead.
+            frame.pts = i if i < 3 else 5 * 36_000 + i
+            frame.time_base = Fraction(1, 5)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+
+    result = convert(source, MediaKind.VIDEO)
+
+    assert container_duration(result.path) <= 1.0
+    assert result.duration_seconds is not None and result.duration_seconds <= 1.0
 
 
 def test_video_stream_without_frames_is_a_media_error(tmp_path: Path) -> None:
@@ -239,6 +267,25 @@ def test_audio_becomes_60_s_of_mono_opus_with_a_waveform(
     assert max(waveform) == 100
     assert waveform[-1] >= 75
     assert all(b >= a - 3 for a, b in zip(waveform, waveform[1:], strict=False))
+
+
+def test_wav_that_claims_hours_but_holds_two_seconds(tmp_path: Path) -> None:
+    source = write_audio(tmp_path / "liar.wav", container="wav", codec="pcm_s16le", seconds=2)
+    data = bytearray(source.read_bytes())
+    chunk = data.index(b"data") + 4
+    data[4:8] = data[chunk : chunk + 4] = b"\xff\xff\xff\x7f"  # RIFF and data sizes: hours of sound
+    source.write_bytes(bytes(data))
+    result = convert(source, MediaKind.AUDIO)
+    assert result.duration_seconds == pytest.approx(2.0, abs=0.05)
+
+
+def test_audio_without_samples_is_a_media_error(tmp_path: Path) -> None:
+    source = tmp_path / "empty.wav"
+    fmt = struct.pack("<IHHIIHH", 16, 1, 1, 48_000, 96_000, 2, 16)  # PCM, mono, 48 kHz, 16 bit
+    source.write_bytes(b"RIFF" + struct.pack("<I", 36) + b"WAVEfmt " + fmt + b"data" + struct.pack("<I", 0))
+    probed = ProbeResult(kind=MediaKind.AUDIO, mime_type="audio/wav", extension="wav")
+    with pytest.raises(MediaError, match="no sound"):
+        convert_media(source, probed, tmp_path / "out", SETTINGS)
 
 
 def test_silence_has_a_flat_waveform(tmp_path: Path) -> None:
@@ -342,6 +389,10 @@ def test_truncated_image_is_a_media_error(tmp_path: Path) -> None:
     probed = ProbeResult(kind=MediaKind.IMAGE, mime_type="image/png", extension="png")
     with pytest.raises(MediaError, match="damaged or truncated image"):
         convert_media(source, probed, tmp_path / "out", SETTINGS)
+
+
+def test_conversion_defaults_are_the_server_settings_defaults() -> None:
+    assert ConversionSettings.from_settings(Settings()) == ConversionSettings()
 
 
 def test_settings_version_changes_with_what_shapes_the_output() -> None:
