@@ -10,6 +10,7 @@ import struct
 import time
 import wave
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -502,3 +503,22 @@ def test_status_access_off_forbids_only_the_status_methods(
     cli(server.env, "instance", "set", str(instance.id), "--status-access", "on")
     wait_for(lambda: api.statuses.getStatusStatistic(sent).code == 200, what="status access on")
     wait_for_recipients(api, sent, set(NAMED))
+
+
+def test_upload_file_then_send_media_status(shared_api: Any, tmp_path: Path) -> None:
+    """The SDK's uploadFile (raw body, Content-Type and GA-Filename) → a link on our own media host, which
+    sendMediaStatus takes (read from the store, never fetched; tests/integration checks it with the guard on)."""
+    api = shared_api
+    picture = tmp_path / "beach day.png"
+    Image.new("RGB", (60, 100), (10, 120, 200)).save(picture, format="PNG")
+    response = api.sending.uploadFile(str(picture))
+    assert response.code == 200, (response.code, response.error)
+    url = response.data["urlFile"]
+    assert set(response.data) == {"urlFile"}
+    assert "/media/" in url
+    served = httpx.get(url)
+    assert served.status_code == 200
+    assert served.content == picture.read_bytes()
+    assert served.headers["content-type"] == "image/png"
+    id_message = send_status(api, url, "beach day.png")
+    wait_for_recipients(api, id_message, set(NAMED))

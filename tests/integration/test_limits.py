@@ -97,3 +97,54 @@ async def test_delay_bounds(start_gateway: Any, make_settings: Any) -> None:
     assert (await gw.client.post(path, json={"delaySendMessagesMilliseconds": 999})).status_code == 400
     assert (await gw.client.post(path, json={"delaySendMessagesMilliseconds": 2001})).status_code == 400
     assert (await gw.client.post(path, json={"delaySendMessagesMilliseconds": 1500})).status_code == 200
+
+
+async def test_101_megabytes_fail_with_greens_text_and_stop_at_the_cap(
+    start_gateway: Any, make_settings: Any
+) -> None:
+    """The default 100 MB cap, end to end: a 101 MB body streamed without Content-Length fails the status
+    with Green's text, and the server stops reading at the cap (the sender sees the connection go)."""
+    import http.server
+    import threading
+
+    sent = {"bytes": 0}
+    chunk = b"\0" * (1 << 20)
+
+    class Endless(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "video/mp4")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            try:
+                for _ in range(101):
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    sent["bytes"] += len(chunk)
+                self.wfile.write(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Endless)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        gw: Gateway = await start_gateway(make_settings())
+        assert gw.rt.settings.max_file_bytes == 104_857_600
+        id_instance, token = await gw.create_instance()
+        url = f"http://127.0.0.1:{server.server_address[1]}/big.mp4"
+        r = await gw.client.post(
+            gw.path(id_instance, token, "sendMediaStatus"), json={"urlFile": url, "fileName": "big.mp4"}
+        )
+        row = await _failed(gw, id_instance, r.json()["idMessage"])
+        assert row.description is not None
+        assert row.description.startswith("File from url exceeded max upload size. Size: ")
+        assert "Limit: 100mb" in row.description
+        # what left the server: the cap plus what the sockets buffered when the reader went away
+        assert sent["bytes"] <= 104_857_600 + 8 * (1 << 20), sent
+    finally:
+        server.shutdown()
+        server.server_close()
