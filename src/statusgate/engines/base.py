@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from statusgate.domain.models import (
     Contact,
@@ -83,3 +83,23 @@ class Engine(Protocol):
 
     async def close(self) -> None:
         """Release resources; no call follows."""
+
+
+# --- optional capabilities: checked with isinstance, never assumed -------------------------------------------
+
+
+@runtime_checkable
+class SupportsPairingCode(Protocol):
+    """Links an account by a code typed on the phone ("Link with phone number instead")."""
+
+    async def pairing_code(self, instance_id: int, phone_number: str) -> str:
+        """The code to type on the phone (``phone_number``: international digits). Raises EngineError when
+        the account cannot be paired now (already authorized, network down)."""
+
+
+@runtime_checkable
+class SupervisedEngine(Protocol):
+    """An engine that runs background work (child processes) only in the server, never in the CLI."""
+
+    async def start(self) -> None:
+        """Called once by the server when its workers start; ``close`` stops what it started."""

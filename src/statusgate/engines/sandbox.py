@@ -6,7 +6,7 @@ import asyncio
 import base64
 import io
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import segno
 
@@ -23,7 +23,7 @@ from statusgate.domain.models import (
 )
 from statusgate.domain.states import InstanceState, ReceiptStatus
 from statusgate.engines.base import EngineCapabilities, EventHandler
-from statusgate.engines.sandbox_network import SandboxError, SandboxNetwork
+from statusgate.engines.sandbox_network import Fault, SandboxError, SandboxNetwork
 from statusgate.errors import EnginePermanentError, EngineTransientError
 
 
@@ -66,15 +66,6 @@ class SandboxEngine:
     async def send_status(
         self, instance_id: int, status: OutgoingStatus, recipients: Sequence[str]
     ) -> SendOutcome:
-        fault = await self.network.take_fault(instance_id)
-        if fault is not None:
-            if fault.mode == "transient":
-                raise EngineTransientError("sandbox: the network dropped the connection (injected fault)")
-            if fault.mode == "permanent":
-                raise EnginePermanentError("sandbox: WhatsApp rejected the status (injected fault)")
-            # timeout: no answer at all, nothing delivered; the caller's deadline decides
-            await asyncio.sleep(self.timeout_seconds * 2 + 1)
-            raise EngineTransientError("sandbox: no answer (injected timeout)")
         payload: dict[str, Any] = {"type": status.type.value, "body": status.body}
         if status.media is not None:
             payload["media"] = {
@@ -83,11 +74,14 @@ class SandboxEngine:
                 "mime_type": status.media.mime_type,
             }
         try:
-            delivered, repeated = await self.network.deliver(
+            result = await self.network.deliver(
                 instance_id, status.message_id, status.type.value, payload, recipients
             )
         except SandboxError as exc:
             raise EngineTransientError(f"sandbox: {exc}") from exc
+        if isinstance(result, Fault):
+            await self._fail(result)
+        delivered, repeated = result
         return SendOutcome(recipients=tuple(delivered), repeated=repeated)
 
     async def revoke_status(self, instance_id: int, message_id: str, recipients: Sequence[str]) -> None:
@@ -95,6 +89,15 @@ class SandboxEngine:
             await self.network.revoke(instance_id, message_id)
         except SandboxError as exc:
             raise EngineTransientError(f"sandbox: {exc}") from exc
+
+    async def _fail(self, fault: Fault) -> NoReturn:
+        if fault.mode == "transient":
+            raise EngineTransientError("sandbox: the network dropped the connection (injected fault)")
+        if fault.mode == "permanent":
+            raise EnginePermanentError("sandbox: WhatsApp rejected the status (injected fault)")
+        # timeout: no answer at all, nothing delivered; the caller's deadline decides
+        await asyncio.sleep(self.timeout_seconds * 2 + 1)
+        raise EngineTransientError("sandbox: no answer (injected timeout)")
 
     async def qr(self, instance_id: int) -> QrAnswer:
         account = await self.network.account(instance_id)

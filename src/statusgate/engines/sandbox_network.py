@@ -39,8 +39,9 @@ from statusgate.engines.sandbox_records import (
     load_account,
     set_account_state,
 )
-from statusgate.engines.sandbox_traffic import SandboxTraffic
+from statusgate.engines.sandbox_traffic import SandboxTraffic, deliver_post
 from statusgate.ids import new_wid_number
+from statusgate.store.batch import Batcher, each
 from statusgate.store.db import Database
 from statusgate.store.schema import (
     sandbox_accounts,
@@ -57,6 +58,8 @@ class SandboxNetwork(SandboxTraffic):
         self.db = db
         self.reboot_seconds = reboot_seconds
         self.dedupe = dedupe
+        # many accounts post at once: their deliveries share transactions
+        self._posts = Batcher(db, each(deliver_post), "sandbox-posts")
 
     # --- accounts -------------------------------------------------------------------------------------
 

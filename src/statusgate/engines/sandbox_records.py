@@ -48,10 +48,11 @@ def chat_id_of(number: str) -> str:
     return f"{number}@c.us"
 
 
+_ACCOUNT = sa.select(sandbox_accounts).where(sandbox_accounts.c.instance_id == sa.bindparam("instance_id"))
+
+
 def load_account(conn: Connection, instance_id: int, now: float) -> Account:
-    row = (
-        conn.execute(sa.select(sandbox_accounts).where(sandbox_accounts.c.instance_id == instance_id))
-    ).first()
+    row = conn.execute(_ACCOUNT, {"instance_id": instance_id}).first()
     if row is None:
         raise SandboxError(f"instance {instance_id} has no sandbox account")
     state = InstanceState(row.state)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +20,7 @@ from statusgate.engines.sandbox_records import (
     load_account,
 )
 from statusgate.ids import new_incoming_id
+from statusgate.store.batch import Batcher
 from statusgate.store.db import Database
 from statusgate.store.schema import (
     sandbox_contacts,
@@ -29,10 +31,116 @@ from statusgate.store.schema import (
     sandbox_users,
 )
 
+# built once: they run for every status the sandbox delivers
+_FAULT = sa.select(sandbox_faults).where(sandbox_faults.c.instance_id == sa.bindparam("instance_id"))
+_FIRST_MESSAGE = (
+    sa.select(sandbox_messages.c.row_id)
+    .where(
+        sandbox_messages.c.instance_id == sa.bindparam("instance_id"),
+        sandbox_messages.c.message_id == sa.bindparam("message_id"),
+    )
+    .order_by(sandbox_messages.c.row_id)
+    .limit(1)
+)
+_DELIVERED_TO = (
+    sa.select(sandbox_deliveries.c.recipient)
+    .where(sandbox_deliveries.c.message_row == sa.bindparam("row"))
+    .order_by(sandbox_deliveries.c.row_id)
+)
+_INSERT_MESSAGE = sandbox_messages.insert()
+_REGISTERED = sa.select(sandbox_users.c.wid).where(
+    sandbox_users.c.wid.in_(sa.bindparam("wids", expanding=True))
+)
+_INSERT_DELIVERY = sandbox_deliveries.insert()
+_INSERT_EVENT = sandbox_events.insert()
+
+
+def _take_fault(conn: Connection, instance_id: int) -> Fault | None:
+    row = conn.execute(_FAULT, {"instance_id": instance_id}).first()
+    if row is None or row.remaining <= 0:
+        return None
+    if row.remaining == 1:
+        conn.execute(sandbox_faults.delete().where(sandbox_faults.c.instance_id == instance_id))
+    else:
+        conn.execute(
+            sandbox_faults.update()
+            .where(sandbox_faults.c.instance_id == instance_id)
+            .values(remaining=row.remaining - 1)
+        )
+    return Fault(row.mode)
+
+
+@dataclass(frozen=True)
+class _Post:
+    instance_id: int
+    message_id: str
+    kind: str
+    payload: dict[str, Any]
+    recipients: tuple[str, ...]
+    at: float
+    dedupe: bool
+
+
+_Outcome = tuple[list[str], bool] | Fault | SandboxError
+
+
+def deliver_post(conn: Connection, post: _Post) -> _Outcome:
+    fault = _take_fault(conn, post.instance_id)
+    if fault is not None:
+        return fault
+    try:
+        account = load_account(conn, post.instance_id, post.at)
+    except SandboxError as exc:
+        return exc
+    if account.state is not InstanceState.AUTHORIZED:
+        return SandboxError(f"account is {account.state.value}")
+    if post.dedupe:
+        first = conn.scalar(_FIRST_MESSAGE, {"instance_id": post.instance_id, "message_id": post.message_id})
+        if first is not None:
+            return list(conn.scalars(_DELIVERED_TO, {"row": first}).all()), True
+    result = conn.execute(
+        _INSERT_MESSAGE,
+        {
+            "instance_id": post.instance_id,
+            "message_id": post.message_id,
+            "kind": post.kind,
+            "payload": post.payload,
+            "at": post.at,
+        },
+    )
+    row_id = result.inserted_primary_key[0]  # type: ignore[index]
+    wanted = [r for r in dict.fromkeys(post.recipients) if r != account.wid]
+    registered: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        registered.update(conn.scalars(_REGISTERED, {"wids": wanted[start : start + 500]}).all())
+    delivered = [r for r in wanted if r in registered]
+    if delivered:
+        conn.execute(
+            _INSERT_DELIVERY, [{"message_row": row_id, "recipient": r, "at": post.at} for r in delivered]
+        )
+        conn.execute(
+            _INSERT_EVENT,
+            [
+                {
+                    "instance_id": post.instance_id,
+                    "kind": "receipt",
+                    "payload": {
+                        "message_id": post.message_id,
+                        "participant": r,
+                        "status": ReceiptStatus.DELIVERED.value,
+                    },
+                    "at": post.at,
+                }
+                for r in delivered
+            ],
+        )
+    return delivered, False
+
 
 class SandboxTraffic:
     db: Database
     dedupe: bool
+    _posts: Batcher[_Post, _Outcome]
 
     # --- statuses -------------------------------------------------------------------------------------
 
@@ -49,89 +157,19 @@ class SandboxTraffic:
 
     async def take_fault(self, instance_id: int) -> Fault | None:
         """Consume one injected fault, durably, before the send it spoils."""
-
-        def _tx(conn: Connection) -> Fault | None:
-            row = (
-                conn.execute(sa.select(sandbox_faults).where(sandbox_faults.c.instance_id == instance_id))
-            ).first()
-            if row is None or row.remaining <= 0:
-                return None
-            if row.remaining == 1:
-                conn.execute(sandbox_faults.delete().where(sandbox_faults.c.instance_id == instance_id))
-            else:
-                conn.execute(
-                    sandbox_faults.update()
-                    .where(sandbox_faults.c.instance_id == instance_id)
-                    .values(remaining=row.remaining - 1)
-                )
-            return Fault(row.mode)
-
-        return await self.db.write(_tx)
+        return await self.db.write(_take_fault, instance_id)
 
     async def deliver(
         self, instance_id: int, message_id: str, kind: str, payload: dict[str, Any], recipients: Sequence[str]
-    ) -> tuple[list[str], bool]:
-        """Post a status; returns (who received it, whether this was an ignored repeat)."""
-        now = time.time()
-
-        def _tx(conn: Connection) -> tuple[list[str], bool]:
-            account = load_account(conn, instance_id, now)
-            if account.state is not InstanceState.AUTHORIZED:
-                raise SandboxError(f"account is {account.state.value}")
-            if self.dedupe:
-                first = conn.scalar(
-                    sa.select(sandbox_messages.c.row_id)
-                    .where(
-                        sandbox_messages.c.instance_id == instance_id,
-                        sandbox_messages.c.message_id == message_id,
-                    )
-                    .order_by(sandbox_messages.c.row_id)
-                    .limit(1)
-                )
-                if first is not None:
-                    earlier = conn.scalars(
-                        sa.select(sandbox_deliveries.c.recipient)
-                        .where(sandbox_deliveries.c.message_row == first)
-                        .order_by(sandbox_deliveries.c.row_id)
-                    )
-                    return list(earlier.all()), True
-            result = conn.execute(
-                sandbox_messages.insert().values(
-                    instance_id=instance_id, message_id=message_id, kind=kind, payload=payload, at=now
-                )
-            )
-            row_id = result.inserted_primary_key[0]  # type: ignore[index]
-            wanted = [r for r in dict.fromkeys(recipients) if r != account.wid]
-            registered: set[str] = set()
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start : start + 500]
-                rows = conn.scalars(sa.select(sandbox_users.c.wid).where(sandbox_users.c.wid.in_(chunk)))
-                registered.update(rows.all())
-            delivered = [r for r in wanted if r in registered]
-            if delivered:
-                conn.execute(
-                    sandbox_deliveries.insert(),
-                    [{"message_row": row_id, "recipient": r, "at": now} for r in delivered],
-                )
-                conn.execute(
-                    sandbox_events.insert(),
-                    [
-                        {
-                            "instance_id": instance_id,
-                            "kind": "receipt",
-                            "payload": {
-                                "message_id": message_id,
-                                "participant": r,
-                                "status": ReceiptStatus.DELIVERED.value,
-                            },
-                            "at": now,
-                        }
-                        for r in delivered
-                    ],
-                )
-            return delivered, False
-
-        return await self.db.write(_tx)
+    ) -> tuple[list[str], bool] | Fault:
+        """Post a status: (who received it, whether this was an ignored repeat), or the injected fault that
+        spoiled this attempt (consumed and committed, so the next attempt goes through). Posts arriving
+        together are recorded in one transaction (each its own savepoint-free unit: they are independent)."""
+        post = _Post(instance_id, message_id, kind, payload, tuple(recipients), time.time(), self.dedupe)
+        outcome = await self._posts.submit(post)
+        if isinstance(outcome, SandboxError):
+            raise outcome
+        return outcome
 
     async def deliveries(self, instance_id: int, message_id: str | None = None) -> list[tuple[str, str]]:
         """(message id, recipient) for every delivery this account made, repeats included: the test oracle."""

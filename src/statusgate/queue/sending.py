@@ -188,8 +188,9 @@ class Sender:
             return None
         if not await self.send(engine, head):
             return poll
-        # the next head cannot start before the delay is over: no need to look before then
-        return delay_ms / 1000
+        # the next head cannot start before the delay (counted from this send's start) is over: no need to
+        # look before then, and looking then keeps the pace however long this send took
+        return max(0.0, now + delay_ms / 1000 - time.time())
 
     async def send(self, engine: Engine, head: StatusRow) -> bool:
         """One attempt at sending the head; False if another worker holds it."""

@@ -43,8 +43,16 @@ def exists(conn: Connection, id_instance: int) -> bool:
     return found is not None
 
 
+_GET = sa.select(instances).where(instances.c.id_instance == sa.bindparam("id_instance"))
+_SET_LAST_SEND = (
+    instances.update()
+    .where(instances.c.id_instance == sa.bindparam("w_id"))
+    .values(last_send_started_at=sa.bindparam("v_at"))
+)
+
+
 def get(conn: Connection, id_instance: int) -> Instance | None:
-    row = (conn.execute(sa.select(instances).where(instances.c.id_instance == id_instance))).first()
+    row = conn.execute(_GET, {"id_instance": id_instance}).first()
     return _row_to_instance(row) if row else None
 
 
@@ -86,6 +94,4 @@ def set_settings(conn: Connection, id_instance: int, settings: dict[str, Any]) -
 
 
 def set_last_send_started(conn: Connection, id_instance: int, at: float) -> None:
-    conn.execute(
-        instances.update().where(instances.c.id_instance == id_instance).values(last_send_started_at=at)
-    )
+    conn.execute(_SET_LAST_SEND, {"w_id": id_instance, "v_at": at})

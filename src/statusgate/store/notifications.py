@@ -47,34 +47,39 @@ def _row(r: sa.Row[Any]) -> NotificationRow:
     )
 
 
+# built once: this runs for every receipt and every status
+_SETTINGS = sa.select(instances.c.settings).where(instances.c.id_instance == sa.bindparam("instance_id"))
+_NEXT_RECEIPT_ID = (
+    instances.update()
+    .where(instances.c.id_instance == sa.bindparam("instance_id"))
+    .values(last_receipt_id=instances.c.last_receipt_id + 1)
+    .returning(instances.c.last_receipt_id)
+)
+_INSERT = notifications.insert()
+
+
 def append(conn: Connection, instance_id: int, type_: str, payload: dict[str, Any], at: float) -> int | None:
     """Journal a notification if the instance's settings ask for its type; its receiptId, or None."""
     # many notifications of one instance are journaled per transaction: read its settings once
     cache: dict[int, Any] = conn.info.setdefault(SETTINGS_CACHE, {})
     if instance_id not in cache:
-        cache[instance_id] = conn.scalar(
-            sa.select(instances.c.settings).where(instances.c.id_instance == instance_id)
-        )
+        cache[instance_id] = conn.scalar(_SETTINGS, {"instance_id": instance_id})
     settings = cache[instance_id]
     if settings is None or settings.get(TYPE_SETTING[type_], "yes") != "yes":
         return None
-    receipt_id = conn.scalar(
-        instances.update()
-        .where(instances.c.id_instance == instance_id)
-        .values(last_receipt_id=instances.c.last_receipt_id + 1)
-        .returning(instances.c.last_receipt_id)
-    )
+    receipt_id = conn.scalar(_NEXT_RECEIPT_ID, {"instance_id": instance_id})
     assert receipt_id is not None
     conn.execute(
-        notifications.insert().values(
-            instance_id=instance_id,
-            receipt_id=receipt_id,
-            type=type_,
-            payload=payload,
-            created_at=at,
-            attempts=0,
-            next_attempt_at=at,
-        )
+        _INSERT,
+        {
+            "instance_id": instance_id,
+            "receipt_id": receipt_id,
+            "type": type_,
+            "payload": payload,
+            "created_at": at,
+            "attempts": 0,
+            "next_attempt_at": at,
+        },
     )
     conn.info.setdefault(NOTIFIED, set()).add(instance_id)
     return int(receipt_id)

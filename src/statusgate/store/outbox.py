@@ -6,6 +6,7 @@ compare-and-set on the old state (so two workers can never both win) and appends
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -195,17 +196,15 @@ def transition_row(
     update = {"state": new.value, "updated_at": now, "last_action_at": now, **values}
     if description is not None:
         update["description"] = description
+    params = {f"v_{key}": value for key, value in update.items()}
     row = conn.execute(
-        statuses.update()
-        .where(statuses.c.seq == seq, statuses.c.state == old.value)
-        .values(**update)
-        .returning(statuses.c.instance_id, statuses.c.id_message, statuses.c.delete_requested)
+        _transition_statement(tuple(sorted(update))), {"w_seq": seq, "w_old": old.value, **params}
     ).first()
     if row is None:
         return None
     moved = Moved(row.instance_id, row.id_message, bool(row.delete_requested))
     conn.execute(
-        status_events.insert().values(status_seq=seq, state=new.value, at=now, description=description)
+        _INSERT_EVENT, {"status_seq": seq, "state": new.value, "at": now, "description": description}
     )
     if new in _REPORTED:
         payload: dict[str, Any] = {"idMessage": moved.id_message, "status": _REPORTED[new]}
@@ -213,6 +212,21 @@ def transition_row(
             payload["description"] = description or new.value
         notifications.append(conn, moved.instance_id, "outgoingMessageStatus", payload, now)
     return moved
+
+
+# Statements built once and run with bound values: building a Core statement per call costs several times
+# more than running it (measured: ~80 µs against ~20 µs on SQLite), and these run for every status.
+_INSERT_EVENT = status_events.insert()
+
+
+@functools.cache
+def _transition_statement(columns: tuple[str, ...]) -> sa.Update:
+    return (
+        statuses.update()
+        .where(statuses.c.seq == sa.bindparam("w_seq"), statuses.c.state == sa.bindparam("w_old"))
+        .values({column: sa.bindparam(f"v_{column}") for column in columns})
+        .returning(statuses.c.instance_id, statuses.c.id_message, statuses.c.delete_requested)
+    )
 
 
 @dataclass(frozen=True)
@@ -235,41 +249,39 @@ def update_fields(conn: Connection, seq: int, **values: Any) -> None:
     conn.execute(statuses.update().where(statuses.c.seq == seq).values(**values))
 
 
+_GET = sa.select(statuses).where(statuses.c.seq == sa.bindparam("seq"))
+_BY_MESSAGE_ID = sa.select(statuses).where(
+    statuses.c.instance_id == sa.bindparam("instance_id"), statuses.c.id_message == sa.bindparam("id_message")
+)
+_SEQ_AND_STATE = sa.select(statuses.c.seq, statuses.c.state).where(
+    statuses.c.instance_id == sa.bindparam("instance_id"), statuses.c.id_message == sa.bindparam("id_message")
+)
+_HEAD = (
+    sa.select(statuses)
+    .where(statuses.c.instance_id == sa.bindparam("instance_id"), statuses.c.state.in_(_PENDING))
+    .order_by(statuses.c.seq)
+    .limit(1)
+)
+
+
 def get(conn: Connection, seq: int) -> StatusRow | None:
-    row = (conn.execute(sa.select(statuses).where(statuses.c.seq == seq))).first()
+    row = conn.execute(_GET, {"seq": seq}).first()
     return _row(row) if row else None
 
 
 def get_by_message_id(conn: Connection, instance_id: int, id_message: str) -> StatusRow | None:
-    row = (
-        conn.execute(
-            sa.select(statuses).where(
-                statuses.c.instance_id == instance_id, statuses.c.id_message == id_message
-            )
-        )
-    ).first()
+    row = conn.execute(_BY_MESSAGE_ID, {"instance_id": instance_id, "id_message": id_message}).first()
     return _row(row) if row else None
 
 
 def seq_and_state(conn: Connection, instance_id: int, id_message: str) -> tuple[int, StatusState] | None:
-    row = conn.execute(
-        sa.select(statuses.c.seq, statuses.c.state).where(
-            statuses.c.instance_id == instance_id, statuses.c.id_message == id_message
-        )
-    ).first()
+    row = conn.execute(_SEQ_AND_STATE, {"instance_id": instance_id, "id_message": id_message}).first()
     return (row.seq, StatusState(row.state)) if row is not None else None
 
 
 def head(conn: Connection, instance_id: int) -> StatusRow | None:
     """The status that holds the line for this instance: the oldest one not yet final."""
-    row = (
-        conn.execute(
-            sa.select(statuses)
-            .where(statuses.c.instance_id == instance_id, statuses.c.state.in_(_PENDING))
-            .order_by(statuses.c.seq)
-            .limit(1)
-        )
-    ).first()
+    row = conn.execute(_HEAD, {"instance_id": instance_id}).first()
     return _row(row) if row else None
 
 
@@ -305,19 +317,24 @@ def to_prepare(conn: Connection, now: float, limit: int) -> list[StatusRow]:
 def take_lease(conn: Connection, seq: int, state: StatusState, owner: str, now: float, until: float) -> bool:
     """Take the lease on a status still in ``state`` whose lease is free, expired, or already ours."""
     result = conn.execute(
-        statuses.update()
-        .where(
-            statuses.c.seq == seq,
-            statuses.c.state == state.value,
-            sa.or_(
-                statuses.c.lease_owner.is_(None),
-                statuses.c.lease_owner == owner,
-                statuses.c.lease_expires_at < now,
-            ),
-        )
-        .values(lease_owner=owner, lease_expires_at=until)
+        _TAKE_LEASE, {"w_seq": seq, "w_state": state.value, "w_owner": owner, "w_now": now, "v_until": until}
     )
     return result.rowcount == 1
+
+
+_TAKE_LEASE = (
+    statuses.update()
+    .where(
+        statuses.c.seq == sa.bindparam("w_seq"),
+        statuses.c.state == sa.bindparam("w_state"),
+        sa.or_(
+            statuses.c.lease_owner.is_(None),
+            statuses.c.lease_owner == sa.bindparam("w_owner"),
+            statuses.c.lease_expires_at < sa.bindparam("w_now"),
+        ),
+    )
+    .values(lease_owner=sa.bindparam("w_owner"), lease_expires_at=sa.bindparam("v_until"))
+)
 
 
 def renew_leases(conn: Connection, owner: str, until: float) -> None:
@@ -391,7 +408,7 @@ def events(conn: Connection, seq: int) -> list[tuple[StatusState, float, str | N
 def record_sent(conn: Connection, seq: int, recipients: list[str], now: float) -> None:
     if recipients:
         conn.execute(
-            status_recipients.insert(),
+            _INSERT_RECIPIENT,
             [
                 {"status_seq": seq, "participant": p, "status": ReceiptStatus.SENT.value, "updated_at": now}
                 for p in recipients
@@ -399,26 +416,39 @@ def record_sent(conn: Connection, seq: int, recipients: list[str], now: float) -
         )
 
 
+_INSERT_RECIPIENT = status_recipients.insert()
+_BEHIND = {status: [r.value for r in ReceiptStatus if r.rank < status.rank] for status in ReceiptStatus}
+_ADVANCE_RECIPIENT = {
+    status: status_recipients.update()
+    .where(
+        status_recipients.c.status_seq == sa.bindparam("w_seq"),
+        status_recipients.c.participant == sa.bindparam("w_participant"),
+        status_recipients.c.status.in_(_BEHIND[status]),
+    )
+    .values(status=status.value, updated_at=sa.bindparam("v_at"))
+    for status in ReceiptStatus
+}
+_TOUCH = (
+    statuses.update()
+    .where(statuses.c.seq == sa.bindparam("w_seq"))
+    .values(
+        last_action_at=sa.case(
+            (statuses.c.last_action_at < sa.bindparam("v_at"), sa.bindparam("v_at")),
+            else_=statuses.c.last_action_at,
+        )
+    )
+    .returning(statuses.c.instance_id, statuses.c.id_message)
+)
+
+
 def apply_receipt(conn: Connection, seq: int, participant: str, status: ReceiptStatus, at: float) -> bool:
     """Move a recipient's row forward (sent → delivered → read); never backwards, never for non-recipients."""
-    behind = [r.value for r in ReceiptStatus if r.rank < status.rank]
     moved = conn.execute(
-        status_recipients.update()
-        .where(
-            status_recipients.c.status_seq == seq,
-            status_recipients.c.participant == participant,
-            status_recipients.c.status.in_(behind),
-        )
-        .values(status=status.value, updated_at=at)
+        _ADVANCE_RECIPIENT[status], {"w_seq": seq, "w_participant": participant, "v_at": at}
     ).rowcount
     if moved != 1:
         return False
-    owner = conn.execute(
-        statuses.update()
-        .where(statuses.c.seq == seq)
-        .values(last_action_at=sa.case((statuses.c.last_action_at < at, at), else_=statuses.c.last_action_at))
-        .returning(statuses.c.instance_id, statuses.c.id_message)
-    ).one()
+    owner = conn.execute(_TOUCH, {"w_seq": seq, "v_at": at}).one()
     notifications.append(
         conn,
         owner.instance_id,
