@@ -77,9 +77,14 @@ class Database:
                 cursor.execute(pragma)
             cursor.close()
 
-        @event.listens_for(engine, "begin")
-        def _on_begin(conn: sa.Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if immediate:
+
+            @event.listens_for(engine, "begin")
+            def _on_begin(conn: sa.Connection) -> None:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        # Readers open no transaction: each query reads its own consistent snapshot (WAL), which is all our
+        # reads need, and a BEGIN/ROLLBACK pair would double their cost.
 
         return engine
 
