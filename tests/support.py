@@ -183,3 +183,76 @@ class ServerProcess:
 def running_server(env: dict[str, str], log_path: Path) -> Iterator[ServerProcess]:
     with ServerProcess(env, log_path) as server:
         yield server
+
+
+class WebhookReceiver:
+    """A webhook receiver on 127.0.0.1 that records every POST and answers as scripted.
+
+    ``script`` is consumed one entry per POST: an HTTP status code, or ``"slow"`` (hold the request
+    ``slow_seconds``, longer than the server's webhook timeout, then answer 200). Once it is empty every POST
+    gets ``default``. ``attempts`` lists ``(body, headers, outcome)`` of every POST; ``delivered`` only the
+    bodies answered 2xx in time. ``stop()`` closes the port (connections are refused); ``start()`` opens it
+    again on the same port.
+    """
+
+    def __init__(self, slow_seconds: float = 2.5) -> None:
+        self.slow_seconds = slow_seconds
+        self.script: list[int | str] = []
+        self.default: int = 200
+        self.attempts: list[tuple[dict[str, Any], dict[str, str], int | str]] = []
+        self.delivered: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        self.port = 0
+        self._server: http.server.ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def _answer(self, body: dict[str, Any], headers: dict[str, str]) -> int | str:
+        with self.lock:
+            outcome = self.script.pop(0) if self.script else self.default
+            self.attempts.append((body, headers, outcome))
+            if isinstance(outcome, int) and 200 <= outcome < 300:
+                self.delivered.append(body)
+            return outcome
+
+    def start(self) -> WebhookReceiver:
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = json.loads(self.rfile.read(length))
+                outcome = receiver._answer(body, dict(self.headers))
+                if outcome == "slow":
+                    time.sleep(receiver.slow_seconds)
+                    outcome = 200
+                with contextlib.suppress(OSError):  # the sender may have given up on a slow answer
+                    self.send_response(int(outcome))
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.port = int(self._server.server_address[1])
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def snapshot(self) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], dict[str, str], int | str]]]:
+        with self.lock:
+            return list(self.delivered), list(self.attempts)
+
+    def __enter__(self) -> WebhookReceiver:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
