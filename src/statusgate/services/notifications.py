@@ -18,9 +18,12 @@ WEBHOOK_SET = (
 )
 
 
-async def render(rt: Runtime, instance: Instance, row: NotificationRow) -> dict[str, Any]:
-    """Green's envelope around the journaled facts."""
-    wid = await rt.engine(instance.engine).wid(instance.id_instance)
+async def render(
+    rt: Runtime, instance: Instance, row: NotificationRow, *, wid: str | None = None
+) -> dict[str, Any]:
+    """Green's envelope around the journaled facts (``wid`` when the caller already knows it)."""
+    if wid is None:
+        wid = await rt.engine(instance.engine).wid(instance.id_instance)
     body: dict[str, Any] = {
         "typeWebhook": row.type,
         "instanceData": {"idInstance": instance.id_instance, "wid": wid, "typeInstance": "whatsapp"},

@@ -17,13 +17,18 @@ import time
 
 import httpx
 
+from statusgate.domain.models import Instance
 from statusgate.notify.client import WebhookResult, post_webhook
 from statusgate.services import notifications as notification_service
 from statusgate.services.runtime import Runtime
 from statusgate.store import instances as instance_store
 from statusgate.store import notifications
+from statusgate.store.notifications import NotificationRow
 
 log = logging.getLogger("statusgate.webhooks")
+
+#: notifications read (and removed once delivered) per round trip to the database
+DELIVERY_BATCH = 100
 
 
 class WebhookSender:
@@ -112,43 +117,60 @@ class WebhookSender:
             instance = await self.rt.db.read(instance_store.get, instance_id)
             if instance is None or not instance.settings.get("webhookUrl"):
                 return  # polling instance: receiveNotification hands its notifications out
-            row = await self.rt.db.read(notifications.oldest, instance_id)
-            if row is None:
+            rows = await self.rt.db.read(notifications.oldest_n, instance_id, DELIVERY_BATCH)
+            if not rows:
                 return
-            now = time.time()
-            if row.created_at < now - self.settings.notification_retention_seconds:
-                await self.rt.db.write(notifications.remove, instance_id, row.receipt_id)
+            wait = await self._deliver_in_order(instance, rows)
+            if wait is not None:
+                await self.rt.hub.wait(instance_id, seen, wait)
+
+    async def _deliver_in_order(self, instance: Instance, rows: list[NotificationRow]) -> float | None:
+        """POST ``rows`` one after the other; stop at the first that must wait. Delivered rows are removed
+        in one transaction per batch: a crash in between re-sends a few (at least once, never lost)."""
+        wid = await self.rt.engine(instance.engine).wid(instance.id_instance)
+        url = str(instance.settings["webhookUrl"])
+        token = str(instance.settings.get("webhookUrlToken") or "")
+        timeout = self.settings.webhook_timeout_seconds
+        delivered: list[int] = []
+        try:
+            for row in rows:
+                now = time.time()
+                if row.created_at < now - self.settings.notification_retention_seconds:
+                    delivered.append(row.receipt_id)
+                    log.warning(
+                        "webhook of instance %s: notification %s expired undelivered",
+                        instance.id_instance,
+                        row.receipt_id,
+                    )
+                    continue
+                if row.next_attempt_at > now:
+                    return min(row.next_attempt_at - now, self.settings.poll_interval_seconds * 20)
+                body = await notification_service.render(self.rt, instance, row, wid=wid)
+                try:
+                    async with asyncio.timeout(timeout):
+                        result = await post_webhook(self._client, url, body, token, self.rt.guard, timeout)
+                except TimeoutError:
+                    result = WebhookResult(False, f"no answer within {timeout:g} s")
+                if result.ok:
+                    delivered.append(row.receipt_id)
+                    continue
+                retry = self.settings.webhook_retry_seconds * random.uniform(0.8, 1.2)
+                await self.rt.db.write(
+                    notifications.postpone,
+                    instance.id_instance,
+                    row.receipt_id,
+                    time.time() + retry,
+                    result.error,
+                )
                 log.warning(
-                    "webhook of instance %s: notification %s expired undelivered", instance_id, row.receipt_id
+                    "webhook of instance %s failed (%s); notification %s retried in %.1f s",
+                    instance.id_instance,
+                    result.error,
+                    row.receipt_id,
+                    retry,
                 )
-                continue
-            if row.next_attempt_at > now:
-                await self.rt.hub.wait(
-                    instance_id,
-                    seen,
-                    min(row.next_attempt_at - now, self.settings.poll_interval_seconds * 20),
-                )
-                continue
-            body = await notification_service.render(self.rt, instance, row)
-            url = str(instance.settings["webhookUrl"])
-            token = str(instance.settings.get("webhookUrlToken") or "")
-            timeout = self.settings.webhook_timeout_seconds
-            try:
-                async with asyncio.timeout(timeout):
-                    result = await post_webhook(self._client, url, body, token, self.rt.guard, timeout)
-            except TimeoutError:
-                result = WebhookResult(False, f"no answer within {timeout:g} s")
-            if result.ok:
-                await self.rt.db.write(notifications.remove, instance_id, row.receipt_id)
-                continue
-            retry = self.settings.webhook_retry_seconds * random.uniform(0.8, 1.2)
-            await self.rt.db.write(
-                notifications.postpone, instance_id, row.receipt_id, time.time() + retry, result.error
-            )
-            log.warning(
-                "webhook of instance %s failed (%s); notification %s retried in %.1f s",
-                instance_id,
-                result.error,
-                row.receipt_id,
-                retry,
-            )
+                return retry
+            return None
+        finally:
+            if delivered:
+                await self.rt.db.write(notifications.remove_many, instance.id_instance, delivered)

@@ -98,6 +98,24 @@ def oldest(conn: Connection, instance_id: int) -> NotificationRow | None:
     return head(conn, instance_id)
 
 
+def oldest_n(conn: Connection, instance_id: int, limit: int) -> list[NotificationRow]:
+    rows = conn.execute(
+        sa.select(notifications)
+        .where(notifications.c.instance_id == instance_id)
+        .order_by(notifications.c.receipt_id)
+        .limit(limit)
+    )
+    return [_row(r) for r in rows]
+
+
+def remove_many(conn: Connection, instance_id: int, receipt_ids: list[int]) -> int:
+    return conn.execute(
+        notifications.delete().where(
+            notifications.c.instance_id == instance_id, notifications.c.receipt_id.in_(receipt_ids)
+        )
+    ).rowcount
+
+
 def remove(conn: Connection, instance_id: int, receipt_id: int) -> bool:
     result = conn.execute(
         notifications.delete().where(
