@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck bench clean
+.PHONY: run test lint typecheck bench clean libmagic
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -13,9 +13,20 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
+# the tests cover the whatsapp engine too, so they install its extra (neonize)
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,whatsapp]'
 	touch $(VENV)/.installed $@
+
+# `import neonize` loads python-magic, which needs the system libmagic (slim images lack it)
+libmagic:
+	@$(PYTHON) -c "import ctypes.util, sys; sys.exit(0 if ctypes.util.find_library('magic') else 1)" || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libmagic1; \
+	  else \
+	    echo "libmagic is missing: install it (Debian/Ubuntu: apt-get install libmagic1, macOS: brew install libmagic)" >&2; \
+	    exit 1; \
+	  fi; }
 
 run: $(VENV)/.installed
 	$(BIN)/statusgate demo
@@ -27,7 +38,7 @@ lint: $(VENV)/.installed-test
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
 
-test: lint typecheck
+test: libmagic lint typecheck
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.installed-test

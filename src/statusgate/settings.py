@@ -131,10 +131,63 @@ class Settings(BaseSettings):
         300, gt=0, description="How often old journals, expired uploads and unneeded media are removed."
     )
     queue_batch_window_seconds: float = Field(
-        0.01, ge=0, description="Wake-ups of the queue workers closer together than this share one pass."
+        0.05, ge=0, description="Wake-ups of the queue workers closer together than this share one pass."
     )
     shutdown_grace_seconds: float = Field(
         30, ge=0, description="On SIGTERM, how long to wait for sends in flight."
+    )
+
+    # --- whatsapp engine (neonize child processes) --------------------------------------------------------
+    whatsapp_start_timeout_seconds: float = Field(
+        15, gt=0, description="Longest wait for a WhatsApp engine process to start (it imports neonize)."
+    )
+    whatsapp_qr_timeout_seconds: float = Field(
+        20,
+        gt=0,
+        description="`qr` and getAuthorizationCode wait this long for WhatsApp's first QR code, then answer "
+        "an error.",
+    )
+    whatsapp_pairing_timeout_seconds: float = Field(
+        160,
+        gt=0,
+        description="A pairing engine process (QR codes, pairing code) is stopped after this; WhatsApp's "
+        "codes run out after about 160 s.",
+    )
+    whatsapp_request_timeout_seconds: float = Field(
+        30,
+        gt=0,
+        description="Longest wait for an engine process to answer a contacts list, number check, revoke, "
+        "pairing code or logout.",
+    )
+    whatsapp_send_timeout_seconds: float = Field(
+        90,
+        gt=0,
+        description="Longest wait for one status upload and send (whatsmeow itself waits up to 75 s); past "
+        "it the attempt goes on and the next try waits for its outcome. engine_timeout_seconds bounds "
+        "each try as well.",
+    )
+    whatsapp_restart_base_seconds: float = Field(
+        1,
+        gt=0,
+        description="First wait before restarting a linked account's engine process; doubles each time.",
+    )
+    whatsapp_restart_cap_seconds: float = Field(
+        60, gt=0, description="Longest wait between two restarts of an engine process."
+    )
+    whatsapp_stop_timeout_seconds: float = Field(
+        5, ge=0, description="How long an engine process may take to exit when stopped before it is killed."
+    )
+    whatsapp_event_buffer: int = Field(
+        100_000,
+        ge=100,
+        description="Most WhatsApp events (receipts, incoming statuses, state changes) held in memory for "
+        "the queue; beyond it new ones are dropped with a warning.",
+    )
+    whatsapp_receipt_hold_seconds: float = Field(
+        120,
+        gt=0,
+        description="A receipt for a WhatsApp message id not (yet) mapped to one of ours is kept this long "
+        "(it can arrive before the send's answer), then dropped.",
     )
 
     # --- notifications (used by later features; listed so every deployment can set them) -----------------
@@ -154,6 +207,19 @@ class Settings(BaseSettings):
     )
     test_sandbox_no_dedupe: bool = Field(
         False, description="Test only: the sandbox forgets WhatsApp's repeat check (proves tests can fail)."
+    )
+
+    test_whatsapp_proxy: str = Field(
+        "",
+        description="Test only: proxy URL (`socks5://127.0.0.1:PORT`) for every connection neonize makes; a "
+        "dead loopback proxy keeps tests off the network.",
+    )
+    test_whatsapp_client: str = Field(
+        "",
+        description="Test only: `module:callable` that builds the neonize client in engine processes (a fake).",
+    )
+    test_whatsapp_child_prefix: str = Field(
+        "", description="Test only: command prefix for engine processes, e.g. `unshare -n`."
     )
 
     @property

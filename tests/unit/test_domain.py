@@ -88,3 +88,12 @@ def test_audience_from_participants_skips_missing_and_self() -> None:
     result = audience.from_participants(["1@c.us", own, "2@c.us", "1@c.us"], {"1@c.us", own}, own)
     assert result.recipients == ["1@c.us"]
     assert result.skipped == ["2@c.us"]
+
+
+def test_pending_sql_names_exactly_the_pending_states() -> None:
+    import re
+
+    from statusgate.domain.states import PENDING_STATES
+    from statusgate.store.schema import PENDING_SQL
+
+    assert set(re.findall(r"'(\w+)'", PENDING_SQL)) == {s.value for s in PENDING_STATES}

@@ -148,6 +148,12 @@ async def qr(ctx: Context) -> Any:
     return {"type": answer.type, "message": answer.message}
 
 
+async def get_authorization_code(ctx: Context) -> Any:
+    fields = _fields(ctx, ctx.schemas.get_authorization_code)
+    code = await account.authorization_code(ctx.rt, ctx.instance, fields["phoneNumber"])
+    return {"status": True, "code": code}
+
+
 async def logout(ctx: Context) -> Any:
     await account.logout(ctx.rt, ctx.instance)
     return {"isLogout": True}
@@ -285,6 +291,7 @@ METHODS: dict[str, Method] = {
         Method("getSettings", _GET, get_settings),
         Method("setSettings", _POST, set_settings, has_body=True),
         Method("qr", _GET, qr),
+        Method("getAuthorizationCode", _POST, get_authorization_code, has_body=True),
         Method("logout", _GET, logout),
         Method("reboot", _GET, reboot),
         Method("updateApiToken", _GET, update_api_token),

@@ -170,6 +170,12 @@ class Schemas:
             chatId=(Annotated[str, AfterValidator(_chat_id)] | None, None),
             force=(bool | None, None),
         )
+        # international digits without + or 00, as Green's own example (an integer)
+        self.get_authorization_code: type[BaseModel] = create_model(
+            "GetAuthorizationCode",
+            __base__=_Strict,
+            phoneNumber=(Annotated[int, Field(ge=10_000, le=9_999_999_999_999_999)], ...),
+        )
 
 
 def _yes_no(value: str) -> str:

@@ -108,6 +108,15 @@ class SandboxEngine:
             return QrAnswer("qrCode", qr_png_base64(pairing))
         return QrAnswer("error", f"instance is {account.state.value}, try again in a few seconds")
 
+    async def pairing_code(self, instance_id: int, phone_number: str) -> str:
+        """A simulated 8-character code; on the sandbox the phone "types" it with `statusgate sandbox scan`."""
+        account = await self.network.account(instance_id)
+        if account.state is InstanceState.AUTHORIZED:
+            raise EnginePermanentError("instance account already authorized")
+        if account.state is not InstanceState.NOT_AUTHORIZED:
+            raise EngineTransientError(f"instance is {account.state.value}, try again in a few seconds")
+        return account.pairing_ref[:8].upper()
+
     async def logout(self, instance_id: int) -> None:
         await self.network.logout(instance_id)
 

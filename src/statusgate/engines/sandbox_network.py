@@ -53,6 +53,14 @@ from statusgate.store.schema import (
 __all__ = ["FAULT_MODES", "Account", "Fault", "ImportedContact", "SandboxError", "SandboxNetwork"]
 
 
+# read for every status sent with the default audience
+_CONTACTS = (
+    sa.select(sandbox_contacts.c.wid, sandbox_contacts.c.name, sandbox_contacts.c.contact_name)
+    .where(sandbox_contacts.c.instance_id == sa.bindparam("instance_id"))
+    .order_by(sandbox_contacts.c.position)
+)
+
+
 class SandboxNetwork(SandboxTraffic):
     def __init__(self, db: Database, *, reboot_seconds: float = 2.0, dedupe: bool = True) -> None:
         self.db = db
@@ -171,11 +179,7 @@ class SandboxNetwork(SandboxTraffic):
 
     async def contacts(self, instance_id: int) -> list[Contact]:
         def _tx(conn: Connection) -> list[Contact]:
-            rows = conn.execute(
-                sa.select(sandbox_contacts)
-                .where(sandbox_contacts.c.instance_id == instance_id)
-                .order_by(sandbox_contacts.c.position)
-            )
+            rows = conn.execute(_CONTACTS, {"instance_id": instance_id})
             return [Contact(id=r.wid, name=r.name, contact_name=r.contact_name) for r in rows]
 
         return await self.db.read(_tx)

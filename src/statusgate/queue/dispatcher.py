@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 import time
@@ -50,8 +51,11 @@ def _expire(conn: sa.Connection, now: float, retention: float) -> int:
     return expired
 
 
-def _apply_events(conn: sa.Connection, events: list[EngineEvent]) -> list[bool]:
-    """Apply a batch of network events in one transaction; False for an event to offer again later."""
+def _apply_events(conn: sa.Connection, events: list[EngineEvent], open_audience: bool = False) -> list[bool]:
+    """Apply a batch of network events in one transaction; False for an event to offer again later.
+
+    ``open_audience``: the engine chose the audience itself (no explicit list), so a receipt from someone
+    not yet in the statistics adds them."""
     handled = []
     for event in events:
         if isinstance(event, ReceiptEvent):
@@ -60,7 +64,9 @@ def _apply_events(conn: sa.Connection, events: list[EngineEvent]) -> list[bool]:
                 handled.append(False)  # its send is not recorded yet: `sent` must come first
                 continue
             if found is not None:
-                outbox.apply_receipt(conn, found[0], event.participant, event.status, event.at)
+                outbox.apply_receipt(
+                    conn, found[0], event.participant, event.status, event.at, create_missing=open_audience
+                )
         elif isinstance(event, StateEvent):
             notifications.append(
                 conn,
@@ -183,7 +189,10 @@ class Dispatcher:
                 await self._start_loops(self._new_instances())
                 await self.preparer.start_more()
                 for engine in self.engines.values():
-                    await engine.drain_events(self._apply_events)
+                    open_audience = not engine.capabilities.explicit_audience
+                    await engine.drain_events(
+                        functools.partial(self._apply_events, open_audience=open_audience)
+                    )
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -254,8 +263,8 @@ class Dispatcher:
 
     # --- events ---------------------------------------------------------------------------------------
 
-    async def _apply_events(self, events: Sequence[EngineEvent]) -> list[bool]:
-        handled = await self.db.write(_apply_events, list(events))
+    async def _apply_events(self, events: Sequence[EngineEvent], open_audience: bool = False) -> list[bool]:
+        handled = await self.db.write(_apply_events, list(events), open_audience)
         for event in events:
             if isinstance(event, StateEvent):
                 self.sender.forget(event.instance_id)

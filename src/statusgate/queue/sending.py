@@ -253,9 +253,12 @@ class Sender:
         if own is None:
             own = self._wids[head.instance_id] = await engine.wid(head.instance_id)
         participants = list(head.body.get("participants") or [])
-        if participants:
-            if not engine.capabilities.explicit_audience:
+        if not engine.capabilities.explicit_audience:
+            if participants:
                 return "this engine cannot restrict a status to a list of participants"
+            # the network sends to the phone's own status audience (no list, no cap); receipts name it
+            return audience.Audience([], [])
+        if participants:
             existing = await engine.existing(head.instance_id, participants)
             result = audience.from_participants(participants, existing, own)
             if not result.recipients:

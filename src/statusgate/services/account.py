@@ -15,7 +15,14 @@ from statusgate.domain.instance_settings import (
 )
 from statusgate.domain.models import Contact, Instance, QrAnswer
 from statusgate.domain.states import InstanceState
-from statusgate.errors import NotAuthorizedError, ValidationError
+from statusgate.engines.base import SupportsPairingCode
+from statusgate.errors import (
+    BadRequestError,
+    EngineError,
+    NotAuthorizedError,
+    UnsupportedError,
+    ValidationError,
+)
 from statusgate.media.guard import BlockedUrlError
 from statusgate.services.runtime import Runtime
 from statusgate.store import instances as store
@@ -82,6 +89,19 @@ async def check_whatsapp(rt: Runtime, instance: Instance, chat_id: str) -> bool:
 
 async def qr(rt: Runtime, instance: Instance) -> QrAnswer:
     return await rt.engine(instance.engine).qr(instance.id_instance)
+
+
+async def authorization_code(rt: Runtime, instance: Instance, phone_number: int) -> str:
+    """getAuthorizationCode: the code to type on the phone under "Link with phone number instead"."""
+    engine = rt.engine(instance.engine)
+    if not isinstance(engine, SupportsPairingCode):
+        raise UnsupportedError(f"the {instance.engine.value} engine cannot link a phone by code; use qr")
+    if await state(rt, instance) is InstanceState.AUTHORIZED:
+        raise BadRequestError("instance account already authorized; logout first")
+    try:
+        return await engine.pairing_code(instance.id_instance, str(phone_number))
+    except EngineError as exc:
+        raise BadRequestError(f"no authorization code: {exc.message}") from exc
 
 
 async def logout(rt: Runtime, instance: Instance) -> None:

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Final
 from urllib.parse import quote, unquote, urlsplit
 
 from statusgate.domain.models import EngineName, MediaKind, PreparedMedia
-from statusgate.engines.base import Engine
+from statusgate.engines.base import Engine, SupervisedEngine
 from statusgate.engines.sandbox import SandboxEngine
 from statusgate.engines.sandbox_network import SandboxNetwork
+from statusgate.engines.whatsapp.engine import WhatsAppEngine
 from statusgate.errors import MediaError
 from statusgate.media.convert import ConversionSettings
 from statusgate.media.guard import Resolver, UrlGuard
@@ -58,6 +59,8 @@ class Runtime:
         )
         self.engines: dict[EngineName, Engine] = {
             EngineName.SANDBOX: SandboxEngine(self.sandbox, timeout_seconds=settings.engine_timeout_seconds),
+            # server side only: neonize is imported by the engine's child processes, never here
+            EngineName.WHATSAPP: WhatsAppEngine(settings),
         }
         self.prepared = PreparedMediaStore(self.db, self.media)
         self.preparer = MediaPreparer(
@@ -92,6 +95,9 @@ class Runtime:
             loop.call_soon_threadsafe(self.hub.wake, instance_ids)
 
         self.db.on_notified = notified
+        for engine in self.engines.values():
+            if isinstance(engine, SupervisedEngine):
+                await engine.start()  # the server's engines start their background work; the CLI's never do
         self.webhooks = WebhookSender(self)
         await self.webhooks.start()
         from statusgate.services import sweeper

@@ -29,6 +29,8 @@ log = logging.getLogger("statusgate.webhooks")
 
 #: notifications read (and removed once delivered) per round trip to the database
 DELIVERY_BATCH = 100
+#: how long "this instance has a webhookUrl" is believed without looking again
+WEBHOOK_CACHE_SECONDS = 30.0
 
 
 class WebhookSender:
@@ -89,7 +91,9 @@ class WebhookSender:
         """Whether the instance delivers by webhook (cached for a poll interval: settings rarely change)."""
         now = time.monotonic()
         cached = self._webhook_cache.get(instance_id)
-        if cached is None or now - cached[0] > self.settings.poll_interval_seconds:
+        # a stale answer is harmless: a loop started for nothing reads the instance afresh and ends, and an
+        # instance that just got a webhookUrl is found by the next full scan (every poll interval)
+        if cached is None or now - cached[0] > WEBHOOK_CACHE_SECONDS:
             instance = await self.rt.db.read(instance_store.get, instance_id)
             cached = (now, bool(instance is not None and instance.settings.get("webhookUrl")))
             self._webhook_cache[instance_id] = cached

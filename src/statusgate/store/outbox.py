@@ -21,7 +21,7 @@ from statusgate.domain.states import (
     check_transition,
 )
 from statusgate.store import notifications
-from statusgate.store.schema import status_events, status_recipients, statuses
+from statusgate.store.schema import PENDING_SQL, status_events, status_recipients, statuses
 
 
 @dataclass(frozen=True)
@@ -258,7 +258,7 @@ _SEQ_AND_STATE = sa.select(statuses.c.seq, statuses.c.state).where(
 )
 _HEAD = (
     sa.select(statuses)
-    .where(statuses.c.instance_id == sa.bindparam("instance_id"), statuses.c.state.in_(_PENDING))
+    .where(statuses.c.instance_id == sa.bindparam("instance_id"), sa.text(PENDING_SQL))
     .order_by(statuses.c.seq)
     .limit(1)
 )
@@ -441,11 +441,30 @@ _TOUCH = (
 )
 
 
-def apply_receipt(conn: Connection, seq: int, participant: str, status: ReceiptStatus, at: float) -> bool:
-    """Move a recipient's row forward (sent → delivered → read); never backwards, never for non-recipients."""
-    moved = conn.execute(
-        _ADVANCE_RECIPIENT[status], {"w_seq": seq, "w_participant": participant, "v_at": at}
-    ).rowcount
+_RECIPIENT_EXISTS = sa.select(status_recipients.c.participant).where(
+    status_recipients.c.status_seq == sa.bindparam("w_seq"),
+    status_recipients.c.participant == sa.bindparam("w_participant"),
+)
+
+
+def apply_receipt(
+    conn: Connection,
+    seq: int,
+    participant: str,
+    status: ReceiptStatus,
+    at: float,
+    *,
+    create_missing: bool = False,
+) -> bool:
+    """Move a recipient's row forward (sent → delivered → read); never backwards, never for non-recipients.
+
+    ``create_missing``: the engine chose the audience itself (whatsapp), so the statistics learn who got the
+    status from its receipts: an unknown participant first gets a ``sent`` row, then moves forward."""
+    params = {"w_seq": seq, "w_participant": participant, "v_at": at}
+    moved = conn.execute(_ADVANCE_RECIPIENT[status], params).rowcount
+    if moved != 1 and create_missing and conn.scalar(_RECIPIENT_EXISTS, params) is None:
+        record_sent(conn, seq, [participant], at)
+        moved = conn.execute(_ADVANCE_RECIPIENT[status], params).rowcount
     if moved != 1:
         return False
     owner = conn.execute(_TOUCH, {"w_seq": seq, "v_at": at}).one()

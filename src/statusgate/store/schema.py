@@ -13,6 +13,10 @@ metadata = sa.MetaData(
     }
 )
 
+#: the states of a status not yet sent, as SQL: the partial index below and the queries using it must say
+#: exactly this (with literals, not parameters) for the database to see the index applies
+PENDING_SQL = "state IN ('queued', 'preparing', 'ready', 'sending')"
+
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
@@ -111,6 +115,14 @@ statuses = sa.Table(
     # the newest transition or receipt: getOutgoingStatuses' timestamp and window
     sa.Column("last_action_at", sa.Float, nullable=False),
     sa.Index("ix_statuses_instance_state_seq", "instance_id", "state", "seq"),
+    # the head of an instance's queue is the first row of this index: read before every send
+    sa.Index(
+        "ix_statuses_pending_head",
+        "instance_id",
+        "seq",
+        sqlite_where=sa.text(PENDING_SQL),
+        postgresql_where=sa.text(PENDING_SQL),
+    ),
     sa.Index("ix_statuses_instance_last_action", "instance_id", "last_action_at"),
     sa.Index("ix_statuses_state_seq", "state", "seq"),
     sa.Index("ix_statuses_state_expires", "state", "expires_at"),
@@ -225,6 +237,7 @@ sandbox_contacts = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("contact_name", sa.String(200), nullable=False),
     sa.Column("in_address_book", sa.Boolean, nullable=False),
+    sa.Index("ix_sandbox_contacts_instance_position", "instance_id", "position"),
 )
 
 sandbox_messages = sa.Table(

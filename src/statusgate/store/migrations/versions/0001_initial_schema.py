@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 05:18:00.142030
+Create Date: 2026-11-26 05:49:20.187322
 """
 
 from __future__ import annotations
@@ -149,6 +149,11 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("instance_id", "wid", name=op.f("pk_sandbox_contacts")),
     )
+    with op.batch_alter_table("sandbox_contacts", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_sandbox_contacts_instance_position", ["instance_id", "position"], unique=False
+        )
+
     op.create_table(
         "sandbox_events",
         sa.Column(
@@ -250,6 +255,13 @@ def upgrade() -> None:
             "ix_statuses_instance_last_action", ["instance_id", "last_action_at"], unique=False
         )
         batch_op.create_index("ix_statuses_instance_state_seq", ["instance_id", "state", "seq"], unique=False)
+        batch_op.create_index(
+            "ix_statuses_pending_head",
+            ["instance_id", "seq"],
+            unique=False,
+            sqlite_where=sa.text("state IN ('queued', 'preparing', 'ready', 'sending')"),
+            postgresql_where=sa.text("state IN ('queued', 'preparing', 'ready', 'sending')"),
+        )
         batch_op.create_index("ix_statuses_state_expires", ["state", "expires_at"], unique=False)
         batch_op.create_index("ix_statuses_state_seq", ["state", "seq"], unique=False)
 
@@ -351,6 +363,11 @@ def downgrade() -> None:
     with op.batch_alter_table("statuses", schema=None) as batch_op:
         batch_op.drop_index("ix_statuses_state_seq")
         batch_op.drop_index("ix_statuses_state_expires")
+        batch_op.drop_index(
+            "ix_statuses_pending_head",
+            sqlite_where=sa.text("state IN ('queued', 'preparing', 'ready', 'sending')"),
+            postgresql_where=sa.text("state IN ('queued', 'preparing', 'ready', 'sending')"),
+        )
         batch_op.drop_index("ix_statuses_instance_state_seq")
         batch_op.drop_index("ix_statuses_instance_last_action")
 
@@ -364,6 +381,9 @@ def downgrade() -> None:
         batch_op.drop_index("ix_sandbox_events_pending")
 
     op.drop_table("sandbox_events")
+    with op.batch_alter_table("sandbox_contacts", schema=None) as batch_op:
+        batch_op.drop_index("ix_sandbox_contacts_instance_position")
+
     op.drop_table("sandbox_contacts")
     op.drop_table("sandbox_accounts")
     with op.batch_alter_table("notifications", schema=None) as batch_op:

@@ -1,0 +1,173 @@
+"""Sending under WhatsApp's message ids: intents before, outcomes after, and no repeat of an unknown one.
+
+WhatsApp (not us) chooses a status' id. So each send is bracketed: an intent "about to send <our id>" is on
+disk before the child is asked; the child's answer turns it into "sent as <WhatsApp's id>", or removes it
+when nothing was published. An intent that stays open — the child died, or the server stopped, between
+the two — is a send whose outcome nobody knows: it fails, and is never sent again (no duplicate status).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Callable
+from pathlib import Path
+
+from statusgate.domain.models import OutgoingStatus, SendOutcome, StatusType
+from statusgate.engines.whatsapp.account import Account
+from statusgate.engines.whatsapp.files import Intents
+from statusgate.engines.whatsapp.process import DIED
+from statusgate.engines.whatsapp.protocol import (
+    PERMANENT,
+    TRANSIENT,
+    UNCERTAIN,
+    Response,
+    SendResult,
+    SendStatus,
+    result_of,
+)
+from statusgate.errors import EnginePermanentError, EngineTransientError
+
+DIED_WHILE_SENDING = (
+    "the engine process died while sending; WhatsApp may or may not have published the status — not resent "
+    "to avoid a duplicate"
+)
+CUT_OFF = (
+    "an earlier attempt at this status was cut off (the server or the engine process stopped while "
+    "sending); WhatsApp may or may not have published it — not resent to avoid a duplicate"
+)
+NOT_CONNECTED = "the account is not connected"
+
+
+def send_request(status: OutgoingStatus) -> SendStatus:
+    """What the child needs to build neonize's message: our fields, Green's names, the prepared file."""
+    body = status.body
+    if status.type is StatusType.TEXT:
+        return SendStatus(
+            "text",
+            status.message_id,
+            text=body["message"],
+            background=body.get("backgroundColor", ""),
+            font=body.get("font", ""),
+        )
+    media = status.media
+    if media is None:
+        raise EnginePermanentError("the status' prepared media is missing")
+    voice = status.type is StatusType.VOICE
+    return SendStatus(
+        "audio" if voice else media.kind.value,
+        status.message_id,
+        caption=body.get("caption", ""),
+        background=body.get("backgroundColor", "") if voice else "",
+        media_path=str(media.path),
+        mime_type=media.mime_type,
+        jpeg_thumbnail=media.jpeg_thumbnail or "",
+        seconds=round(media.duration_seconds or 0),
+        waveform=base64.b64encode(media.waveform).decode("ascii") if media.waveform else "",
+        width=media.width or 0,
+        height=media.height or 0,
+        voice=voice,
+    )
+
+
+class Sends:
+    def __init__(self, session_dir: Callable[[int], Path], timeout: float) -> None:
+        self.session_dir = session_dir
+        self.timeout = timeout
+        self._stores: dict[int, Intents] = {}
+        #: outcomes being written, by our message id: a send returns only once its outcome is on disk
+        self._recordings: dict[str, asyncio.Task[None]] = {}
+
+    def store(self, instance_id: int) -> Intents:
+        store = self._stores.get(instance_id)
+        if store is None:
+            store = self._stores[instance_id] = Intents(self.session_dir(instance_id))
+        return store
+
+    async def send(self, account: Account, status: OutgoingStatus) -> SendOutcome:
+        request = send_request(status)
+        store = self.store(account.instance_id)
+        message_id = status.message_id
+        earlier = self._recordings.get(message_id)
+        if earlier is not None:  # an earlier try's answer is being written: judge by it, once on disk
+            await asyncio.shield(earlier)
+        known = await asyncio.to_thread(store.get, message_id)
+        if known is not None and known.wa_message_id:
+            return SendOutcome((), repeated=True)
+        future = account.child.in_flight(message_id) if account.child is not None else None
+        if known is not None and future is None:
+            raise EnginePermanentError(CUT_OFF)
+        if future is None:
+            # shielded: once the intent is on disk the request must leave, even if our caller gives up now
+            future = await asyncio.shield(self._start(account, store, request))
+        # else: an earlier try timed out while its send goes on; this try waits for that one's outcome
+        try:
+            answer = await asyncio.wait_for(asyncio.shield(future), self.timeout)
+        except TimeoutError:
+            raise EngineTransientError(
+                f"WhatsApp did not answer within {self.timeout:g} s; the attempt goes on and the next try "
+                "waits for its outcome"
+            ) from None
+        recording = self._recordings.get(message_id)
+        if recording is not None:
+            await asyncio.shield(recording)
+        if answer.ok:
+            return SendOutcome(())  # who got it: the receipts will tell
+        if answer.error_kind == DIED:
+            raise EnginePermanentError(DIED_WHILE_SENDING)
+        if answer.error_kind == UNCERTAIN:
+            raise EnginePermanentError(
+                f"{answer.error}; WhatsApp may or may not have published the status — not resent to avoid a "
+                "duplicate"
+            )
+        if answer.error_kind == PERMANENT:
+            raise EnginePermanentError(answer.error)
+        raise EngineTransientError(answer.error)
+
+    async def _start(self, account: Account, store: Intents, request: SendStatus) -> asyncio.Future[Response]:
+        await asyncio.to_thread(store.begin, request.message_id)
+        child = account.child
+        if child is None or not child.alive:
+            await asyncio.to_thread(store.clear, request.message_id)
+            failed: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+            failed.set_result(Response(ok=False, error=NOT_CONNECTED, error_kind=TRANSIENT))
+            return failed
+        message_id = request.message_id
+
+        def on_response(answer: Response) -> None:
+            task = asyncio.create_task(self._record(store, message_id, answer))
+            self._recordings[message_id] = task
+            task.add_done_callback(lambda _t: self._recordings.pop(message_id, None))
+
+        return await child.submit(request, on_response=on_response)
+
+    @staticmethod
+    async def _record(store: Intents, message_id: str, answer: Response) -> None:
+        """The outcome of a send, whoever still waits for it: WhatsApp's id, or "nothing was published"."""
+        if answer.ok:
+            result = result_of(SendStatus("", message_id), answer)
+            assert isinstance(result, SendResult)
+            await asyncio.to_thread(store.sent, message_id, result.wa_message_id)
+        elif answer.error_kind in (TRANSIENT, PERMANENT):
+            await asyncio.to_thread(store.clear, message_id)
+        # DIED / UNCERTAIN: the intent stays open — unknown outcome, never resent
+
+    async def whatsapp_id(self, instance_id: int, message_id: str) -> str:
+        known = await asyncio.to_thread(self.store(instance_id).get, message_id)
+        if known is None or not known.wa_message_id:
+            raise EnginePermanentError("WhatsApp's id of this status is unknown (its send did not complete)")
+        return known.wa_message_id
+
+    async def ours(self, instance_id: int, wa_message_ids: list[str]) -> dict[str, str]:
+        return await asyncio.to_thread(self.store(instance_id).ours, wa_message_ids)
+
+    def forget(self, instance_id: int) -> None:
+        store = self._stores.pop(instance_id, None)
+        if store is not None:
+            store.close()
+
+    async def close(self) -> None:
+        await asyncio.gather(*self._recordings.values(), return_exceptions=True)
+        for store in self._stores.values():
+            store.close()
+        self._stores.clear()
