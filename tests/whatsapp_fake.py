@@ -55,7 +55,7 @@ from neonize.events import (  # noqa: E402
     ReceiptEv,
     TemporaryBanEv,
 )
-from neonize.exc import NeonizeError, SendMessageError, UploadError  # noqa: E402
+from neonize.exc import IsOnWhatsAppError, NeonizeError, SendMessageError, UploadError  # noqa: E402
 from neonize.proto.Neonize_pb2 import (  # noqa: E402
     JID,
     Contact,
@@ -98,6 +98,8 @@ DEFAULT_SCRIPT: dict[str, Any] = {
     "lid_map": {},
     #: numbers on WhatsApp
     "registered": [],
+    #: is_on_whatsapp raises IsOnWhatsAppError with this text (a lost connection, say)
+    "numbers_error": "",
     #: sent after each status: {"from": number or "lid:<user>", "type": "DELIVERED"|"READ"|"PLAYED"|…,
     #: "before_response": bool}
     "receipts": [],
@@ -310,6 +312,8 @@ class FakeClient:
 
     def is_on_whatsapp(self, *numbers: str) -> list[IsOnWhatsAppResponse]:
         self.record("is_on_whatsapp", numbers=list(numbers))
+        if self.script["numbers_error"]:
+            raise IsOnWhatsAppError(self.script["numbers_error"])
         registered = set(self.script["registered"])
         return [
             IsOnWhatsAppResponse(Query=n, JID=_jid(n.lstrip("+")), IsIn=n.lstrip("+") in registered)

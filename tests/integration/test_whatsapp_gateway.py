@@ -214,3 +214,13 @@ async def test_contacts_numbers_and_incoming(gw: Gateway) -> None:
     assert (item["senderName"], item["senderContactName"]) == ("alice", "Alice Saved")
     assert item["extendedTextMessage"]["backgroundColor"] == "#112233"
     assert item["textMessage"] == "from Alice"
+
+
+async def test_an_engine_failure_is_a_bad_gateway_not_a_500(gw: Gateway) -> None:
+    """WhatsApp unreachable while answering a request: Green's 502 (its clients retry it), never a 500."""
+    ids = await whatsapp_instance(gw, numbers_error="websocket not connected")
+    r = await post(gw, ids, "checkWhatsapp", {"phoneNumber": 79990000002})
+    assert r.status_code == 502, r.text
+    body = r.json()
+    assert set(body) == {"statusCode", "timestamp", "path", "message"}
+    assert body["message"].startswith("Bad Gateway: ")

@@ -14,10 +14,10 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from statusgate.api.context import Context
-from statusgate.api.errors import api_error, internal_error, not_found
+from statusgate.api.errors import api_error, engine_error, internal_error, not_found
 from statusgate.api.methods import EMPTY, METHODS
 from statusgate.api.schemas import Schemas
-from statusgate.errors import ApiError, ForbiddenError, NotFoundError, PayloadTooLargeError
+from statusgate.errors import ApiError, EngineError, ForbiddenError, NotFoundError, PayloadTooLargeError
 from statusgate.services import media as media_service
 from statusgate.services.instances import Authenticator
 from statusgate.services.runtime import Runtime
@@ -126,6 +126,7 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         openapi_url=None,
         exception_handlers={
             ApiError: api_error,
+            EngineError: engine_error,
             StarletteHTTPException: not_found,
             Exception: internal_error,
         },

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from statusgate.errors import ApiError
+from statusgate.errors import ApiError, EngineError, EnginePermanentError
 
 log = logging.getLogger("statusgate.api")
 
@@ -36,6 +36,16 @@ def error_response(request: Request, status: int, message: str) -> JSONResponse:
 async def api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
     return error_response(request, exc.http_status, exc.message)
+
+
+async def engine_error(request: Request, exc: Exception) -> JSONResponse:
+    """The engine could not do what a request needed right now (phone unreachable, engine restarting):
+    Green's 502, which its clients retry; a refusal by WhatsApp itself is a 400."""
+    assert isinstance(exc, EngineError)
+    if isinstance(exc, EnginePermanentError):
+        return error_response(request, 400, exc.message)
+    log.warning("engine failed on %s %s: %s", request.method, redact_path(request.url.path), exc.message)
+    return error_response(request, 502, f"Bad Gateway: {exc.message}")
 
 
 async def not_found(request: Request, _exc: Exception) -> JSONResponse:
