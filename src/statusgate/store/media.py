@@ -52,8 +52,13 @@ class UploadRow:
     expires_at: float | None
 
 
+# read for every status prepared and every status sent: built once
+_GET_MEDIA = sa.select(media).where(media.c.media_id == sa.bindparam("media_id"))
+_GET_UPLOAD = sa.select(uploads).where(uploads.c.upload_id == sa.bindparam("upload_id"))
+
+
 def get_media(conn: Connection, media_id: str) -> MediaRow | None:
-    row = (conn.execute(sa.select(media).where(media.c.media_id == media_id))).first()
+    row = conn.execute(_GET_MEDIA, {"media_id": media_id}).first()
     return _media(row) if row is not None else None
 
 
@@ -102,7 +107,7 @@ def put_upload(conn: Connection, row: UploadRow, now: float) -> None:
 
 
 def get_upload(conn: Connection, upload_id: str) -> UploadRow | None:
-    row = (conn.execute(sa.select(uploads).where(uploads.c.upload_id == upload_id))).first()
+    row = conn.execute(_GET_UPLOAD, {"upload_id": upload_id}).first()
     return _upload(row) if row else None
 
 
