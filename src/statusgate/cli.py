@@ -112,9 +112,6 @@ def _serve(settings: Settings, before: Callable[[Runtime], Awaitable[None]] | No
     from statusgate.logs import log_config
 
     _hold_server_lock(settings)
-    # Database work runs in threads and every SQLite call gives up the GIL; with the default 5 ms switch
-    # interval a finished query can wait that long for the busy event loop to let go of it.
-    sys.setswitchinterval(0.0005)
     if before is not None:
         _run(settings, before)
     config = uvicorn.Config(
