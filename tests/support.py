@@ -6,13 +6,16 @@ import contextlib
 import http.server
 import io
 import json
+import math
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
 import time
+import wave
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,6 +30,18 @@ ROOT = Path(__file__).resolve().parent.parent
 def jpeg_bytes(width: int = 90, height: int = 160, color: tuple[int, int, int] = (200, 30, 60)) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (width, height), color).save(out, format="JPEG")
+    return out.getvalue()
+
+
+def wav_bytes(seconds: float = 1.0, rate: int = 8000) -> bytes:
+    """A 440 Hz mono tone, written with the standard library's wave module."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        samples = (int(8000 * math.sin(2 * math.pi * 440 * n / rate)) for n in range(int(seconds * rate)))
+        wav.writeframes(b"".join(struct.pack("<h", sample) for sample in samples))
     return out.getvalue()
 
 

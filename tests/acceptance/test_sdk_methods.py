@@ -5,10 +5,7 @@ from __future__ import annotations
 import base64
 import inspect
 import io
-import math
-import struct
 import time
-import wave
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,7 +28,7 @@ from tests.acceptance.conftest import (
     state,
     statistic,
 )
-from tests.support import FileServer, ServerProcess, cli, wait_for
+from tests.support import FileServer, ServerProcess, cli, wait_for, wav_bytes
 
 ROW_KEYS = {"participant", "timestamp", "status"}
 
@@ -107,18 +104,6 @@ def test_statistic_with_participants_lists_only_those_that_exist(shared_api: Any
     # numbers not on WhatsApp are skipped and the account's own number is no recipient; whether a
     # participant is a named contact does not matter
     wait_for_recipients(api, id_message, {NAMED[0], UNNAMED, NOT_A_CONTACT})
-
-
-def wav_bytes(seconds: float = 1.0, rate: int = 8000) -> bytes:
-    """A short mono tone, generated on the spot."""
-    out = io.BytesIO()
-    with wave.open(out, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        samples = (int(8000 * math.sin(2 * math.pi * 440 * n / rate)) for n in range(int(seconds * rate)))
-        wav.writeframes(b"".join(struct.pack("<h", sample) for sample in samples))
-    return out.getvalue()
 
 
 def test_text_and_voice_statuses_journals_and_delete(

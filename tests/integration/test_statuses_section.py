@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import math
-import struct
-import wave
 from typing import Any
 
 import pytest
@@ -13,29 +9,13 @@ import pytest
 from statusgate.engines.sandbox_network import ImportedContact
 from tests.conftest import Gateway
 from tests.integration.test_send_media_status import poll, statistic, status_row
-from tests.support import FileServer, jpeg_bytes
+from tests.support import FileServer, jpeg_bytes, wav_bytes
 
 BOOK = [
     ImportedContact("79990000001@c.us", "Ann", "Ann W", True),
     ImportedContact("79990000002@c.us", "Bob", "Bob K", True),
     ImportedContact("79990000003@c.us", "Cy", "", True),
 ]
-
-
-def wav_bytes(seconds: float = 1.0, rate: int = 8000) -> bytes:
-    """A 440 Hz tone, written with the standard library's wave module."""
-    out = io.BytesIO()
-    with wave.open(out, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        wav.writeframes(
-            b"".join(
-                struct.pack("<h", int(12000 * math.sin(2 * math.pi * 440 * n / rate)))
-                for n in range(int(rate * seconds))
-            )
-        )
-    return out.getvalue()
 
 
 @pytest.fixture

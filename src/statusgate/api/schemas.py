@@ -7,6 +7,7 @@ test — can change.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
@@ -92,29 +93,25 @@ class Schemas:
         participant = Annotated[str, AfterValidator(_chat_id)]
         participants = Annotated[list[participant], Field(max_length=s.max_participants)]
 
+        url_file = Annotated[str, Field(min_length=1, max_length=s.max_url_chars), AfterValidator(_http_url)]
+
+        def file_name(check: Callable[[str], str]) -> Any:
+            return Annotated[
+                str, Field(min_length=1, max_length=s.max_file_name_chars), AfterValidator(check)
+            ]
+
+        colour = Annotated[str, AfterValidator(_colour)]
         self.send_media_status: type[BaseModel] = create_model(
             "SendMediaStatus",
             __base__=_Strict,
-            urlFile=(
-                Annotated[str, Field(min_length=1, max_length=s.max_url_chars), AfterValidator(_http_url)],
-                ...,
-            ),
-            fileName=(
-                Annotated[
-                    str,
-                    Field(min_length=1, max_length=s.max_file_name_chars),
-                    AfterValidator(_media_file_name),
-                ],
-                ...,
-            ),
+            urlFile=(url_file, ...),
+            fileName=(file_name(_media_file_name), ...),
             caption=(
                 Annotated[str, Field(max_length=s.max_caption_chars), AfterValidator(_no_bom)] | None,
                 None,
             ),
             participants=(participants | None, None),
         )
-
-        colour = Annotated[str, AfterValidator(_colour)]
         self.send_text_status: type[BaseModel] = create_model(
             "SendTextStatus",
             __base__=_Strict,
@@ -129,18 +126,8 @@ class Schemas:
         self.send_voice_status: type[BaseModel] = create_model(
             "SendVoiceStatus",
             __base__=_Strict,
-            urlFile=(
-                Annotated[str, Field(min_length=1, max_length=s.max_url_chars), AfterValidator(_http_url)],
-                ...,
-            ),
-            fileName=(
-                Annotated[
-                    str,
-                    Field(min_length=1, max_length=s.max_file_name_chars),
-                    AfterValidator(_voice_file_name),
-                ],
-                ...,
-            ),
+            urlFile=(url_file, ...),
+            fileName=(file_name(_voice_file_name), ...),
             backgroundColor=(colour | None, None),
             participants=(participants | None, None),
         )
