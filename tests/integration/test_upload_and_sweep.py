@@ -67,7 +67,12 @@ async def test_sweep_removes_expired_uploads_old_journals_and_unused_files(
     start_gateway: Any, make_settings: Any
 ) -> None:
     gw: Gateway = await start_gateway(
-        make_settings(upload_retention_seconds=0.2, journal_retention_seconds=0.5, allow_private_urls=False)
+        make_settings(
+            upload_retention_seconds=0.2,
+            journal_retention_seconds=0.5,
+            notification_retention_seconds=0.5,
+            allow_private_urls=False,
+        )
     )
     ids = await gw.create_instance()
     await gw.rt.sandbox.import_contacts(ids[0], BOOK)
@@ -77,7 +82,12 @@ async def test_sweep_removes_expired_uploads_old_journals_and_unused_files(
     url = r.json()["urlFile"]
     sent = await gw.client.post(gw.path(*ids, "sendMediaStatus"), json={"urlFile": url, "fileName": "p.jpg"})
     id_message = sent.json()["idMessage"]
-    await poll(lambda: statistic(gw, *ids, id_message), what="sent")
+
+    async def delivered() -> bool:
+        rows = await statistic(gw, *ids, id_message)
+        return bool(rows) and rows[0]["status"] == "delivered"
+
+    await poll(delivered, what="sent and delivered")
     row = await status_row(gw, ids[0], id_message)
     assert row is not None
     assert row.media_id is not None
@@ -88,6 +98,7 @@ async def test_sweep_removes_expired_uploads_old_journals_and_unused_files(
     assert counts["journal_rows"] >= 1
     assert counts["media_rows"] >= 1
     assert counts["files"] >= 1
+    assert counts["sandbox_events"] >= 1  # the delivered receipt the gateway already took
     assert (await gw.client.get(url.removeprefix("http://127.0.0.1:9"))).status_code == 404
     assert await status_row(gw, ids[0], id_message) is None
     assert not prepared.exists()

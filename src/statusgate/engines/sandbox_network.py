@@ -201,6 +201,18 @@ class SandboxNetwork(SandboxTraffic):
 
     # --- events ---------------------------------------------------------------------------------------
 
+    async def prune(self, before: float) -> int:
+        """Forget network events already handed to the gateway before ``before`` (they only grow otherwise)."""
+
+        def _tx(conn: Connection) -> int:
+            return conn.execute(
+                sandbox_events.delete().where(
+                    sandbox_events.c.consumed.is_(True), sandbox_events.c.at < before
+                )
+            ).rowcount
+
+        return await self.db.write(_tx)
+
     async def finish_reboots(self) -> None:
         """Accounts whose reboot is over are back in their state: the network says so."""
         now = time.time()

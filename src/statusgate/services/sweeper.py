@@ -23,6 +23,7 @@ async def sweep_once(rt: Runtime, now: float | None = None) -> dict[str, int]:
         "journal_rows": await rt.db.write(sweep.old_journals, now - settings.journal_retention_seconds),
         "uploads": await rt.db.write(sweep.expired_uploads, now),
         "media_rows": await rt.db.write(sweep.unused_media, now - GRACE_SECONDS),
+        "sandbox_events": await rt.sandbox.prune(now - settings.notification_retention_seconds),
     }
     needed = await rt.db.read(sweep.referenced_blobs)
     counts["files"] = await asyncio.to_thread(rt.media.remove_unreferenced, needed, now - GRACE_SECONDS)
