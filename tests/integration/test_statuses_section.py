@@ -235,12 +235,12 @@ async def test_receipts_move_forward_only(gw: Gateway, files: FileServer) -> Non
     assert rows == {"79990000001@c.us": "delivered", "79990000002@c.us": "read"}
     # a late `delivered` for someone who has read it keeps `read`
     from statusgate.domain.states import ReceiptStatus
-    from statusgate.store import outbox
+    from statusgate.store import recipients
 
     row = await status_row(gw, ids[0], id_message)
     assert row is not None
     moved = await gw.rt.db.write(
-        outbox.apply_receipt, row.seq, "79990000002@c.us", ReceiptStatus.DELIVERED, 1e10
+        recipients.apply_receipt, row.seq, "79990000002@c.us", ReceiptStatus.DELIVERED, 1e10
     )
     assert moved is False
     item = next(i for i in await outgoing(gw, ids) if i["idMessage"] == id_message)

@@ -28,7 +28,7 @@ from statusgate.queue.preparation import PrepareMedia, Preparer
 from statusgate.queue.retry import RetryPolicy
 from statusgate.queue.sending import LoadMedia, Sender
 from statusgate.settings import Settings
-from statusgate.store import incoming, notifications, outbox
+from statusgate.store import incoming, notifications, outbox, recipients
 from statusgate.store.db import Database
 
 log = logging.getLogger("statusgate.queue")
@@ -64,7 +64,7 @@ def _apply_events(conn: sa.Connection, events: list[EngineEvent], open_audience:
                 handled.append(False)  # its send is not recorded yet: `sent` must come first
                 continue
             if found is not None:
-                outbox.apply_receipt(
+                recipients.apply_receipt(
                     conn, found[0], event.participant, event.status, event.at, create_missing=open_audience
                 )
         elif isinstance(event, StateEvent):

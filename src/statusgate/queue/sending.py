@@ -26,6 +26,7 @@ from statusgate.queue.retry import RetryPolicy
 from statusgate.settings import Settings
 from statusgate.store import instances as instance_store
 from statusgate.store import outbox
+from statusgate.store import recipients as recipient_store
 from statusgate.store.batch import Batcher, each
 from statusgate.store.db import Database
 from statusgate.store.outbox import StatusRow
@@ -91,7 +92,7 @@ def _sent(conn: sa.Connection, head: StatusRow, recipients: list[str], at: float
     )
     if moved is None:
         return _delete_requested(conn, head.seq)
-    outbox.record_sent(conn, head.seq, recipients, at)
+    recipient_store.record_sent(conn, head.seq, recipients, at)
     return moved.delete_requested
 
 

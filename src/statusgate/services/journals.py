@@ -9,7 +9,7 @@ from typing import Any
 from statusgate.domain.models import Instance, MediaKind, PreparedMedia, StatusType
 from statusgate.domain.states import PENDING_STATES, UNSENT_STATES
 from statusgate.services.runtime import Runtime
-from statusgate.store import incoming, outbox
+from statusgate.store import incoming, recipients
 from statusgate.store.outbox import StatusRow
 
 TYPE_MESSAGE = {
@@ -51,7 +51,7 @@ def media_fields(rt: Runtime, media: PreparedMedia, requested_name: str) -> dict
 
 async def outgoing(rt: Runtime, instance: Instance, minutes: int) -> list[dict[str, Any]]:
     since = time.time() - minutes * 60
-    entries = await rt.db.read(outbox.journal, instance.id_instance, since)
+    entries = await rt.db.read(recipients.journal, instance.id_instance, since)
     own = await rt.engine(instance.engine).wid(instance.id_instance)
     items = []
     for row, best in entries:

@@ -11,7 +11,7 @@ from statusgate.domain.models import Instance
 from statusgate.domain.states import InstanceState, ReceiptStatus, StatusState
 from statusgate.errors import BadRequestError, EngineError, NotAuthorizedError, UnsupportedError
 from statusgate.services.runtime import Runtime
-from statusgate.store import outbox
+from statusgate.store import outbox, recipients
 
 
 async def show_queue(rt: Runtime, instance: Instance) -> list[dict[str, Any]]:
@@ -47,7 +47,7 @@ async def clear_queue(rt: Runtime, instance: Instance) -> int:
 async def statistics(rt: Runtime, instance: Instance, id_message: str) -> list[dict[str, Any]]:
     def query(conn: Connection) -> list[tuple[str, str, float]]:
         row = outbox.get_by_message_id(conn, instance.id_instance, id_message)
-        return [] if row is None else outbox.statistics(conn, row.seq)
+        return [] if row is None else recipients.statistics(conn, row.seq)
 
     rows = await rt.db.read(query)
     return [

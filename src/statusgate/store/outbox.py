@@ -16,12 +16,11 @@ from sqlalchemy import Connection
 from statusgate.domain.states import (
     CLEARABLE_STATES,
     PENDING_STATES,
-    ReceiptStatus,
     StatusState,
     check_transition,
 )
 from statusgate.store import notifications
-from statusgate.store.schema import PENDING_SQL, status_events, status_recipients, statuses
+from statusgate.store.schema import PENDING_SQL, status_events, statuses
 
 
 @dataclass(frozen=True)
@@ -49,7 +48,7 @@ class StatusRow:
     last_action_at: float = 0.0
 
 
-def _row(row: sa.Row[Any]) -> StatusRow:
+def row_from_db(row: sa.Row[Any]) -> StatusRow:
     return StatusRow(
         seq=row.seq,
         instance_id=row.instance_id,
@@ -266,12 +265,12 @@ _HEAD = (
 
 def get(conn: Connection, seq: int) -> StatusRow | None:
     row = conn.execute(_GET, {"seq": seq}).first()
-    return _row(row) if row else None
+    return row_from_db(row) if row else None
 
 
 def get_by_message_id(conn: Connection, instance_id: int, id_message: str) -> StatusRow | None:
     row = conn.execute(_BY_MESSAGE_ID, {"instance_id": instance_id, "id_message": id_message}).first()
-    return _row(row) if row else None
+    return row_from_db(row) if row else None
 
 
 def seq_and_state(conn: Connection, instance_id: int, id_message: str) -> tuple[int, StatusState] | None:
@@ -282,7 +281,7 @@ def seq_and_state(conn: Connection, instance_id: int, id_message: str) -> tuple[
 def head(conn: Connection, instance_id: int) -> StatusRow | None:
     """The status that holds the line for this instance: the oldest one not yet final."""
     row = conn.execute(_HEAD, {"instance_id": instance_id}).first()
-    return _row(row) if row else None
+    return row_from_db(row) if row else None
 
 
 def instances_with_pending(conn: Connection) -> list[int]:
@@ -310,7 +309,9 @@ def to_prepare(conn: Connection, now: float, limit: int) -> list[StatusRow]:
         .order_by(statuses.c.seq)
         .limit(limit)
     )
-    rows = sorted([_row(r) for r in queued] + [_row(r) for r in orphaned], key=lambda row: row.seq)
+    rows = sorted(
+        [row_from_db(r) for r in queued] + [row_from_db(r) for r in orphaned], key=lambda row: row.seq
+    )
     return rows[:limit]
 
 
@@ -368,7 +369,7 @@ def overdue(conn: Connection, now: float) -> list[StatusRow]:
         .where(statuses.c.state.in_([s.value for s in CLEARABLE_STATES]), statuses.c.expires_at < now)
         .order_by(statuses.c.seq)
     )
-    return [_row(r) for r in rows]
+    return [row_from_db(r) for r in rows]
 
 
 def list_pending(conn: Connection, instance_id: int, limit: int) -> list[StatusRow]:
@@ -378,7 +379,7 @@ def list_pending(conn: Connection, instance_id: int, limit: int) -> list[StatusR
         .order_by(statuses.c.seq)
         .limit(limit)
     )
-    return [_row(r) for r in rows]
+    return [row_from_db(r) for r in rows]
 
 
 def clearable(conn: Connection, instance_id: int) -> list[StatusRow]:
@@ -390,7 +391,7 @@ def clearable(conn: Connection, instance_id: int) -> list[StatusRow]:
         )
         .order_by(statuses.c.seq)
     )
-    return [_row(r) for r in rows]
+    return [row_from_db(r) for r in rows]
 
 
 def events(conn: Connection, seq: int) -> list[tuple[StatusState, float, str | None]]:
@@ -405,88 +406,6 @@ def events(conn: Connection, seq: int) -> list[tuple[StatusState, float, str | N
 # --- per-recipient statistics --------------------------------------------------------------------------------
 
 
-def record_sent(conn: Connection, seq: int, recipients: list[str], now: float) -> None:
-    if recipients:
-        conn.execute(
-            _INSERT_RECIPIENT,
-            [
-                {"status_seq": seq, "participant": p, "status": ReceiptStatus.SENT.value, "updated_at": now}
-                for p in recipients
-            ],
-        )
-
-
-_INSERT_RECIPIENT = status_recipients.insert()
-_BEHIND = {status: [r.value for r in ReceiptStatus if r.rank < status.rank] for status in ReceiptStatus}
-_ADVANCE_RECIPIENT = {
-    status: status_recipients.update()
-    .where(
-        status_recipients.c.status_seq == sa.bindparam("w_seq"),
-        status_recipients.c.participant == sa.bindparam("w_participant"),
-        status_recipients.c.status.in_(_BEHIND[status]),
-    )
-    .values(status=status.value, updated_at=sa.bindparam("v_at"))
-    for status in ReceiptStatus
-}
-_TOUCH = (
-    statuses.update()
-    .where(statuses.c.seq == sa.bindparam("w_seq"))
-    .values(
-        last_action_at=sa.case(
-            (statuses.c.last_action_at < sa.bindparam("v_at"), sa.bindparam("v_at")),
-            else_=statuses.c.last_action_at,
-        )
-    )
-    .returning(statuses.c.instance_id, statuses.c.id_message)
-)
-
-
-_RECIPIENT_EXISTS = sa.select(status_recipients.c.participant).where(
-    status_recipients.c.status_seq == sa.bindparam("w_seq"),
-    status_recipients.c.participant == sa.bindparam("w_participant"),
-)
-
-
-def apply_receipt(
-    conn: Connection,
-    seq: int,
-    participant: str,
-    status: ReceiptStatus,
-    at: float,
-    *,
-    create_missing: bool = False,
-) -> bool:
-    """Move a recipient's row forward (sent → delivered → read); never backwards, never for non-recipients.
-
-    ``create_missing``: the engine chose the audience itself (whatsapp), so the statistics learn who got the
-    status from its receipts: an unknown participant first gets a ``sent`` row, then moves forward."""
-    params = {"w_seq": seq, "w_participant": participant, "v_at": at}
-    moved = conn.execute(_ADVANCE_RECIPIENT[status], params).rowcount
-    if moved != 1 and create_missing and conn.scalar(_RECIPIENT_EXISTS, params) is None:
-        record_sent(conn, seq, [participant], at)
-        moved = conn.execute(_ADVANCE_RECIPIENT[status], params).rowcount
-    if moved != 1:
-        return False
-    owner = conn.execute(_TOUCH, {"w_seq": seq, "v_at": at}).one()
-    notifications.append(
-        conn,
-        owner.instance_id,
-        "outgoingStatusReceipt",
-        {"idMessage": owner.id_message, "participant": participant, "status": status.value},
-        at,
-    )
-    return True
-
-
-def statistics(conn: Connection, seq: int) -> list[tuple[str, str, float]]:
-    rows = conn.execute(
-        sa.select(status_recipients.c.participant, status_recipients.c.status, status_recipients.c.updated_at)
-        .where(status_recipients.c.status_seq == seq)
-        .order_by(status_recipients.c.participant)
-    )
-    return [(r.participant, r.status, r.updated_at) for r in rows]
-
-
 def request_delete(conn: Connection, seq: int) -> bool:
     """Mark a status being sent for revocation once its send ends; False if it is no longer being sent."""
     result = conn.execute(
@@ -495,30 +414,3 @@ def request_delete(conn: Connection, seq: int) -> bool:
         .values(delete_requested=True)
     )
     return result.rowcount == 1
-
-
-def journal(conn: Connection, instance_id: int, since: float) -> list[tuple[StatusRow, str | None]]:
-    """Statuses with an action since ``since`` (deleted ones excluded), oldest first, each with the
-    furthest receipt any recipient reached (None before anyone did)."""
-    rank = sa.case(
-        (status_recipients.c.status == ReceiptStatus.READ.value, 2),
-        (status_recipients.c.status == ReceiptStatus.DELIVERED.value, 1),
-        else_=0,
-    )
-    best = (
-        sa.select(status_recipients.c.status_seq, sa.func.max(rank).label("best"))
-        .group_by(status_recipients.c.status_seq)
-        .subquery()
-    )
-    rows = conn.execute(
-        sa.select(statuses, best.c.best)
-        .outerjoin(best, best.c.status_seq == statuses.c.seq)
-        .where(
-            statuses.c.instance_id == instance_id,
-            statuses.c.state != StatusState.DELETED.value,
-            statuses.c.last_action_at >= since,
-        )
-        .order_by(statuses.c.seq)
-    )
-    names = {0: ReceiptStatus.SENT.value, 1: ReceiptStatus.DELIVERED.value, 2: ReceiptStatus.READ.value}
-    return [(_row(r), None if r.best is None else names[int(r.best)]) for r in rows]
