@@ -218,7 +218,11 @@ async def test_webhooks_in_order_with_token_and_retries(
     ]
     assert receiver.bodies[1]["idMessage"] == sent["idMessage"]
     assert all(h["Authorization"] == "Bearer s3cret" for h in receiver.headers)
-    assert (await gw.client.get(gw.path(*ids, "getWebhooksCount"))).json() == {"count": 0}
+
+    async def none_waiting() -> bool:
+        return bool((await gw.client.get(gw.path(*ids, "getWebhooksCount"))).json() == {"count": 0})
+
+    await poll(none_waiting, what="delivered notifications removed")
 
     await gw.client.post(gw.path(*ids, "setSettings"), json={"webhookUrlToken": "Basic dXNlcjpwdw=="})
     await gw.rt.sandbox.logout(ids[0])

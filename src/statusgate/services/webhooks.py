@@ -29,6 +29,8 @@ log = logging.getLogger("statusgate.webhooks")
 
 #: notifications read (and removed once delivered) per round trip to the database
 DELIVERY_BATCH = 100
+#: delivered notifications are removed in groups of this size (a crash re-sends at most this many)
+REMOVE_EVERY = 20
 #: how long "this instance has a webhookUrl" is believed without looking again
 WEBHOOK_CACHE_SECONDS = 30.0
 
@@ -130,7 +132,7 @@ class WebhookSender:
 
     async def _deliver_in_order(self, instance: Instance, rows: list[NotificationRow]) -> float | None:
         """POST ``rows`` one after the other; stop at the first that must wait. Delivered rows are removed
-        in one transaction per batch: a crash in between re-sends a few (at least once, never lost)."""
+        in groups of REMOVE_EVERY: a crash in between re-sends at most that many (at least once, never lost)."""
         wid = await self.rt.engine(instance.engine).wid(instance.id_instance)
         url = str(instance.settings["webhookUrl"])
         token = str(instance.settings.get("webhookUrlToken") or "")
@@ -157,6 +159,9 @@ class WebhookSender:
                     result = WebhookResult(False, f"no answer within {timeout:g} s")
                 if result.ok:
                     delivered.append(row.receipt_id)
+                    if len(delivered) >= REMOVE_EVERY:
+                        await self.rt.db.write(notifications.remove_many, instance.id_instance, delivered)
+                        delivered = []
                     continue
                 retry = self.settings.webhook_retry_seconds * random.uniform(0.8, 1.2)
                 await self.rt.db.write(
