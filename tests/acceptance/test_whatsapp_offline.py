@@ -7,7 +7,6 @@ reached), never a 500 and never a hang. The engine process is pointed at a dead 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +31,11 @@ def test_qr_offline_is_a_clear_error(tmp_path: Path) -> None:
         assert (tmp_path / "data" / "sessions" / str(creds["idInstance"])).is_dir()
 
         with ServerProcess(env, tmp_path / "server.log") as server:
-            started = time.monotonic()
+            # the client's timeout is the "never a hang" check: a hanging qr would raise ReadTimeout
             r = httpx.get(api(server, creds, "qr"), timeout=30)
             assert r.status_code == 200, r.text
             assert r.json()["type"] == "error"
             assert r.json()["message"].startswith("could not connect to WhatsApp")
-            assert time.monotonic() - started < 20
             assert httpx.get(api(server, creds, "getStateInstance")).json() == {
                 "stateInstance": "notAuthorized"
             }

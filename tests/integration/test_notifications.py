@@ -148,11 +148,9 @@ async def test_long_poll_is_woken_by_a_new_notification(start_gateway: Any, make
     waiting = asyncio.create_task(receive(gw, ids, timeout=30))
     await asyncio.sleep(0.3)
     assert not waiting.done()
-    started = time.monotonic()
     await gw.rt.sandbox.scan(ids[0])
-    got = await asyncio.wait_for(waiting, 20)
+    got = await asyncio.wait_for(waiting, 20)  # a long-poll left to its 30 s timeout would not make it
     assert got["body"]["typeWebhook"] == "stateInstanceChanged"
-    assert time.monotonic() - started < 20  # woken, not timed out (30 s)
 
 
 async def test_polling_methods_validation(start_gateway: Any, make_settings: Any) -> None:
