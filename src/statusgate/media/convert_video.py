@@ -86,7 +86,7 @@ def convert_video(
                 cut = _Cut(src, video, audio, out, settings, deadline)
                 if copy:
                     width, height = first.width, first.height
-                    cut.run(_CopyVideo(out, video, cut))
+                    cut.run(_CopyPackets(out, video, cut, required=True))
                 else:
                     width, height = _encoded_size(first, settings.video_max_side_px)
                     cut.run(_EncodeVideo(out, video, cut, first.rotation, width, height, settings))
@@ -206,7 +206,7 @@ class _Cut:
         ]
         self.origin = min(starts, default=0.0)
         self.audio_stream = audio
-        self.audio: _CopyAudio | _EncodeAudio | None = None
+        self.audio: _CopyPackets | _EncodeAudio | None = None
 
     def at(self, ts: int | None, time_base: Fraction | None) -> float | None:
         """A timestamp as seconds since the origin."""
@@ -214,7 +214,7 @@ class _Cut:
             return None
         return float(ts * time_base) - self.origin
 
-    def run(self, video: _CopyVideo | _EncodeVideo) -> None:
+    def run(self, video: _CopyPackets | _EncodeVideo) -> None:
         """Cut with ``video`` (which has added its output stream, so the MP4 lists video first)."""
         streams: list[av.stream.Stream] = [self.video]
         if self.audio_stream is not None:
@@ -233,17 +233,25 @@ class _Cut:
             self.audio.finish()
 
 
-class _CopyVideo:
-    """Video packets re-wrapped as they are: the longest run, in decode order, that ends by the limit.
+class _CopyPackets:
+    """Packets re-wrapped as they are: the longest run, in decode order, that ends by the limit.
 
     Stopping at the first packet (in decode order) that ends past the limit keeps a prefix of the stream,
-    so every kept frame still has the frames it references.
+    so every kept video frame still has the frames it references. Video must keep at least one packet.
     """
 
-    def __init__(self, out: av.container.OutputContainer, video: VideoStream, cut: _Cut) -> None:
+    def __init__(
+        self,
+        out: av.container.OutputContainer,
+        source: VideoStream | AudioStream,
+        cut: _Cut,
+        *,
+        required: bool,
+    ) -> None:
         self.out = out
         self.cut = cut
-        self.stream = out.add_stream_from_template(video)
+        self.stream = out.add_stream_from_template(source)
+        self.required = required
         self.kept = 0
         self.done = False
 
@@ -259,7 +267,7 @@ class _CopyVideo:
         self.kept += 1
 
     def finish(self) -> None:
-        if not self.kept:
+        if self.required and not self.kept:
             raise MediaError(
                 f"urlFile video has no frame within its first {self.cut.limit - _EPSILON:g} seconds"
             )
@@ -343,27 +351,6 @@ class _EncodeVideo:
         self.out.mux(self.stream.encode(None))
 
 
-class _CopyAudio:
-    def __init__(self, out: av.container.OutputContainer, audio: AudioStream, cut: _Cut) -> None:
-        self.out = out
-        self.cut = cut
-        self.out_stream = out.add_stream_from_template(audio)
-        self.done = False
-
-    def feed(self, packet: Packet[Any]) -> None:
-        if self.done or packet.size == 0:
-            return
-        end = _packet_end(packet, self.cut)
-        if end is not None and end > self.cut.limit:
-            self.done = True
-            return
-        packet.stream = self.out_stream
-        self.out.mux(packet)
-
-    def finish(self) -> None:
-        pass
-
-
 class _EncodeAudio:
     def __init__(self, out: av.container.OutputContainer, audio: AudioStream, cut: _Cut) -> None:
         self.out = out
@@ -395,7 +382,7 @@ class _EncodeAudio:
 
 def _audio_handler(
     out: av.container.OutputContainer, audio: AudioStream, cut: _Cut
-) -> _CopyAudio | _EncodeAudio:
+) -> _CopyPackets | _EncodeAudio:
     if audio.codec_context.name == "aac":
-        return _CopyAudio(out, audio, cut)
+        return _CopyPackets(out, audio, cut, required=False)
     return _EncodeAudio(out, audio, cut)
