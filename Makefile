@@ -38,7 +38,13 @@ lint: $(VENV)/.installed-test
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
 
+# the wheel is built as `pip install statusgate` would (isolated: the declared setuptools bound), its build
+# directory kept out of the tree (a stale build/lib would leak into it), and checked by tests/check_wheel.py
 test: libmagic lint typecheck
+	@wheels=$$(mktemp -d) && trap 'rm -rf "$$wheels"' EXIT && \
+	  printf '[build]\nbuild_base = %s/build\n' "$$wheels" > "$$wheels/setup.cfg" && \
+	  DIST_EXTRA_CONFIG="$$wheels/setup.cfg" $(BIN)/python -m pip wheel --quiet --no-deps -w "$$wheels" . && \
+	  $(BIN)/python tests/check_wheel.py "$$wheels"/statusgate-*.whl
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.installed-test

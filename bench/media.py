@@ -9,9 +9,12 @@
     a stream-copied H.264 file and a re-encoded MPEG-4 Part 2 file; goal < 300 MB.
 (d) a 100 MB download on loopback: ``fetch_to_file`` against ``curl -o`` (a whole process), from the same
     HTTP server (its own process); goal ≥ 0.8× curl's throughput.
+(e) peak RSS of a process preparing a picture too big to decode whole: a 10000×9999 RGB PNG (converted,
+    streaming) and a 1×99,000,000 PNG (refused by its height); goal < 300 MB.
 
 The inputs are generated with PyAV in a temporary directory (not timed). The ffmpeg CLI and curl are
 installed with apt-get when missing (as root); without them the bench exits non-zero. Only loopback is used.
+``--only e`` (or any other letters) runs just those parts.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import http.server
+import json
 import os
 import shutil
 import socketserver
@@ -34,13 +38,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from statusgate.domain.models import MediaKind, PreparedMedia  # noqa: E402
+from statusgate.errors import MediaError  # noqa: E402
 from statusgate.media.convert import ConversionSettings, convert_media  # noqa: E402
 from statusgate.media.fetch import fetch_to_file  # noqa: E402
 from statusgate.media.guard import UrlGuard  # noqa: E402
 from statusgate.media.prepare import MediaPreparer  # noqa: E402
 from statusgate.media.probe import probe_file  # noqa: E402
 from statusgate.media.store import MediaStore  # noqa: E402
-from tests.mediagen import noise_frames, write_video  # noqa: E402
+from tests.mediagen import noise_frames, write_big_png, write_video  # noqa: E402
 
 MB = 1_000_000
 SETTINGS = ConversionSettings()
@@ -162,8 +167,8 @@ def statusgate_convert(source: Path, dest: Path) -> Callable[[], object]:
     return action
 
 
-def statusgate_prepare(source: Path, work: Path) -> Callable[[], object]:
-    """The whole preparation of a status's video from this server's own link: copy, probe, hash, convert,
+def statusgate_prepare(source: Path, work: Path, kind: MediaKind = MediaKind.VIDEO) -> Callable[[], object]:
+    """The whole preparation of a status's media from this server's own link: copy, probe, hash, convert,
     store."""
 
     async def own_file(url: str) -> Path | None:
@@ -181,10 +186,10 @@ def statusgate_prepare(source: Path, work: Path) -> Callable[[], object]:
         conversion=SETTINGS,
     )
 
+    name = "v.mp4" if kind is MediaKind.VIDEO else "i.png"
+
     def action() -> object:
-        return asyncio.run(
-            preparer.prepare("https://statusgate.invalid/media/x/v.mp4", "v.mp4", MediaKind.VIDEO)
-        )
+        return asyncio.run(preparer.prepare(f"https://statusgate.invalid/media/x/{name}", name, kind))
 
     return action
 
@@ -240,8 +245,9 @@ def bench_reencode(inputs: dict[str, Path], work: Path) -> None:
 # --- (c) ------------------------------------------------------------------------------------------------
 
 
-def rss_child(source: Path, work: Path) -> None:
-    """Runs in its own process: prepare ``source`` as a status would, then report this process's peak RSS."""
+def rss_child(source: Path, work: Path, kind: MediaKind) -> None:
+    """Runs in its own process: prepare ``source`` as a status would, then report this process's peak RSS
+    (one JSON line)."""
 
     def status_kb(field: str) -> int:
         for line in Path("/proc/self/status").read_text().splitlines():
@@ -249,13 +255,37 @@ def rss_child(source: Path, work: Path) -> None:
                 return int(line.split()[1])
         return 0
 
-    prepare = statusgate_prepare(source, work)
+    prepare = statusgate_prepare(source, work, kind)
     before = status_kb("VmHWM")
     start = time.perf_counter()
-    media = prepare()
-    assert isinstance(media, PreparedMedia)
-    elapsed = time.perf_counter() - start
-    print(f"{before} {status_kb('VmHWM')} {elapsed:.2f} {media.size} {media.duration_seconds}")
+    report: dict[str, object] = {}
+    try:
+        media = prepare()
+    except MediaError as error:
+        report["refused"] = error.message
+    else:
+        assert isinstance(media, PreparedMedia)
+        report |= {"size": media.size, "seconds": media.duration_seconds, "width": media.width}
+        report["height"] = media.height
+    report |= {"before_kb": before, "peak_kb": status_kb("VmHWM"), "elapsed": time.perf_counter() - start}
+    print(json.dumps(report))
+
+
+def prepare_in_child(source: Path, work: Path, kind: MediaKind) -> dict[str, object]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--rss-child", str(source), str(work), kind.value],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    report: dict[str, object] = json.loads(out.stdout.splitlines()[-1])
+    return report
+
+
+def peak_mb(report: dict[str, object], key: str = "peak_kb") -> float:
+    value = report[key]
+    assert isinstance(value, int)
+    return value / 1024
 
 
 def bench_rss(inputs: dict[str, Path], work: Path) -> None:
@@ -266,19 +296,35 @@ def bench_rss(inputs: dict[str, Path], work: Path) -> None:
         ("mpeg4_100mb", "MPEG-4 Part 2 AVI 720p, re-encode"),
     ):
         source = inputs[name]
-        out = subprocess.run(
-            [sys.executable, __file__, "--rss-child", str(source), str(work / f"rss-{name}")],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        before, peak, elapsed, size, seconds = out.stdout.split()
-        peak_mb = int(peak) / 1024
-        worst = max(worst, peak_mb)
+        report = prepare_in_child(source, work / f"rss-{name}", MediaKind.VIDEO)
+        worst = max(worst, peak_mb(report))
         print(
-            f"    {label} ({source.stat().st_size / MB:.0f} MB): peak {peak_mb:.0f} MB "
-            f"(after imports {int(before) / 1024:.0f} MB), {float(elapsed):.1f} s, "
-            f"→ {int(size) / MB:.1f} MB, {float(seconds):.2f} s"
+            f"    {label} ({source.stat().st_size / MB:.0f} MB): peak {peak_mb(report):.0f} MB "
+            f"(after imports {peak_mb(report, 'before_kb'):.0f} MB), {report['elapsed']:.1f} s, "
+            f"→ {int(str(report['size'])) / MB:.1f} MB, {report['seconds']:.2f} s"
+        )
+    print(f"    worst peak: {worst:.0f} MB  (goal < 300 MB: {verdict(worst < 300)})")
+
+
+def bench_image_rss(work: Path) -> None:
+    print("\n(e) peak RSS of a process preparing a picture too big to decode whole (VmHWM of that process)")
+    worst = 0.0
+    for name, size, label in (
+        ("photo.png", (10_000, 9_999), "10000×9999 RGB PNG"),
+        ("thread.png", (1, 99_000_000), "1×99,000,000 RGB PNG"),
+    ):
+        # Streamed through zlib as it is written: about 1 MB and 0.4 MB, never whole in memory.
+        source = write_big_png(work / name, *size)
+        report = prepare_in_child(source, work / f"rss-{name}", MediaKind.IMAGE)
+        worst = max(worst, peak_mb(report))
+        outcome = (
+            f"refused: {report['refused']}"
+            if "refused" in report
+            else f"→ {report['width']}×{report['height']} JPEG, {int(str(report['size'])) / 1000:.0f} kB"
+        )
+        print(
+            f"    {label} ({source.stat().st_size / MB:.1f} MB): peak {peak_mb(report):.0f} MB "
+            f"(after imports {peak_mb(report, 'before_kb'):.0f} MB), {report['elapsed']:.2f} s, {outcome}"
         )
     print(f"    worst peak: {worst:.0f} MB  (goal < 300 MB: {verdict(worst < 300)})")
 
@@ -353,25 +399,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rss-child", nargs=2, metavar=("SOURCE", "WORKDIR"), help=argparse.SUPPRESS)
+    parser.add_argument("--only", default="abcde", metavar="PARTS", help="run only these parts, e.g. 'ce'")
+    parser.add_argument("--rss-child", nargs=3, metavar=("SOURCE", "WORKDIR", "KIND"), help=argparse.SUPPRESS)
     parser.add_argument("--serve", metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rss_child:
-        rss_child(Path(args.rss_child[0]), Path(args.rss_child[1]))
+        rss_child(Path(args.rss_child[0]), Path(args.rss_child[1]), MediaKind(args.rss_child[2]))
         return
     if args.serve:
         serve(Path(args.serve))
         return
-    ensure_tools()
-    version = subprocess.run(["ffmpeg", "-version"], check=True, capture_output=True, text=True).stdout
-    print(f"reference: {version.splitlines()[0]}; {os.cpu_count()} CPUs")
+    parts = set(args.only)
     with tempfile.TemporaryDirectory(prefix="statusgate-bench-") as tmp:
         work = Path(tmp)
-        inputs = make_inputs(work)
-        bench_cut(inputs, work)
-        bench_reencode(inputs, work)
-        bench_rss(inputs, work)
-        bench_fetch(inputs, work)
+        inputs: dict[str, Path] = {}
+        if parts & set("abcd"):
+            ensure_tools()
+            version = subprocess.run(["ffmpeg", "-version"], check=True, capture_output=True, text=True)
+            print(f"reference: {version.stdout.splitlines()[0]}; {os.cpu_count()} CPUs")
+            inputs = make_inputs(work)
+        for part, bench in (("a", bench_cut), ("b", bench_reencode), ("c", bench_rss), ("d", bench_fetch)):
+            if part in parts:
+                bench(inputs, work)
+        if "e" in parts:
+            bench_image_rss(work)
 
 
 if __name__ == "__main__":

@@ -167,19 +167,90 @@ def image_bytes(image: Image.Image, image_format: str, **params: Any) -> bytes:
     return buf.getvalue()
 
 
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
 def png_bomb(width: int = 30_000, height: int = 30_000) -> bytes:
     """A PNG whose header claims ``width`` × ``height`` pixels, with almost no data behind it."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(b"\0" * 1024))
-        + chunk(b"IEND", b"")
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", zlib.compress(b"\0" * 1024))
+        + _png_chunk(b"IEND", b"")
     )
+
+
+def interlaced_png(picture: Image.Image) -> bytes:
+    """``picture`` as an Adam7-interlaced RGB PNG, unfiltered (Pillow writes no interlaced PNGs)."""
+    rgb = picture.convert("RGB")
+    width, height = rgb.size
+    pixels = rgb.tobytes()
+    passes = [
+        (0, 0, 8, 8),
+        (4, 0, 8, 8),
+        (0, 4, 4, 8),
+        (2, 0, 4, 4),
+        (0, 2, 2, 4),
+        (1, 0, 2, 2),
+        (0, 1, 1, 2),
+    ]
+    raw = bytearray()
+    for x0, y0, dx, dy in passes:
+        for y in range(y0, height, dy):
+            columns = range(x0, width, dx)
+            if columns:
+                raw += b"\0" + b"".join(
+                    pixels[(y * width + x) * 3 : (y * width + x) * 3 + 3] for x in columns
+                )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 1)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", zlib.compress(bytes(raw)))
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+def png_with_bad_pixels(png: bytes) -> bytes:
+    """``png`` with its first IDAT's compressed pixels replaced by zeros under a correct CRC: the chunks
+    check out, only decoding shows the damage (a stored deflate block whose length check fails)."""
+    data = bytearray(png)
+    start = data.index(b"IDAT") + 4
+    length = struct.unpack(">I", data[start - 8 : start - 4])[0]
+    data[start + 2 : start + length] = bytes(length - 2)  # the 2-byte zlib header stays
+    data[start + length : start + length + 4] = struct.pack(
+        ">I", zlib.crc32(data[start - 4 : start + length])
+    )
+    return bytes(data)
+
+
+def write_big_png(path: Path, width: int, height: int, *, colour_type: int = 2) -> Path:
+    """A ``width`` × ``height`` PNG (8-bit; colour type 2 RGB, 6 RGBA, 0 grey) written row by row.
+
+    The rows go through zlib as they are made, 1 MB at a time, so neither this process nor the file holds
+    the pixels: a 10000×9999 picture is about 1 MB on disk.
+    """
+    channels = {0: 1, 2: 3, 6: 4}[colour_type]
+    row_bytes = width * channels
+    # A ramp rather than a flat colour, so that resampling has something to average.
+    row = b"\0" + (bytes(range(256)) * (row_bytes // 256 + 1))[:row_bytes]
+    # Many rows per compress() call: a 1-pixel-wide picture has millions of 4-byte rows.
+    rows_per_block = max(1, (1 << 20) // len(row))
+
+    compressor = zlib.compressobj(9)
+    with path.open("wb") as file:
+        file.write(b"\x89PNG\r\n\x1a\n")
+        file.write(_png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)))
+        for start in range(0, height, rows_per_block):
+            data = compressor.compress(row * min(rows_per_block, height - start))
+            if data:
+                file.write(_png_chunk(b"IDAT", data))
+        file.write(_png_chunk(b"IDAT", compressor.flush()))
+        file.write(_png_chunk(b"IEND", b""))
+    return path
 
 
 def set_rotation(path: Path, degrees: int) -> None:

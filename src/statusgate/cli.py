@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import fcntl
 import json
-import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any, NoReturn, TextIO, TypeVar
 
 import sqlalchemy as sa
 from pydantic import ValidationError as PydanticValidationError
 
+from statusgate import serving
+from statusgate.cli_errors import CliError, database_file, first_line, shown_url, storage_message, unwritable
 from statusgate.domain.models import EngineName
 from statusgate.engines.sandbox_network import FAULT_MODES, ImportedContact, SandboxError
 from statusgate.errors import GatewayError
@@ -25,10 +26,6 @@ from statusgate.settings import Settings
 
 T = TypeVar("T")
 STORAGE_FIELDS = ("data_dir", "database_url", "public_url")
-
-
-class CliError(Exception):
-    """A failure to report on one line, exit code 1."""
 
 
 def _flag(name: str) -> str:
@@ -53,9 +50,18 @@ def _settings(args: argparse.Namespace) -> Settings:
         raise CliError(f"invalid setting {first['loc'][0]}: {first['msg']}") from None
 
 
+def _runtime(settings: Settings) -> Runtime:
+    database_file(settings)  # a URL SQLAlchemy cannot read is one line (that never repeats it: a password)
+    try:
+        return Runtime(settings)
+    except (ModuleNotFoundError, sa.exc.ArgumentError) as exc:  # a driver that is not installed
+        url = shown_url(settings.effective_database_url)
+        raise CliError(f"cannot open the database {url}: {first_line(exc)}") from None
+
+
 def _run(settings: Settings, action: Callable[[Runtime], Awaitable[T]]) -> T:
     async def main() -> T:
-        rt = Runtime(settings)
+        rt = _runtime(settings)
         try:
             await rt.open()
             return await action(rt)
@@ -78,51 +84,32 @@ def _instance_id(raw: str) -> int:
 # --- serve / demo --------------------------------------------------------------------------------------------
 
 
-def _lock_path(settings: Settings) -> Path | None:
-    url = sa.make_url(settings.effective_database_url)
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        return None
-    return Path(url.database + ".lock")
+async def _nothing(_rt: Runtime) -> None:
+    return None
 
 
-def _hold_server_lock(settings: Settings) -> int | None:
-    """One server per SQLite database: a second ``serve`` refuses to start."""
-    path = _lock_path(settings)
-    if path is None:
-        return None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise CliError(
-            f"another statusgate server is already running on {path.with_suffix('')}; "
-            "SQLite allows one server per database (use PostgreSQL to run several)"
-        ) from None
-    os.ftruncate(fd, 0)
-    os.write(fd, str(os.getpid()).encode())
-    return fd
+def _serve(settings: Settings, before: Callable[[Runtime], Awaitable[None]] = _nothing) -> None:
+    """Lock, listen, check and migrate the storage (and run ``before``), then serve.
 
-
-def _serve(settings: Settings, before: Callable[[Runtime], Awaitable[None]] | None = None) -> None:
-    import uvicorn
-
+    Each step that fails is one line, exit 1, before anything is printed: the database is opened here, not
+    first in uvicorn's lifespan, which would report a failure as a traceback.
+    """
     from statusgate.api.app import build_app
     from statusgate.logs import log_config
 
-    _hold_server_lock(settings)
-    if before is not None:
+    serving.hold_server_lock(settings)  # makes the database's directory
+    sockets = serving.listen(settings.host, settings.port)
+    try:
+        if settings.port == 0:  # the links handed out name the port actually bound
+            settings = settings.model_copy(update={"port": serving.bound_port(sockets)})
+        refused = unwritable(settings)  # the server writes at once: refuse storage it cannot write
+        if refused is not None:
+            raise CliError(refused)
         _run(settings, before)
-    config = uvicorn.Config(
-        build_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=log_config(),
-        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None,
-        server_header=False,
-    )
-    uvicorn.Server(config).run()
+        serving.run(build_app(settings, _runtime(settings)), settings, sockets, log_config())
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -319,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="statusgate", description="WhatsApp status gateway (Green API wire)"
     )
+    parser.add_argument("--version", action="version", version=f"statusgate {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(
@@ -390,9 +378,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    try:
+        return metadata.version("statusgate")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 def _fail(message: str) -> NoReturn:
     sys.stderr.write(f"statusgate: {message}\n")
     raise SystemExit(1)
+
+
+def _settings_or_none(args: argparse.Namespace) -> Settings | None:
+    try:
+        return _settings(args)
+    except CliError:
+        return None
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -409,3 +411,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         _fail(exc.message)
     except KeyboardInterrupt:
         raise SystemExit(130) from None
+    except Exception as exc:
+        # the data dir or the database failed (read-only, full, unreachable): one line, never a traceback
+        message = storage_message(exc, _settings_or_none(args))
+        if message is None:
+            raise
+        _fail(message)

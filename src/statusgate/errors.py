@@ -12,6 +12,7 @@
     │       ├── ValidationError       400 ``Validation failed. Details: …``
     │       ├── NotAuthorizedError    400 ``instance is starting or not authorized``
     │       └── UnsupportedError      400: the engine cannot do what was asked
+    ├── StorageFullError              507 ``Insufficient Storage``: the server's disk (or database) is full
     ├── EngineError                   an engine refused or failed a call (classified by queue/retry)
     │   ├── EngineTransientError      worth retrying (network blip, timeout)
     │   └── EnginePermanentError      retrying cannot help (rejected)
@@ -82,6 +83,12 @@ class NotAuthorizedError(BadRequestError):
 
 class UnsupportedError(BadRequestError):
     """The engine of this instance cannot do that."""
+
+
+class StorageFullError(GatewayError):
+    """Insufficient Storage: the server's disk is full; try again later"""
+
+    http_status = 507
 
 
 class EngineError(GatewayError):

@@ -7,6 +7,9 @@ import hmac
 import random
 import secrets
 
+#: the largest integer the database stores (SQLite and PostgreSQL BIGINT)
+INT64_MAX = 2**63 - 1
+
 
 def new_instance_id() -> int:
     """Random 10 digits, first digit non-zero (Green's shape)."""

@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
-_TOKEN_IN_PATH = re.compile(r"(/waInstance[^/\s]*/[^/\s]+/)([^/?#\s\"']+)")
+from statusgate.redaction import redact_target, redact_text
 
 
 class RedactingFormatter(logging.Formatter):
-    """Formats as usual, then replaces the token segment of any Green API path with ``***``.
+    """Formats as usual, then masks what could be a secret in the final text (tracebacks included).
 
-    uvicorn's access log prints the request path, and Green puts the API token in the path, so redaction
-    has to happen on the final text, whatever logger produced it.
+    Green puts the API token in the URL path, and any logger (uvicorn's, a library's) may print a path or a
+    URL, so this runs on the finished line whatever produced it.
     """
 
     def format(self, record: logging.LogRecord) -> str:
-        return _TOKEN_IN_PATH.sub(r"\1***", super().format(record))
+        return redact_text(super().format(record))
+
+
+class AccessPathFilter(logging.Filter):
+    """uvicorn's access log hands the request target over as an argument: redact it as a path, where the
+    rules are exact, before it is formatted into free text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], redact_target(args[2]), *args[3:])
+        return True
 
 
 def log_config(level: str = "INFO") -> dict[str, Any]:
@@ -30,6 +40,7 @@ def log_config(level: str = "INFO") -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"redacting": formatter},
+        "filters": {"access_path": {"()": f"{__name__}.AccessPathFilter"}},
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
@@ -41,9 +52,11 @@ def log_config(level: str = "INFO") -> dict[str, Any]:
         "loggers": {
             "uvicorn": {"handlers": [], "propagate": True},
             "uvicorn.error": {"handlers": [], "propagate": True},
-            "uvicorn.access": {"handlers": [], "propagate": True},
+            "uvicorn.access": {"handlers": [], "propagate": True, "filters": ["access_path"]},
             "httpx": {"level": "WARNING"},
             "httpcore": {"level": "WARNING"},
             "aiosqlite": {"level": "WARNING"},
+            # it warns about every malformed multipart body a client sends; the client gets a 400 instead
+            "python_multipart": {"level": "ERROR"},
         },
     }

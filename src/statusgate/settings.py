@@ -39,6 +39,11 @@ class Settings(BaseSettings):
         1_048_576, ge=1024, description="Largest JSON request body accepted (413 above it)."
     )
     max_upload_bytes: int = Field(104_857_600, ge=1, description="Largest uploadFile body (413 above it).")
+    cors_allowed_origins: str = Field(
+        "",
+        description="Comma-separated origins (`https://app.example.com`) whose pages may call the API from "
+        "a browser; `*` allows any; empty allows none. Preflights are answered 204 either way.",
+    )
 
     # --- statuses ----------------------------------------------------------------------------------------
     delay_default_ms: int = Field(3000, ge=0, description="A new instance's delaySendMessagesMilliseconds.")
@@ -103,6 +108,20 @@ class Settings(BaseSettings):
     video_crf: int = Field(
         23, ge=0, le=51, description="libx264 CRF for re-encoded videos (lower is better)."
     )
+    max_image_dimension_px: int = Field(
+        30_000,
+        ge=16,
+        description="Images wider or taller than this are refused before decoding (even a streaming decode "
+        "holds whole rows, and Pillow a pointer per row: this bounds what very wide or tall images need).",
+    )
+    image_decode_max_bytes: int = Field(
+        192 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Memory an image may take while it is decoded and converted whole (estimated from its "
+        "header). Bigger PNG, baseline JPEG, lossy WebP and TIFF images are decoded streaming with libvips "
+        "instead; other formats (HEIC, AVIF, GIF, progressive JPEG …) are refused above it. The default "
+        "fits a 24 MP phone HEIC.",
+    )
     conversion_timeout_seconds: float = Field(
         180, gt=0, description="Time budget of one conversion; past it the status fails."
     )
@@ -127,6 +146,16 @@ class Settings(BaseSettings):
         1.0, ge=0, description="Wait before the first retry of a send; doubles with each attempt."
     )
     send_retry_cap_seconds: float = Field(60.0, ge=0, description="Longest wait between two send attempts.")
+    prepare_retry_base_seconds: float = Field(
+        5,
+        gt=0,
+        description="While the disk is full, a status whose media could not be prepared goes back to the "
+        "queue and is prepared again after this (it never fails for that); the wait doubles each time. "
+        "The queue's own writes that find the disk full wait the same way.",
+    )
+    prepare_retry_cap_seconds: float = Field(
+        300, gt=0, description="Longest wait between two tries while the disk is full."
+    )
     sweep_interval_seconds: float = Field(
         300, gt=0, description="How often old journals, expired uploads and unneeded media are removed."
     )
@@ -204,6 +233,11 @@ class Settings(BaseSettings):
         "",
         description="Test only: `NAME[:N]` kills the process (SIGKILL) the N-th time the named point is "
         "reached, e.g. `after_engine_send:3`.",
+    )
+    test_fail_method: str = Field(
+        "",
+        description="Test only: the Green method (e.g. `getSettings`) whose every call fails with an internal "
+        "error, to prove a 500 leaves the connection usable.",
     )
     test_sandbox_no_dedupe: bool = Field(
         False, description="Test only: the sandbox forgets WhatsApp's repeat check (proves tests can fail)."

@@ -5,21 +5,33 @@ from __future__ import annotations
 import base64
 import io
 import struct
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import pillow_heif
 import pytest
 from av.video.stream import VideoStream
-from PIL import Image
+from PIL import Image, ImageChops, ImageCms, ImageStat
 
 from statusgate.domain.models import MediaKind
 from statusgate.errors import MediaError
+from statusgate.media import image_decode
 from statusgate.media.convert import ConversionSettings, Converted, convert_media
-from statusgate.media.probe import ProbeResult, probe_file
+from statusgate.media.probe import DECODE_MAX_BYTES, ProbeResult, probe_file
 from statusgate.settings import Settings
-from tests.mediagen import color_frames, image_bytes, png_bomb, set_rotation, write_audio, write_video
+from tests.mediagen import (
+    color_frames,
+    image_bytes,
+    interlaced_png,
+    png_bomb,
+    png_with_bad_pixels,
+    set_rotation,
+    write_audio,
+    write_video,
+)
 
 SETTINGS = ConversionSettings()
 LIMIT = SETTINGS.max_seconds
@@ -391,8 +403,178 @@ def test_truncated_image_is_a_media_error(tmp_path: Path) -> None:
         convert_media(source, probed, tmp_path / "out", SETTINGS)
 
 
+# --- images too big to decode whole ----------------------------------------------------------------------
+
+# Every test picture here is over this budget, so it is decoded streaming (or refused); 16 KiB still lets an
+# uncompressed TIFF, read a row at a time, qualify.
+STREAMING = ConversionSettings(image_decode_max_bytes=16 * 1024)
+PNG_PROBED = ProbeResult(kind=MediaKind.IMAGE, mime_type="image/png", extension="png")
+
+
+@pytest.fixture
+def streamed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The libvips loaders the conversions of the test used."""
+    loaders: list[str] = []
+    real = image_decode.shrink_streaming
+
+    def spy(path: Path, loader: str, *args: Any) -> Image.Image:
+        loaders.append(loader)
+        return real(path, loader, *args)
+
+    monkeypatch.setattr(image_decode, "shrink_streaming", spy)
+    return loaders
+
+
+def ramp(mode: str, size: tuple[int, int]) -> Image.Image:
+    """Colour ramps (and an alpha ramp, for modes with alpha): resampling has something to average.
+    In I;16 the ramp spans the 16-bit range."""
+    width, height = size
+    red = Image.linear_gradient("L").resize(size)
+    green = red.transpose(Image.Transpose.ROTATE_90).resize(size)
+    picture = Image.merge("RGB", [red, green, Image.new("L", size, 90)])
+    if mode == "RGB":
+        return picture
+    if mode == "RGBA":
+        picture.putalpha(
+            Image.linear_gradient("L").resize((height, width)).transpose(Image.Transpose.ROTATE_90)
+        )
+        return picture
+    if mode == "LA":
+        return Image.merge("LA", [red, green])
+    if mode == "I;16":
+        return red.convert("I").point(lambda value: value * 257).convert("I;16")
+    return picture.convert(mode)
+
+
+def mean_difference(a: Image.Image, b: Image.Image) -> float:
+    return max(ImageStat.Stat(ImageChops.difference(a.convert("RGB"), b.convert("RGB"))).mean)
+
+
+@pytest.mark.parametrize(
+    ("mode", "image_format", "params", "loader"),
+    [
+        ("RGB", "PNG", {}, "pngload"),
+        ("RGBA", "PNG", {}, "pngload"),
+        ("LA", "PNG", {}, "pngload"),
+        ("L", "PNG", {}, "pngload"),
+        ("I;16", "PNG", {}, "pngload"),
+        ("P", "PNG", {"transparency": 0}, "pngload"),
+        ("RGB", "JPEG", {"quality": 95}, "jpegload"),
+        ("RGB", "WEBP", {"quality": 95}, "webpload"),
+        ("RGB", "TIFF", {}, "tiffload"),
+    ],
+)
+def test_picture_too_big_to_decode_whole_is_shrunk_while_read_like_in_memory(
+    tmp_path: Path, streamed: list[str], mode: str, image_format: str, params: dict[str, Any], loader: str
+) -> None:
+    source = tmp_path / f"big.{image_format.lower()}"
+    source.write_bytes(image_bytes(ramp(mode, (2400, 1200)), image_format, **params))
+
+    in_memory = jpeg_output(convert(source, MediaKind.IMAGE))
+    assert streamed == []
+    result = convert(source, MediaKind.IMAGE, STREAMING)
+
+    assert streamed == [loader]
+    assert jpeg_output(result).size == in_memory.size == (1920, 960)
+    assert mean_difference(jpeg_output(result), in_memory) < 3  # another resampler, the same picture
+
+
+def test_streamed_cmyk_picture_becomes_rgb(tmp_path: Path, streamed: list[str]) -> None:
+    # Through libvips' fallback CMYK profile, where Pillow converts without one: close, not equal.
+    source = tmp_path / "print.jpg"
+    source.write_bytes(image_bytes(Image.new("CMYK", (400, 200), (50, 100, 150, 30)), "JPEG", quality=95))
+    image = jpeg_output(convert(source, MediaKind.IMAGE, STREAMING))
+    assert streamed == ["jpegload"]
+    assert image.mode == "RGB"
+    pixel = image.getpixel((200, 100))
+    assert isinstance(pixel, tuple)
+    assert all(abs(a - b) < 16 for a, b in zip(pixel, (181, 137, 93), strict=True))
+
+
+def test_streamed_picture_is_flattened_onto_white_and_turned_upright(
+    tmp_path: Path, streamed: list[str]
+) -> None:
+    # Stored landscape, opaque red on the left, transparent on the right; orientation 6 means "turn 90°
+    # clockwise to display".
+    picture = Image.new("RGBA", (120, 60), (0, 0, 0, 0))
+    picture.paste((200, 0, 0, 255), (0, 0, 60, 60))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    source = tmp_path / "logo.png"
+    source.write_bytes(image_bytes(picture, "PNG", exif=exif.tobytes()))
+
+    image = jpeg_output(convert(source, MediaKind.IMAGE, STREAMING)).convert("RGB")
+
+    assert streamed == ["pngload"]
+    assert image.size == (60, 120)
+    red, white = image.getpixel((30, 20)), image.getpixel((30, 100))
+    assert isinstance(red, tuple) and isinstance(white, tuple)
+    assert red[0] > 180 and red[1] < 40
+    assert min(white) > 245
+
+
+def test_streamed_picture_keeps_its_colour_profile(tmp_path: Path, streamed: list[str]) -> None:
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    source = tmp_path / "profiled.png"
+    source.write_bytes(image_bytes(ramp("RGB", (200, 100)), "PNG", icc_profile=profile))
+    result = convert(source, MediaKind.IMAGE, STREAMING)
+    assert streamed == ["pngload"]
+    with Image.open(result.path) as stored:
+        assert stored.info.get("icc_profile") == profile
+
+
+@pytest.mark.parametrize("damage", ["truncated", "bad pixels"])
+def test_damaged_picture_too_big_to_decode_whole_is_a_media_error(
+    tmp_path: Path, streamed: list[str], damage: str
+) -> None:
+    data = image_bytes(Image.effect_noise((200, 200), 50).convert("RGB"), "PNG")
+    source = tmp_path / "bad.png"
+    source.write_bytes(data[: len(data) // 2] if damage == "truncated" else png_with_bad_pixels(data))
+    with pytest.raises(MediaError, match="damaged or truncated image"):
+        convert_media(source, PNG_PROBED, tmp_path / "out", STREAMING)
+    assert streamed == ["pngload"]
+
+
+def test_picture_wider_or_taller_than_the_limit_is_refused_before_decoding(tmp_path: Path) -> None:
+    for size in ((30_001, 4), (4, 30_001)):
+        source = tmp_path / "thin.png"
+        source.write_bytes(png_bomb(*size))
+        with pytest.raises(MediaError, match=r"wider or taller than 30000 pixels \(max_image_dimension_px\)"):
+            convert_media(source, PNG_PROBED, tmp_path / "out", SETTINGS)
+
+
+@pytest.mark.parametrize(
+    ("make", "described"),
+    [
+        (lambda picture: image_bytes(picture, "JPEG", progressive=True), "progressive JPEG"),
+        (interlaced_png, "interlaced PNG"),
+        (lambda picture: image_bytes(picture, "GIF"), "GIF"),
+        (
+            lambda picture: image_bytes(picture, "WEBP", lossless=True),
+            "lossless, transparent or animated WebP",
+        ),
+        (
+            lambda picture: image_bytes(ramp("RGBA", picture.size), "WEBP", quality=90),
+            "lossless, transparent or animated WebP",
+        ),
+    ],
+    ids=["progressive-jpeg", "interlaced-png", "gif", "lossless-webp", "transparent-webp"],
+)
+def test_picture_that_cannot_be_decoded_streaming_is_refused_above_the_budget(
+    tmp_path: Path, make: Callable[[Image.Image], bytes], described: str
+) -> None:
+    source = tmp_path / "big.img"
+    source.write_bytes(make(ramp("RGB", (200, 100))))
+    with pytest.raises(MediaError) as caught:
+        convert(source, MediaKind.IMAGE, STREAMING)
+    assert f"decoding this {described} of 200×100 would take about" in caught.value.message
+    assert "(image_decode_max_bytes)" in caught.value.message
+    assert convert(source, MediaKind.IMAGE).width == 200  # within the default budget it converts
+
+
 def test_conversion_defaults_are_the_server_settings_defaults() -> None:
     assert ConversionSettings.from_settings(Settings()) == ConversionSettings()
+    assert Settings().image_decode_max_bytes == DECODE_MAX_BYTES  # the probe's, until it is passed one
 
 
 def test_settings_version_changes_with_what_shapes_the_output() -> None:
@@ -404,5 +586,8 @@ def test_settings_version_changes_with_what_shapes_the_output() -> None:
         ConversionSettings(video_crf=28),
         ConversionSettings(video_preset="fast"),
         ConversionSettings(thumbnail_max_side_px=64),
+        # Which of Pillow or libvips resizes a picture changes its pixels.
+        ConversionSettings(image_decode_max_bytes=1 << 20),
     ):
         assert changed.version != base.version
+    assert ConversionSettings(max_image_dimension_px=1000).version == base.version

@@ -17,6 +17,7 @@ from PIL import Image
 from statusgate.domain.models import MediaKind
 from statusgate.errors import MediaError
 from statusgate.media.probe import ProbeResult, probe_file
+from tests.mediagen import png_with_bad_pixels
 
 IMAGE, VIDEO, AUDIO = MediaKind.IMAGE, MediaKind.VIDEO, MediaKind.AUDIO
 
@@ -139,6 +140,15 @@ def test_image_over_the_pixel_limit_is_a_media_error(tmp_path: Path, monkeypatch
     assert "too large (more than 1000 pixels)" in probe_error(refused, IMAGE)
     small = make_image(tmp_path / "ok.png", "PNG", size=(20, 20))
     assert probe_file(small, IMAGE).kind is IMAGE
+
+
+def test_image_too_big_to_decode_whole_is_left_to_the_conversion(tmp_path: Path) -> None:
+    path = tmp_path / "bad.png"
+    path.write_bytes(png_with_bad_pixels(make_image(tmp_path / "a.png", "PNG", size=(64, 64)).read_bytes()))
+    assert probe_error(path, IMAGE) == "urlFile returned a damaged or truncated image file"
+    # 64×64 RGB is 16 kB decoded: over this budget the probe checks the header and chunks only; the
+    # conversion decodes it streaming and finds the damage (test_media_convert).
+    assert probe_file(path, IMAGE, decode_max_bytes=8192) == ProbeResult(IMAGE, "image/png", "png")
 
 
 # --- audio and video -------------------------------------------------------------------------------------

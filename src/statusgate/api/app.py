@@ -9,15 +9,25 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from statusgate.api.context import Context
-from statusgate.api.errors import api_error, engine_error, internal_error, not_found
+from statusgate.api.errors import api_error, engine_error, not_found, storage_full
 from statusgate.api.methods import EMPTY, METHODS
+from statusgate.api.middleware import GreenCors, InternalErrors, cors_origins
 from statusgate.api.schemas import Schemas
-from statusgate.errors import ApiError, EngineError, ForbiddenError, NotFoundError, PayloadTooLargeError
+from statusgate.api.validation import wire_int
+from statusgate.errors import (
+    ApiError,
+    EngineError,
+    ForbiddenError,
+    NotFoundError,
+    PayloadTooLargeError,
+    StorageFullError,
+)
 from statusgate.services import media as media_service
 from statusgate.services.instances import Authenticator
 from statusgate.services.runtime import Runtime
@@ -30,9 +40,24 @@ class _Json(JSONResponse):
         return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+#: what /media/ serves inline; anything else (HTML, SVG, scripts, PDFs…) is a download, so nothing uploaded
+#: can run as a page of this origin
+_INLINE_TYPES = ("image/", "video/", "audio/")
+_NOT_INLINE = frozenset({"image/svg+xml"})
+_MEDIA_HEADERS = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"}
+
+
+def media_headers(mime_type: str, file_name: str) -> dict[str, str]:
+    """Headers of every file under ``/media/``: never sniffed, never scripted, inline only if a picture,
+    a video or a sound (uploads made before this rule included: it is decided when the file is served)."""
+    bare = mime_type.split(";", 1)[0].strip().lower()
+    inline = bare.startswith(_INLINE_TYPES) and bare not in _NOT_INLINE
+    disposition = "inline" if inline else "attachment"
+    return _MEDIA_HEADERS | {"Content-Disposition": f"{disposition}; filename*=UTF-8''{_quote(file_name)}"}
+
+
 async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared_length(request) > limit:
         raise PayloadTooLargeError()
     chunks: list[bytes] = []
     size = 0
@@ -44,6 +69,11 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def declared_length(request: Request) -> int:
+    """The Content-Length the client announced (0 when absent or unreadable: the stream is capped anyway)."""
+    return wire_int(request.headers.get("content-length"), "Content-Length") or 0
+
+
 class GreenRouter:
     """``/waInstance{idInstance}/{method}/{apiTokenInstance}[/{extra}]``, checked in Green's order:
     instance (403) → token (401) → method and verb (404) → status access (403) → body (400)."""
@@ -52,6 +82,7 @@ class GreenRouter:
         self.rt = rt
         self.auth = auth
         self.schemas = schemas
+        self.fail_method = rt.settings.test_fail_method.lower()
 
     async def handle(self, request: Request) -> Response:
         params = request.path_params
@@ -62,6 +93,8 @@ class GreenRouter:
             raise NotFoundError()
         if method.status_method and not instance.status_access:
             raise ForbiddenError()
+        if method.name.lower() == self.fail_method:
+            raise RuntimeError(f"test fault in {method.name} (the test_fail_method setting)")
         limit = self.rt.settings.max_body_bytes
         body = await _read_body(request, limit) if method.has_body else b""
         ctx = Context(self.rt, self.auth, self.schemas, instance, request, body, params.get("extra"))
@@ -96,21 +129,24 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         if found is None:
             raise NotFoundError()
         path, mime_type, file_name = found
-        return FileResponse(
-            path,
-            media_type=mime_type,
-            filename=None,
-            headers={"Content-Disposition": f"inline; filename*=UTF-8''{_quote(file_name)}"},
-        )
+        return FileResponse(path, media_type=mime_type, headers=media_headers(mime_type, file_name))
 
     async def prepared_file(request: Request) -> Response:
         found = await rt.load_media(request.path_params["media_id"])
         if found is None:
             raise NotFoundError()
-        return FileResponse(found.path, media_type=found.mime_type)
+        name = request.path_params["file_name"]
+        return FileResponse(
+            found.path, media_type=found.mime_type, headers=media_headers(found.mime_type, name)
+        )
+
+    async def preflight(_request: Request) -> Response:
+        # CORS preflights from allowed origins are answered by GreenCors; this is every other OPTIONS
+        return Response(status_code=204)
 
     verbs = ["GET", "POST", "DELETE", "PUT", "PATCH", "HEAD"]
     routes: list[BaseRoute] = [
+        Route("/{any:path}", preflight, methods=["OPTIONS"]),
         Route("/health", health, methods=["GET"]),
         Route("/media/p/{media_id}/{file_name}", prepared_file, methods=["GET", "HEAD"]),
         Route("/media/{upload_id}/{file_name}", media_file, methods=["GET", "HEAD"]),
@@ -124,11 +160,22 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        middleware=[
+            Middleware(InternalErrors),
+            Middleware(
+                GreenCors,
+                allow_origins=cors_origins(settings.cors_allowed_origins),
+                allow_methods=["GET", "POST", "DELETE"],
+                allow_headers=["*"],
+                expose_headers=["Retry-After"],
+                max_age=600,
+            ),
+        ],
         exception_handlers={
             ApiError: api_error,
             EngineError: engine_error,
+            StorageFullError: storage_full,
             StarletteHTTPException: not_found,
-            Exception: internal_error,
         },
     )
     app.state.runtime = rt

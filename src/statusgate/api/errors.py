@@ -3,34 +3,33 @@
 from __future__ import annotations
 
 import logging
-import re
 from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from statusgate.errors import ApiError, EngineError, EnginePermanentError
+from statusgate.errors import ApiError, EngineError, EnginePermanentError, StorageFullError
+from statusgate.redaction import redact_path
 
 log = logging.getLogger("statusgate.api")
 
-_TOKEN_IN_PATH = re.compile(r"(/waInstance[^/]*/[^/]+/)([^/?#\s\"']+)")
 
-
-def redact_path(path: str) -> str:
-    """The request path with the API token replaced by ``***`` (error bodies and logs never show tokens)."""
-    return _TOKEN_IN_PATH.sub(r"\1***", path)
-
-
-def error_response(request: Request, status: int, message: str) -> JSONResponse:
+def error_body(path: str, status: int, message: str) -> JSONResponse:
+    """Green's error body; ``path`` must already be redacted."""
     return JSONResponse(
         {
             "statusCode": status,
             "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "path": redact_path(request.url.path),
+            "path": path,
             "message": message,
         },
         status_code=status,
     )
+
+
+def error_response(request: Request, status: int, message: str) -> JSONResponse:
+    # the scope's path, not request.url: building a URL parses the Host header, which a client controls
+    return error_body(redact_path(request.scope.get("path", "")), status, message)
 
 
 async def api_error(request: Request, exc: Exception) -> JSONResponse:
@@ -44,16 +43,18 @@ async def engine_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, EngineError)
     if isinstance(exc, EnginePermanentError):
         return error_response(request, 400, exc.message)
-    log.warning("engine failed on %s %s: %s", request.method, redact_path(request.url.path), exc.message)
+    log.warning(
+        "engine failed on %s %s: %s", request.method, redact_path(request.scope.get("path", "")), exc.message
+    )
     return error_response(request, 502, f"Bad Gateway: {exc.message}")
+
+
+async def storage_full(request: Request, exc: Exception) -> JSONResponse:
+    """Nothing was stored (the write failed as a whole): the client may try again once there is room."""
+    assert isinstance(exc, StorageFullError)
+    log.error("storage full on %s %s: %s", request.method, redact_path(request.scope.get("path", "")), exc)
+    return error_response(request, StorageFullError.http_status, StorageFullError().message)
 
 
 async def not_found(request: Request, _exc: Exception) -> JSONResponse:
     return error_response(request, 404, "Not Found")
-
-
-async def internal_error(request: Request, exc: Exception) -> JSONResponse:
-    log.error(
-        "unhandled error on %s %s: %r", request.method, redact_path(request.url.path), exc, exc_info=exc
-    )
-    return error_response(request, 500, "Internal Server Error")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -10,8 +11,10 @@ from urllib.parse import unquote
 from pydantic import BaseModel
 
 from statusgate.api.context import Context
-from statusgate.api.validation import parse_json, validate
+from statusgate.api.uploads import upload_body
+from statusgate.api.validation import parse_json, validate, wire_int
 from statusgate.errors import NotFoundError, PayloadTooLargeError, ValidationError
+from statusgate.ids import INT64_MAX
 from statusgate.services import account, instances, journals, posting, statuses
 from statusgate.services import media as media_service
 from statusgate.services import notifications as notification_service
@@ -56,8 +59,9 @@ def _json_body(ctx: Context) -> Any:
 
 
 def _fields(ctx: Context, model: type[BaseModel]) -> dict[str, Any]:
-    """The validated request fields as sent (absent optional fields stay absent)."""
-    return validate(model, _json_body(ctx)).model_dump(exclude_unset=True)
+    """The validated request fields as sent; an optional field sent as null counts as absent."""
+    fields = validate(model, _json_body(ctx)).model_dump(exclude_unset=True)
+    return {name: value for name, value in fields.items() if value is not None}
 
 
 async def send_text_status(ctx: Context) -> Any:
@@ -82,15 +86,14 @@ async def delete_status(ctx: Context) -> Any:
 
 
 def _minutes(ctx: Context) -> int:
-    raw = ctx.request.query_params.get("minutes")
-    if raw is None or raw == "":
+    minutes = wire_int(ctx.request.query_params.get("minutes"), "minutes")
+    if minutes is None:
         return DEFAULT_MINUTES
-    if not raw.isdigit():
-        raise ValidationError("'minutes' must be an integer")
-    minutes = int(raw)
     if minutes < 1:
         raise ValidationError("'minutes' must be greater than or equal to 1")
-    return minutes
+    # the journals keep nothing older than their retention: a longer window is the same window
+    kept = math.ceil(ctx.rt.settings.journal_retention_seconds / 60)
+    return min(minutes, kept)
 
 
 async def get_outgoing_statuses(ctx: Context) -> Any:
@@ -183,18 +186,16 @@ def _bool_param(ctx: Context, name: str) -> bool | None:
     raise ValidationError(f"'{name}' must be a boolean")
 
 
-def _int_param(ctx: Context, name: str) -> int | None:
-    raw = ctx.request.query_params.get(name)
-    if raw is None or raw == "":
-        return None
-    if not raw.isdigit():
-        raise ValidationError(f"'{name}' must be an integer")
-    return int(raw)
+def _count_param(ctx: Context, name: str) -> int | None:
+    count = wire_int(ctx.request.query_params.get(name), name)
+    if count is not None and count < 0:
+        raise ValidationError(f"'{name}' must be greater than or equal to 0")
+    return count
 
 
 async def get_contacts(ctx: Context) -> Any:
     group = _bool_param(ctx, "group")
-    count = _int_param(ctx, "count")
+    count = _count_param(ctx, "count")
     found = await account.contacts(ctx.rt, ctx.instance, group, count)
     return [{"id": c.id, "name": c.name, "contactName": c.contact_name, "type": c.type} for c in found]
 
@@ -221,26 +222,25 @@ async def check_whatsapp(ctx: Context) -> Any:
 
 
 async def receive_notification(ctx: Context) -> Any:
-    raw = ctx.request.query_params.get("receiveTimeout")
-    timeout = DEFAULT_RECEIVE_TIMEOUT
-    if raw not in (None, ""):
-        assert raw is not None
-        if not raw.isdigit():
-            raise ValidationError("'receiveTimeout' must be an integer")
-        timeout = int(raw)
-        if not MIN_RECEIVE_TIMEOUT <= timeout <= MAX_RECEIVE_TIMEOUT:
-            raise ValidationError(
-                f"'receiveTimeout' must be from {MIN_RECEIVE_TIMEOUT} to {MAX_RECEIVE_TIMEOUT} seconds"
-            )
+    timeout = wire_int(ctx.request.query_params.get("receiveTimeout"), "receiveTimeout")
+    if timeout is None:
+        timeout = DEFAULT_RECEIVE_TIMEOUT
+    elif not MIN_RECEIVE_TIMEOUT <= timeout <= MAX_RECEIVE_TIMEOUT:
+        raise ValidationError(
+            f"'receiveTimeout' must be from {MIN_RECEIVE_TIMEOUT} to {MAX_RECEIVE_TIMEOUT} seconds"
+        )
     return await notification_service.receive(ctx.rt, ctx.instance, timeout)
 
 
 async def delete_notification(ctx: Context) -> Any:
     if ctx.extra is None:
         raise NotFoundError()
-    if not ctx.extra.isdigit():
+    receipt_id = wire_int(ctx.extra, "receiptId")
+    if receipt_id is None:
         raise ValidationError("'receiptId' must be an integer")
-    deleted = await notification_service.delete(ctx.rt, ctx.instance, int(ctx.extra))
+    # receipt ids start at 1; wire_int caps larger numbers at INT64_MAX, which is then no real id either
+    exists = 0 < receipt_id < INT64_MAX
+    deleted = exists and await notification_service.delete(ctx.rt, ctx.instance, receipt_id)
     return {"result": deleted, "reason": "" if deleted else "notification not found"}
 
 
@@ -257,18 +257,16 @@ async def clear_webhooks_queue(ctx: Context) -> Any:
 
 
 async def upload_file(ctx: Context) -> Any:
-    """Raw body (not multipart), as the official SDK sends it; the name from GA-Filename when given."""
+    """The raw body (what the official Python SDK sends) or a multipart form with one file part (the
+    JavaScript SDK); the name from GA-Filename when given."""
     headers = ctx.request.headers
-    declared = headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > ctx.rt.settings.max_upload_bytes:
+    declared = wire_int(headers.get("content-length"), "Content-Length") or 0
+    if declared > ctx.rt.settings.max_upload_bytes:
         raise PayloadTooLargeError()
-    url = await media_service.upload(
-        ctx.rt,
-        ctx.instance.id_instance,
-        ctx.request.stream(),
-        unquote(headers.get("ga-filename", "")) or None,
-        headers.get("content-type"),
+    body = upload_body(
+        headers.get("content-type"), ctx.request.stream(), unquote(headers.get("ga-filename", "")) or None
     )
+    url = await media_service.upload(ctx.rt, ctx.instance.id_instance, body)
     return {"urlFile": url}
 
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
 from statusgate.api.validation import invalid_format
-from statusgate.domain.instance_settings import DELAY_KEY, READ_ONLY_KEYS, STRING_KEYS, YES_NO_KEYS
+from statusgate.domain.instance_settings import DELAY_KEY, READ_ONLY_KEYS, YES_NO_KEYS, is_header_value
 from statusgate.media.kinds import (
     AUDIO_EXTENSIONS,
     IMAGE_EXTENSIONS,
@@ -137,15 +137,18 @@ class Schemas:
             idMessage=(Annotated[str, Field(min_length=1, max_length=128)], ...),
         )
 
+        # Every writable key may be left out, but none may be null: a setting always has a value (a null
+        # stored once stopped the instance's sender for good). The None defaults are never validated and
+        # never stored: the handler keeps only the keys that were sent.
         settings_fields: dict[str, Any] = {}
-        for key in STRING_KEYS:
-            settings_fields[key] = (Annotated[str, Field(max_length=2048)] | None, None)
-        settings_fields[DELAY_KEY] = (
-            Annotated[int, Field(ge=s.delay_min_ms, le=s.delay_max_ms)] | None,
+        settings_fields["webhookUrl"] = (Annotated[str, Field(max_length=s.max_url_chars)], None)
+        settings_fields["webhookUrlToken"] = (
+            Annotated[str, Field(max_length=s.max_url_chars), AfterValidator(header_value)],
             None,
         )
+        settings_fields[DELAY_KEY] = (Annotated[int, Field(ge=s.delay_min_ms, le=s.delay_max_ms)], None)
         for key in YES_NO_KEYS:
-            settings_fields[key] = (Annotated[str, AfterValidator(_yes_no)] | None, None)
+            settings_fields[key] = (Annotated[str, AfterValidator(_yes_no)], None)
         for key in READ_ONLY_KEYS:
             settings_fields[key] = (Any, None)
         self.set_settings: type[BaseModel] = create_model("SetSettings", __base__=_Strict, **settings_fields)
@@ -163,6 +166,15 @@ class Schemas:
             __base__=_Strict,
             phoneNumber=(Annotated[int, Field(ge=10_000, le=9_999_999_999_999_999)], ...),
         )
+
+
+def header_value(value: str) -> str:
+    if not is_header_value(value):
+        raise invalid_format(
+            "printable ASCII only, no spaces at either end: it is sent in the Authorization header of "
+            "every webhook"
+        )
+    return value
 
 
 def _yes_no(value: str) -> str:

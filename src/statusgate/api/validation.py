@@ -7,14 +7,18 @@ method's field table; the models declare their fields in that order and pydantic
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, TypeVar
 
 import pydantic
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from statusgate.errors import ValidationError
+from statusgate.ids import INT64_MAX
 
 Model = TypeVar("Model", bound=pydantic.BaseModel)
+
+_WIRE_INT = re.compile(r"-?[0-9]+")
 
 _TYPE_NAMES = {
     "string_type": "a string",
@@ -76,8 +80,29 @@ def parse_json(raw: bytes) -> Any:
         return {}
     try:
         return json.loads(raw)
+    except RecursionError:
+        # the C parser recurses once per level and gives up near Python's recursion limit
+        raise ValidationError("body is nested too deeply") from None
     except (ValueError, UnicodeDecodeError):
+        # ValueError also covers integers longer than Python converts (int_max_str_digits)
         raise ValidationError("body is not valid JSON") from None
+
+
+def wire_int(raw: str | None, field: str) -> int | None:
+    """An integer from a query parameter, path segment or header; None when absent or empty.
+
+    ASCII digits only, with an optional minus: Python's ``int()`` also reads Arabic-Indic and fullwidth
+    digits, and ``str.isdigit()`` passes ``²``, which ``int()`` then refuses. Values beyond the 64-bit range
+    are capped at its end (every limit is smaller; the database stores no larger number).
+    """
+    if raw is None or raw == "":
+        return None
+    if not _WIRE_INT.fullmatch(raw):
+        raise ValidationError(f"'{field}' must be an integer")
+    negative = raw.startswith("-")
+    digits = raw.lstrip("-").lstrip("0") or "0"
+    value = INT64_MAX if len(digits) > 19 else min(int(digits), INT64_MAX)
+    return -value if negative else value
 
 
 def validate(model: type[Model], data: Any) -> Model:

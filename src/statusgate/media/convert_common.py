@@ -21,7 +21,7 @@ from statusgate.settings import Settings
 
 #: Bumped whenever a converter's output changes for the same input and settings, so the source → media
 #: cache stops handing out files made the old way.
-CONVERTER_VERSION = "1"
+CONVERTER_VERSION = "2"
 
 _THUMBNAIL_QUALITY = 70
 
@@ -33,6 +33,8 @@ class ConversionSettings:
     thumbnail_max_side_px: int = 100
     jpeg_quality: int = 85
     max_image_pixels: int = 100_000_000
+    max_image_dimension_px: int = 30_000
+    image_decode_max_bytes: int = 192 * 1024 * 1024
     video_max_side_px: int = 1280
     video_preset: str = "veryfast"
     video_crf: int = 23
@@ -46,6 +48,8 @@ class ConversionSettings:
             thumbnail_max_side_px=settings.thumbnail_max_side_px,
             jpeg_quality=settings.jpeg_quality,
             max_image_pixels=settings.max_image_pixels,
+            max_image_dimension_px=settings.max_image_dimension_px,
+            image_decode_max_bytes=settings.image_decode_max_bytes,
             video_max_side_px=settings.video_max_side_px,
             video_preset=settings.video_preset,
             video_crf=settings.video_crf,
@@ -54,11 +58,12 @@ class ConversionSettings:
 
     @property
     def version(self) -> str:
-        """Everything that shapes the output; part of the cache key. The time budget is not: it only
-        decides whether there is an output at all."""
+        """Everything that shapes the output; part of the cache key. The time budget and the largest
+        dimension are not: they only decide whether there is an output at all. The decode budget is: it
+        decides whether Pillow or libvips resizes."""
         return (
             f"c{CONVERTER_VERSION};s{self.max_seconds:g};i{self.image_max_side_px},q{self.jpeg_quality};"
-            f"t{self.thumbnail_max_side_px};p{self.max_image_pixels};"
+            f"t{self.thumbnail_max_side_px};p{self.max_image_pixels};d{self.image_decode_max_bytes};"
             f"v{self.video_max_side_px},{self.video_preset},{self.video_crf}"
         )
 

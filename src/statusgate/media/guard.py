@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from collections.abc import Awaitable, Callable
 
@@ -23,7 +24,14 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
 
 _ALLOWED_SCHEMES = frozenset({"http", "https"})
-_ALLOW_HINT = "(the server's allow_private_urls setting permits it for local use)"
+_ALLOW_HINT = (
+    "(for local use only, the server permits it with STATUSGATE_ALLOW_PRIVATE_URLS=true or "
+    "`statusgate serve --allow-private-urls`)"
+)
+#: one DNS label after IDNA encoding (RFC 1035: letters, digits, hyphens; 1–63 long)
+#: (underscores too: not in host names by the RFC, but resolvers look them up and such names exist)
+_DNS_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
+_MAX_HOST_NAME = 253
 
 # AWS, GCP, Azure and OpenStack use 169.254.169.254, AWS also fd00:ec2::254, Alibaba 100.100.100.200. All are
 # non-global anyway; naming them makes the refusal message say what was at stake.
@@ -48,6 +56,43 @@ _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 class BlockedUrlError(MediaError):
     """The URL may not be fetched."""
+
+
+class InvalidUrlError(BlockedUrlError):
+    """The text is not a URL that could be fetched at all (bad host, port, scheme…)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"URL is not valid: {reason}")
+        self.reason = reason
+
+
+def parse_url(url: str) -> httpx.URL:
+    """``url`` parsed the way the fetcher will use it, or :class:`InvalidUrlError` saying why not.
+
+    httpx (and the IDNA codec under it) raise several kinds of errors for odd hosts, and accept ports
+    outside 1–65535 and hosts no resolver could look up: all of it is refused here, before anything else
+    looks at the URL.
+    """
+    try:
+        parsed = httpx.URL(url)
+        host = parsed.raw_host.decode("ascii")
+        port = parsed.port
+    except (httpx.InvalidURL, ValueError) as exc:  # IDNA's errors are UnicodeError, a ValueError
+        raise InvalidUrlError(str(exc) or type(exc).__name__) from None
+    if parsed.scheme not in _ALLOWED_SCHEMES:
+        raise InvalidUrlError(f"the scheme must be http or https, not {parsed.scheme or 'none'!r}")
+    if not host:
+        raise InvalidUrlError("it has no host")
+    if port is not None and not 1 <= port <= 65535:
+        raise InvalidUrlError(f"port {port} is out of range")
+    if _literal_address(host) is None and not _is_host_name(host):
+        raise InvalidUrlError(f"{host!r} is not a host name")
+    return parsed
+
+
+def _is_host_name(host: str) -> bool:
+    name = host.removesuffix(".")
+    return 0 < len(name) <= _MAX_HOST_NAME and all(_DNS_LABEL.fullmatch(label) for label in name.split("."))
 
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -142,20 +187,15 @@ class UrlGuard:
     def allow_private(self) -> bool:
         return self._allow_private
 
-    def check_request_url(self, url: str) -> None:
-        """Refuse what the URL text alone shows to be unreachable or off-limits; never does I/O."""
-        try:
-            parsed = httpx.URL(url)
-        except httpx.InvalidURL as exc:
-            raise BlockedUrlError(f"URL is not valid: {exc}") from None
-        if parsed.scheme not in _ALLOWED_SCHEMES:
-            shown = parsed.scheme or "none"
-            raise BlockedUrlError(f"URL scheme must be http or https, not {shown!r}: {url}")
+    def check_request_url(self, url: str) -> httpx.URL:
+        """Refuse what the URL text alone shows to be invalid, unreachable or off-limits; never does I/O.
+
+        Returns the parsed URL (:func:`parse_url`'s, so every later step reads the same host and port).
+        """
+        parsed = parse_url(url)
         host = parsed.host
-        if not host:
-            raise BlockedUrlError(f"URL has no host: {url}")
         if self._allow_private:
-            return
+            return parsed
         if _is_localhost_name(host):
             raise BlockedUrlError(
                 f"URL points to {host}, a loopback name, which is not allowed {_ALLOW_HINT}"
@@ -168,6 +208,7 @@ class UrlGuard:
                     f"URL points to {literal}, {_with_article(reason)} address, which is not allowed "
                     f"{_ALLOW_HINT}"
                 )
+        return parsed
 
     async def resolve(self, url_host: str, port: int) -> list[IPAddress]:
         """The addresses to connect to; unless private ones are allowed, every one has passed the guard."""
@@ -181,6 +222,8 @@ class UrlGuard:
                 addresses = await self._resolver(url_host, port)
             except OSError as exc:
                 raise MediaError(f"could not resolve host {url_host}: {exc.strerror or exc}") from None
+            except ValueError as exc:  # the resolver's own IDNA step (UnicodeError)
+                raise MediaError(f"could not resolve host {url_host}: {exc}") from None
             if not addresses:
                 raise MediaError(f"host {url_host} has no addresses")
         if not self._allow_private:

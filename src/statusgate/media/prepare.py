@@ -69,7 +69,9 @@ class MediaPreparer:
         output = self._store.new_temp_path()
         try:
             await self._obtain(url, tmp)
-            probed = await asyncio.to_thread(probe_file, tmp, kind)
+            probed = await asyncio.to_thread(
+                probe_file, tmp, kind, decode_max_bytes=self._conversion.image_decode_max_bytes
+            )
             source_key = await asyncio.to_thread(self._source_key, tmp, probed.kind)
             if self._cache is not None:
                 cached = await self._cache.get(source_key)

@@ -2,7 +2,8 @@
 
 Images are decoded with Pillow, audio and video with PyAV (FFmpeg). Both are limited to an allow-list of
 formats: a random download must not reach the rarely used decoders, and FFmpeg must never follow a playlist's
-references to other files or URLs.
+references to other files or URLs. An image too big to decode whole within the memory budget only has its
+header and chunks checked here; its conversion decodes it streaming and finds any damage then.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from PIL import Image, UnidentifiedImageError
 
 from statusgate.domain.models import MediaKind
 from statusgate.errors import MediaError
+from statusgate.media.image_decode import load_bytes
 from statusgate.media.kinds import mime_for_extension
 
 # Pillow only warns between MAX_IMAGE_PIXELS and twice that; a warning is neither a refusal nor silent, so
@@ -59,6 +61,9 @@ _WEBM_CODECS = frozenset({"vp8", "vp9", "av1", "opus", "vorbis"})
 _NOUN = {MediaKind.IMAGE: "an image", MediaKind.VIDEO: "a video", MediaKind.AUDIO: "audio"}
 _SNIFF_BYTES = 1024
 
+#: The default of the ``image_decode_max_bytes`` setting.
+DECODE_MAX_BYTES = 192 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class ProbeResult:
@@ -67,8 +72,10 @@ class ProbeResult:
     extension: str
 
 
-def probe_file(path: Path, expected: MediaKind) -> ProbeResult:
+def probe_file(path: Path, expected: MediaKind, *, decode_max_bytes: int = DECODE_MAX_BYTES) -> ProbeResult:
     """Check that ``path`` holds decodable media of the ``expected`` kind; blocking, run it in a thread.
+
+    An image is decoded whole to find damage only if that takes at most ``decode_max_bytes``.
 
     Raises :class:`MediaError` with a text meant for the API user when it does not.
     """
@@ -79,7 +86,7 @@ def probe_file(path: Path, expected: MediaKind) -> ProbeResult:
     if _looks_like_html(head):
         what = "an audio file" if expected is MediaKind.AUDIO else _NOUN[expected]
         raise MediaError(f"urlFile returned an HTML page, not {what} — is it a download link behind a login?")
-    image = _probe_image(path, expected)
+    image = _probe_image(path, expected, decode_max_bytes)
     if image is not None:
         return image
     return _probe_av(path, expected)
@@ -112,7 +119,7 @@ def _too_many_pixels() -> MediaError:
     return MediaError(f"urlFile image is too large (more than {Image.MAX_IMAGE_PIXELS} pixels)")
 
 
-def _probe_image(path: Path, expected: MediaKind) -> ProbeResult | None:
+def _probe_image(path: Path, expected: MediaKind, decode_max_bytes: int) -> ProbeResult | None:
     """The result if the bytes are an image, None if Pillow does not recognise them."""
     try:
         with open_image(path) as image:
@@ -126,12 +133,16 @@ def _probe_image(path: Path, expected: MediaKind) -> ProbeResult | None:
             image.verify()
         # verify() leaves the image unusable, and only load() decodes the pixel data (truncation shows there).
         with open_image(path) as image:
-            image.load()
+            # A JPEG decodes every coefficient even at 1/8 scale, so damage still shows, in 1/64 the memory.
+            image.draft(None, (1, 1))
+            if load_bytes(image, (width, height)) <= decode_max_bytes:
+                image.load()
     except UnidentifiedImageError:
         return None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise _too_many_pixels() from None
-    except MediaError:
+    except (MediaError, MemoryError):
+        # Running out of memory says nothing about the file: not a "damaged" verdict.
         raise
     except Exception:
         # Pillow reports corrupt data as OSError, SyntaxError, ValueError, struct.error … by codec.

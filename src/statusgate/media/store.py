@@ -1,14 +1,55 @@
-"""Content-addressed files: ``<root>/blobs/<sha[:2]>/<sha256>``, renamed atomically from ``<root>/tmp``."""
+"""Content-addressed files: ``<root>/blobs/<sha[:2]>/<sha256>``, renamed atomically from ``<root>/tmp``.
+
+A filesystem without room (or quota) left makes these writes raise :class:`StorageFullError`: a temporary
+condition, unlike the other OSErrors.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import os
 import re
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
+from statusgate.errors import StorageFullError
+
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+#: errno values that say the filesystem (or the user's quota) is full
+NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def no_space_cause(exc: BaseException) -> BaseException | None:
+    """The error in ``exc``'s chain that says a disk is full, or None.
+
+    Converters re-raise a failed write as a user-facing :class:`MediaError` (``from None`` hides the cause
+    in tracebacks but keeps it as ``__context__``), so the chain is followed.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, StorageFullError):
+            return current
+        if isinstance(current, OSError) and current.errno in NO_SPACE_ERRNOS:
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+@contextlib.contextmanager
+def translating_no_space() -> Iterator[None]:
+    """Raise a full disk inside the block as :class:`StorageFullError`; other errors pass unchanged."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in NO_SPACE_ERRNOS:
+            raise StorageFullError() from exc
+        raise
 
 
 class MediaStore:
@@ -29,7 +70,8 @@ class MediaStore:
 
     def new_temp_path(self, suffix: str = "") -> Path:
         """A fresh path (the file is not created) on the blobs' filesystem, so put_file can rename it."""
-        self._tmp.mkdir(parents=True, exist_ok=True)
+        with translating_no_space():
+            self._tmp.mkdir(parents=True, exist_ok=True)
         return self._tmp / f"{secrets.token_hex(16)}{suffix}"
 
     def put_file(self, tmp: Path) -> tuple[str, int]:
@@ -45,9 +87,11 @@ class MediaStore:
             # Same bytes already stored; keeping the existing file leaves open readers undisturbed.
             tmp.unlink()
         else:
-            blob.parent.mkdir(parents=True, exist_ok=True)
-            # Atomic: a reader sees no file or the whole file. A racing writer of the same bytes is harmless.
-            os.replace(tmp, blob)
+            with translating_no_space():
+                blob.parent.mkdir(parents=True, exist_ok=True)
+                # Atomic: a reader sees no file or the whole file. A racing writer of the same bytes is
+                # harmless.
+                os.replace(tmp, blob)
         return sha256, size
 
     def open_blob(self, sha256: str) -> Path:

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from statusgate.domain.instance_settings import is_header_value
 from statusgate.errors import MediaError
 from statusgate.media.guard import BlockedUrlError, UrlGuard
 
@@ -32,9 +33,13 @@ class WebhookResult:
 async def post_webhook(
     client: httpx.AsyncClient, url: str, body: dict[str, Any], token: str, guard: UrlGuard, timeout: float
 ) -> WebhookResult:
+    if not is_header_value(token):
+        # stored before setSettings checked it: sending it would fail inside httpx on every attempt
+        return WebhookResult(
+            False, "webhookUrlToken cannot be sent as an HTTP header (non-ASCII or control characters)"
+        )
     try:
-        guard.check_request_url(url)
-        parsed = httpx.URL(url)
+        parsed = guard.check_request_url(url)
         host = parsed.raw_host.decode("ascii")
         addresses = await guard.resolve(host, parsed.port or (443 if parsed.scheme == "https" else 80))
     except BlockedUrlError as exc:
@@ -69,6 +74,8 @@ async def post_webhook(
             return WebhookResult(False, f"no answer within {timeout:g} s")
         except httpx.TransportError as exc:
             return WebhookResult(False, f"transport error ({type(exc).__name__})")
+        except (httpx.HTTPError, ValueError) as exc:  # a request httpx could not even build
+            return WebhookResult(False, f"the request could not be made ({type(exc).__name__})")
         if 200 <= response.status_code < 300:
             return WebhookResult(True)
         return WebhookResult(False, f"HTTP {response.status_code}")

@@ -4,8 +4,12 @@
 - **One sender loop per instance** with pending statuses (``sending.Sender``) sends strictly in order.
 - **The pump** applies the engines' events (receipts) to the statistics.
 - **The sweeper** expires statuses that waited longer than the queue retention.
-- **The heartbeat** renews this process's leases; on SQLite every lease found at start belongs to a dead
-  process (one server per database) and is released at once.
+- **The heartbeat** renews the leases of the work this process has in hand (preparations running, sends
+  being made), and only those: a lease whose task ended without recording lapses. On SQLite every lease
+  found at start belongs to a dead process (one server per database) and is released at once.
+
+A full disk (:class:`StorageFullError`) is logged as a warning, without a traceback: the loops wait and try
+again, and nothing is lost or failed for it.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ import sqlalchemy as sa
 from statusgate.domain.models import EngineEvent, EngineName, IncomingStatusEvent, ReceiptEvent, StateEvent
 from statusgate.domain.states import StatusState
 from statusgate.engines.base import Engine
+from statusgate.errors import StorageFullError
 from statusgate.queue.crashpoints import CrashPoints
-from statusgate.queue.preparation import PrepareMedia, Preparer
+from statusgate.queue.preparation import PrepareMedia, Preparer, next_wait
 from statusgate.queue.retry import RetryPolicy
 from statusgate.queue.sending import LoadMedia, Sender
 from statusgate.settings import Settings
@@ -37,14 +42,19 @@ log = logging.getLogger("statusgate.queue")
 def _expire(conn: sa.Connection, now: float, retention: float) -> int:
     expired = 0
     for row in outbox.overdue(conn, now):
+        waited_for_disk = row.state is StatusState.QUEUED and row.not_before is not None
         expired += outbox.transition(
             conn,
             row.seq,
             row.state,
             StatusState.EXPIRED,
             now,
-            description=f"expired: the instance was not authorized within {retention:g} s of the status "
-            "being queued",
+            description=(
+                f"expired: the server's disk stayed full for {retention:g} s after the status was queued"
+                if waited_for_disk
+                else f"expired: the instance was not authorized within {retention:g} s of the status "
+                "being queued"
+            ),
             lease_owner=None,
             lease_expires_at=None,
         )
@@ -177,7 +187,13 @@ class Dispatcher:
 
     # --- supervisor -----------------------------------------------------------------------------------
 
+    def _disk_full_wait(self, previous: float | None) -> float:
+        return next_wait(
+            previous, self.settings.prepare_retry_base_seconds, self.settings.prepare_retry_cap_seconds
+        )
+
     async def _supervise(self) -> None:
+        disk_full_wait: float | None = None
         while not self._stopping.is_set():
             self._supervisor_wakeup.clear()
             try:
@@ -195,8 +211,15 @@ class Dispatcher:
                     )
             except asyncio.CancelledError:
                 raise
+            except StorageFullError:
+                # every write fails until there is room: look less often rather than log every poll
+                disk_full_wait = self._disk_full_wait(disk_full_wait)
+                log.warning("queue supervisor: the disk is full; trying again in %.3g s", disk_full_wait)
+                await self._pause(disk_full_wait)
+                continue
             except Exception:
                 log.exception("queue supervisor pass failed; trying again")
+            disk_full_wait = None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._supervisor_wakeup.wait(), self.settings.poll_interval_seconds)
             # let wake-ups that arrive close together share one pass (under load: many statuses per pass)
@@ -205,10 +228,16 @@ class Dispatcher:
     async def _heartbeat(self) -> None:
         while not self._stopping.is_set():
             await asyncio.sleep(self.settings.lease_seconds / 3)
+            in_hand = [*self.preparer.in_flight, *self.sender.in_flight]
+            if not in_hand:
+                continue
             try:
                 await self.db.write(
-                    outbox.renew_leases, self.owner, time.time() + self.settings.lease_seconds
+                    outbox.renew_leases, self.owner, in_hand, time.time() + self.settings.lease_seconds
                 )
+            except StorageFullError:
+                # the leases run out if this lasts: work still running is then taken up by another worker
+                log.warning("lease heartbeat: the disk is full")
             except Exception:
                 log.exception("lease heartbeat failed")
 
@@ -239,9 +268,15 @@ class Dispatcher:
                     self._instance_loop(instance_id), name=f"statusgate.sender[{instance_id}]"
                 )
 
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, unless the dispatcher stops first."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
     async def _instance_loop(self, instance_id: int) -> None:
         poll = self.settings.poll_interval_seconds
         wakeup = self._wakeups.setdefault(instance_id, asyncio.Event())
+        disk_full_wait: float | None = None
         while not self._stopping.is_set():
             wakeup.clear()
             # shielded: on shutdown a send in flight finishes (stop() waits for it) instead of being cut
@@ -252,9 +287,19 @@ class Dispatcher:
                 delay = await asyncio.shield(step)
             except asyncio.CancelledError:
                 raise
+            except StorageFullError:
+                disk_full_wait = self._disk_full_wait(disk_full_wait)
+                log.warning(
+                    "sender of instance %s: the disk is full; trying again in %.3g s",
+                    instance_id,
+                    disk_full_wait,
+                )
+                await self._pause(disk_full_wait)
+                continue
             except Exception:
                 log.exception("sender of instance %s failed; trying again", instance_id)
                 delay = poll
+            disk_full_wait = None
             if delay is None:
                 return  # nothing pending: the supervisor starts a new loop when something is queued
             if delay > 0:

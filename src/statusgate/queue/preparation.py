@@ -2,6 +2,13 @@
 
 It starts as soon as a status is queued, authorized or not, so a status waiting for the phone does not
 depend on its origin URL any more. Claims and results are written in groups.
+
+A full disk (no room for the download, the conversion, the stored file or the database) is local and
+temporary: the status goes back to the queue with a retry time, the waits doubling from
+``prepare_retry_base_seconds`` up to ``prepare_retry_cap_seconds``; it never fails for that. Whatever happens
+to a preparation, it ends recorded or with its lease released to lapse: the heartbeat renews only the
+leases of preparations still running, so an unrecorded one is taken up again instead of holding its
+instance's queue.
 """
 
 from __future__ import annotations
@@ -17,7 +24,8 @@ import sqlalchemy as sa
 
 from statusgate.domain.models import PreparedMedia
 from statusgate.domain.states import StatusState
-from statusgate.errors import MediaError
+from statusgate.errors import MediaError, StorageFullError
+from statusgate.media.store import no_space_cause
 from statusgate.queue.crashpoints import CrashPoints
 from statusgate.settings import Settings
 from statusgate.store import outbox
@@ -37,11 +45,49 @@ class Prepared:
     #: set when preparation failed: the user-facing reason
     failure: str | None
     at: float
+    #: set when the disk was full: back to the queue, to be prepared again then
+    retry_at: float | None = None
+
+
+def next_wait(previous: float | None, base: float, cap: float) -> float:
+    """The wait before the next attempt: ``base`` first, then twice the previous wait, never over ``cap``."""
+    if previous is None or previous <= 0:
+        return min(base, cap)
+    return min(cap, max(base, previous * 2))
+
+
+def previous_wait(row: StatusRow) -> float | None:
+    """How long a queued status last waited for disk space, if it did.
+
+    Going back to the queue sets ``updated_at`` and ``not_before`` together, so the row itself remembers
+    its last wait: the backoff survives a restart without a counter column.
+    """
+    if row.state is not StatusState.QUEUED or row.not_before is None:
+        return None
+    return row.not_before - row.updated_at
+
+
+def waiting_description(retry_at: float) -> str:
+    """What the journal says of a status waiting for disk space (it is pending, not failed)."""
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(retry_at))
+    return f"waiting for disk space on the server to prepare the file; next try at {when}"
 
 
 def _record_prepared(conn: sa.Connection, results: list[Prepared]) -> list[None]:
     for result in results:
-        if result.failure is None:
+        if result.retry_at is not None:
+            outbox.transition(
+                conn,
+                result.row.seq,
+                StatusState.PREPARING,
+                StatusState.QUEUED,
+                result.at,
+                description=waiting_description(result.retry_at),
+                not_before=result.retry_at,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+        elif result.failure is None:
             outbox.transition(
                 conn,
                 result.row.seq,
@@ -50,6 +96,8 @@ def _record_prepared(conn: sa.Connection, results: list[Prepared]) -> list[None]
                 result.at,
                 media_id=result.media.media_id if result.media else None,
                 kind=result.media.kind.value if result.media else result.row.kind,
+                # the sender reads not_before as its own retry time
+                not_before=None,
                 lease_owner=None,
                 lease_expires_at=None,
             )
@@ -114,6 +162,11 @@ class Preparer:
     def tasks(self) -> list[asyncio.Task[None]]:
         return list(self._running.values())
 
+    @property
+    def in_flight(self) -> list[int]:
+        """The statuses whose lease this preparer still needs (claimed, not yet recorded)."""
+        return list(self._running)
+
     async def start_more(self) -> None:
         """Claim queued statuses (oldest first) up to a small backlog beyond the concurrency."""
         # claims are cheap and preparations often are (cached or small files): keep a good backlog
@@ -136,15 +189,71 @@ class Preparer:
 
     async def _prepare(self, row: StatusRow) -> None:
         async with self._slots:
-            failure: str | None = None
-            media: PreparedMedia | None = None
-            try:
-                media = await self.prepare_media(row)
-            except MediaError as exc:
-                failure = exc.message
-            except Exception as exc:
-                log.exception("preparing %s failed unexpectedly", row.id_message)
-                failure = f"the file could not be prepared ({type(exc).__name__})"
-            await self._results.submit(Prepared(row, media, failure, time.time()))
+            result = await self._attempt(row)
+        # outside the slot: a record waiting for disk space must not hold up other preparations
+        if not await self._record(result):
+            return
         self.crash.reached("after_prepare")
         self.on_done(row.instance_id)
+
+    async def _attempt(self, row: StatusRow) -> Prepared:
+        try:
+            media = await self.prepare_media(row)
+        except Exception as exc:
+            now = time.time()
+            cause = no_space_cause(exc)
+            if cause is not None:
+                wait = next_wait(
+                    previous_wait(row),
+                    self.settings.prepare_retry_base_seconds,
+                    self.settings.prepare_retry_cap_seconds,
+                )
+                log.warning(
+                    "status %s waits for disk space (%s); preparing it again in %.3g s, at %s",
+                    row.id_message,
+                    _describe(cause),
+                    wait,
+                    time.strftime("%H:%M:%S", time.localtime(now + wait)),
+                )
+                return Prepared(row, None, None, now, retry_at=now + wait)
+            if isinstance(exc, MediaError):
+                return Prepared(row, None, exc.message, now)
+            log.exception("preparing %s failed unexpectedly", row.id_message)
+            return Prepared(row, None, f"the file could not be prepared ({type(exc).__name__})", now)
+        return Prepared(row, media, None, time.time())
+
+    async def _record(self, result: Prepared) -> bool:
+        """Write the outcome; False if it could not be written for another reason than a full disk.
+
+        While the disk is full the write is tried again (the lease stays renewed meanwhile, so nobody else
+        takes the status up). On any other error it gives up: this task ends, the heartbeat stops renewing
+        the lease, and once the lease lapses the status is prepared again.
+        """
+        wait: float | None = None
+        while True:
+            try:
+                await self._results.submit(result)
+            except StorageFullError:
+                wait = next_wait(
+                    wait, self.settings.prepare_retry_base_seconds, self.settings.prepare_retry_cap_seconds
+                )
+                log.warning(
+                    "recording the preparation of %s failed: the disk is full; trying again in %.3g s",
+                    result.row.id_message,
+                    wait,
+                )
+                await asyncio.sleep(wait)
+            except Exception:
+                log.exception(
+                    "recording the preparation of %s failed; it is prepared again once its lease lapses",
+                    result.row.id_message,
+                )
+                return False
+            else:
+                return True
+
+
+def _describe(cause: BaseException) -> str:
+    if isinstance(cause, OSError) and cause.strerror:
+        return f"{cause.strerror}: {cause.filename}" if cause.filename else cause.strerror
+    return str(cause) or type(cause).__name__

@@ -3,6 +3,9 @@
 The message id was fixed when the status was queued; the audience is fixed (committed) before the engine
 is called. After a crash a ``sending`` head is sent again with the same id and recipients, and the network
 ignores the repeat, so the status reaches its audience once however often the process dies.
+
+A send the engine accepted is recorded whatever the disk says: while it is full the record is tried again
+(the lease renewed meanwhile) rather than the status sent again.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ import sqlalchemy as sa
 from statusgate.domain.models import EngineName, Instance, OutgoingStatus, PreparedMedia, StatusType
 from statusgate.domain.states import InstanceState, StatusState
 from statusgate.engines.base import Engine
-from statusgate.errors import EngineError, EngineTransientError
+from statusgate.errors import EngineError, EngineTransientError, StorageFullError
 from statusgate.queue import audience, pacing
 from statusgate.queue.crashpoints import CrashPoints
+from statusgate.queue.preparation import next_wait
 from statusgate.queue.retry import RetryPolicy
 from statusgate.settings import Settings
 from statusgate.store import instances as instance_store
@@ -162,6 +166,12 @@ class Sender:
         self._claims: Batcher[_Claim, bool] = Batcher(db, each(_claim_one), "claims")
         self._results: Batcher[_Sent, bool] = Batcher(db, each(_sent_one), "sent")
         self._wids: dict[int, str] = {}
+        self._holding: set[int] = set()
+
+    @property
+    def in_flight(self) -> list[int]:
+        """The statuses this sender holds the lease of (claimed, result not yet recorded)."""
+        return list(self._holding)
 
     def forget(self, instance_id: int) -> None:
         """The account's state changed: what we cached about it may be stale."""
@@ -195,7 +205,6 @@ class Sender:
 
     async def send(self, engine: Engine, head: StatusRow) -> bool:
         """One attempt at sending the head; False if another worker holds it."""
-        instance_id = head.instance_id
         now = time.time()
         recipients = head.recipients
         skipped = head.skipped_participants or []
@@ -208,6 +217,15 @@ class Sender:
         until = now + self.settings.lease_seconds
         if not await self._claims.submit(_Claim(head, recipients, skipped, self.owner, now, until)):
             return False
+        self._holding.add(head.seq)
+        try:
+            await self._send_claimed(engine, head, recipients)
+        finally:
+            self._holding.discard(head.seq)
+        return True
+
+    async def _send_claimed(self, engine: Engine, head: StatusRow, recipients: list[str]) -> None:
+        instance_id = head.instance_id
         self.crash.reached("after_claim")
         attempts = head.attempts + 1
         media = await self.load_media(head.media_id) if head.media_id else None
@@ -222,9 +240,9 @@ class Sender:
                 else EngineTransientError("the engine did not answer in time")
             )
             await self._failed(head, error, attempts)
-            return True
+            return
         self.crash.reached("after_engine_send")
-        revoke = await self._results.submit(_Sent(head, list(outcome.recipients), time.time()))
+        revoke = await self._record_sent(_Sent(head, list(outcome.recipients), time.time()))
         self.crash.reached("after_sent_commit")
         if revoke:
             await self._revoke_after_send(engine, head, list(outcome.recipients))
@@ -235,7 +253,23 @@ class Sender:
             len(outcome.recipients),
             " (repeat ignored by the network)" if outcome.repeated else "",
         )
-        return True
+
+    async def _record_sent(self, sent: _Sent) -> bool:
+        """Record a send the engine accepted: it went out, so a full disk only delays the record."""
+        wait: float | None = None
+        while True:
+            try:
+                return await self._results.submit(sent)
+            except StorageFullError:
+                wait = next_wait(
+                    wait, self.settings.prepare_retry_base_seconds, self.settings.prepare_retry_cap_seconds
+                )
+                log.warning(
+                    "recording the send of %s failed: the disk is full; trying again in %.3g s",
+                    sent.head.id_message,
+                    wait,
+                )
+                await asyncio.sleep(wait)
 
     async def _revoke_after_send(self, engine: Engine, head: StatusRow, recipients: list[str]) -> None:
         """deleteStatus came while this status was being sent: revoke it now that it is out."""

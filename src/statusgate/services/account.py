@@ -23,7 +23,7 @@ from statusgate.errors import (
     UnsupportedError,
     ValidationError,
 )
-from statusgate.media.guard import BlockedUrlError
+from statusgate.media.guard import BlockedUrlError, InvalidUrlError
 from statusgate.services.runtime import Runtime
 from statusgate.store import instances as store
 
@@ -58,6 +58,8 @@ async def set_settings(rt: Runtime, instance: Instance, changes: dict[str, Any])
             )
         try:
             rt.guard.check_request_url(url)
+        except InvalidUrlError as exc:
+            raise ValidationError(f"'webhookUrl' has an invalid format ({exc.reason})") from None
         except BlockedUrlError as exc:
             raise ValidationError(f"'webhookUrl' is not allowed: {exc.message}") from exc
 

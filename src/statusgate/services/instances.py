@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from dataclasses import dataclass, replace
@@ -11,9 +12,11 @@ from sqlalchemy import Connection
 from statusgate.domain.instance_settings import default_settings
 from statusgate.domain.models import EngineName, Instance
 from statusgate.errors import BadRequestError, ForbiddenError, UnauthorizedError
-from statusgate.ids import hash_token, new_api_token, new_instance_id, token_matches
+from statusgate.ids import INT64_MAX, hash_token, new_api_token, new_instance_id, token_matches
 from statusgate.services.runtime import Runtime
 from statusgate.store import instances as store
+
+_INSTANCE_ID = re.compile(r"[0-9]{1,19}")
 
 
 class UnknownInstanceError(Exception):
@@ -134,7 +137,9 @@ class Authenticator:
 
     async def instance(self, raw_id: str) -> Instance:
         """Step one of every request: the instance must exist (else 403, as Green does)."""
-        if not raw_id.isdigit() or len(raw_id) > 19:
+        # ASCII digits only (int() would also read fullwidth and Arabic-Indic ones), within what the
+        # database stores
+        if not _INSTANCE_ID.fullmatch(raw_id) or int(raw_id) > INT64_MAX:
             raise ForbiddenError()
         instance = await self._load(int(raw_id))
         if instance is None:

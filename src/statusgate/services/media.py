@@ -9,9 +9,11 @@ import shutil
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Protocol
 
 from statusgate.errors import PayloadTooLargeError
 from statusgate.media.kinds import extension_of, mime_for_extension
+from statusgate.media.store import translating_no_space
 from statusgate.services.runtime import Runtime
 from statusgate.store import media as store
 
@@ -86,10 +88,24 @@ def safe_file_name(raw: str | None, mime_type: str | None) -> str:
     return name
 
 
-async def upload(
-    rt: Runtime, instance_id: int, chunks: AsyncIterator[bytes], file_name: str | None, mime_type: str | None
-) -> str:
-    """uploadFile: the request body, streamed to disk and capped, becomes a public link."""
+class IncomingFile(Protocol):
+    """An uploaded file being received: its bytes, then what the client said it is."""
+
+    def chunks(self) -> AsyncIterator[bytes]: ...
+
+    #: read once chunks() is exhausted (a multipart body names its file in the part's headers)
+    file_name: str | None
+    mime_type: str | None
+
+
+async def upload(rt: Runtime, instance_id: int, incoming: IncomingFile) -> str:
+    """uploadFile: the request body, streamed to disk and capped, becomes a public link (a full disk is
+    :class:`StorageFullError`: Green's client gets a 507 and may try again)."""
+    with translating_no_space():
+        return await _upload(rt, instance_id, incoming)
+
+
+async def _upload(rt: Runtime, instance_id: int, incoming: IncomingFile) -> str:
     limit = rt.settings.max_upload_bytes
     tmp = rt.media.new_temp_path()
     size = 0
@@ -97,7 +113,7 @@ async def upload(
         with await asyncio.to_thread(tmp.open, "wb") as out:
             pending: list[bytes] = []
             pending_size = 0
-            async for chunk in chunks:
+            async for chunk in incoming.chunks():
                 size += len(chunk)
                 if size > limit:
                     raise PayloadTooLargeError()
@@ -107,7 +123,8 @@ async def upload(
                     await asyncio.to_thread(out.write, b"".join(pending))
                     pending, pending_size = [], 0
             await asyncio.to_thread(out.write, b"".join(pending))
-        name = safe_file_name(file_name, mime_type)
+        mime_type = incoming.mime_type
+        name = safe_file_name(incoming.file_name, mime_type)
         mime = mime_type if mime_type and mime_type != "application/octet-stream" else None
         return await adopt_file(
             rt,

@@ -12,13 +12,17 @@ from typing import Any
 from statusgate.domain.models import Instance, MediaKind, StatusType
 from statusgate.errors import UnsupportedError, ValidationError
 from statusgate.ids import new_message_id
-from statusgate.media.guard import BlockedUrlError
+from statusgate.media.guard import BlockedUrlError, InvalidUrlError, parse_url
 from statusgate.media.kinds import kind_for_file_name
 from statusgate.services.runtime import Runtime
 from statusgate.store.outbox import NewStatus
 
 
 def _check_url(rt: Runtime, url: str) -> None:
+    try:
+        parse_url(url)
+    except InvalidUrlError as exc:
+        raise ValidationError(f"'urlFile' has an invalid format ({exc.reason})") from None
     if rt.is_own_media_url(url):
         return  # read from the media store, never fetched
     try:

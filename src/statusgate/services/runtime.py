@@ -157,7 +157,10 @@ class Runtime:
     def own_upload_id(self, url: str) -> str | None:
         """The upload id if ``url`` is a media link this server handed out (``<public-url>/media/<id>/<name>``)."""
         base = urlsplit(self.settings.effective_public_url)
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # an unbalanced IPv6 bracket, say: not a link this server made
+            return None
         if (parts.scheme, parts.netloc.lower()) != (base.scheme, base.netloc.lower()):
             return None
         path = unquote(parts.path)

@@ -117,7 +117,21 @@ class WebhookSender:
             )
 
     async def _deliver_loop(self, instance_id: int) -> None:
-        """Deliver this instance's notifications in order; ends when there is nothing (or no webhookUrl)."""
+        """Deliver this instance's notifications in order; ends when there is nothing (or no webhookUrl).
+
+        A fault no delivery outcome covers is logged and waited out (a retry interval) before the loop
+        ends, so the supervisor's restart of it cannot turn one bad notification into a busy loop."""
+        try:
+            await self._deliver_until_done(instance_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            retry = self.settings.webhook_retry_seconds
+            log.exception("webhook delivery of instance %s failed; trying again in %g s", instance_id, retry)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), retry)
+
+    async def _deliver_until_done(self, instance_id: int) -> None:
         while not self._stopping.is_set():
             seen = self.rt.hub.version(instance_id)
             instance = await self.rt.db.read(instance_store.get, instance_id)

@@ -10,18 +10,24 @@ transaction never has to upgrade a read lock (which SQLite answers with "databas
 this process queue in order rather than spinning in SQLite's busy handler (they can wait on another process,
 the CLI, which is why they are off the event loop). Reads run on the event loop itself, beside the writer
 (WAL): they never wait for a lock.
+
+A write the database has no room for (SQLite's "database or disk is full", PostgreSQL's ``disk_full``) is
+rolled back as a whole and raised as :class:`~statusgate.errors.StorageFullError`, here and nowhere else:
+callers tell a full disk (wait and try again) from a bug without knowing the driver.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import sqlite3
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from statusgate.errors import StorageFullError
 from statusgate.store.notifications import NOTIFIED, SETTINGS_CACHE
 
 T = TypeVar("T")
@@ -38,6 +44,9 @@ SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     "PRAGMA busy_timeout=10000",
 )
+
+#: PostgreSQL's SQLSTATE for "disk full"
+_PG_DISK_FULL = "53100"
 
 #: a sync driver for each async URL statusgate has accepted so far
 _SYNC_DRIVERS = {"sqlite+aiosqlite": "sqlite+pysqlite", "postgresql+asyncpg": "postgresql+psycopg"}
@@ -100,6 +109,16 @@ class Database:
     def _run_write(
         self, fn: Callable[Concatenate[sa.Connection, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
+        try:
+            return self._run_write_transaction(fn, *args, **kwargs)
+        except sa.exc.OperationalError as exc:
+            if _disk_full(exc.orig):
+                raise StorageFullError() from exc
+            raise
+
+    def _run_write_transaction(
+        self, fn: Callable[Concatenate[sa.Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
         info: dict[Any, Any] | None = None
         try:
             with self._write_engine.begin() as conn:
@@ -158,3 +177,11 @@ class Database:
         self._read_engine.dispose()
         if self._write_engine is not self._read_engine:
             self._write_engine.dispose()
+
+
+def _disk_full(error: BaseException | None) -> bool:
+    if isinstance(error, sqlite3.Error):
+        code = getattr(error, "sqlite_errorcode", None)
+        # the primary code sits in the low byte of an extended one
+        return (code & 0xFF) == sqlite3.SQLITE_FULL if code is not None else "disk is full" in str(error)
+    return getattr(error, "sqlstate", None) == _PG_DISK_FULL

@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from statusgate.domain.instance_settings import usable
 from statusgate.domain.models import EngineName, Instance
 from statusgate.store.schema import instances
 
@@ -18,7 +19,7 @@ def _row_to_instance(row: sa.Row[Any]) -> Instance:
         engine=EngineName(row.engine),
         token_hash=row.token_hash,
         status_access=row.status_access,
-        settings=dict(row.settings),
+        settings=usable(row.settings or {}),
         created_at=row.created_at,
         last_send_started_at=row.last_send_started_at,
     )

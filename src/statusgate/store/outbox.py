@@ -135,37 +135,6 @@ def _nothing_to_prepare(item: NewStatus) -> bool:
     return item.kind is None and "urlFile" not in item.body
 
 
-def enqueue(
-    conn: Connection,
-    *,
-    instance_id: int,
-    id_message: str,
-    type_: str,
-    body: dict[str, Any],
-    kind: str | None,
-    now: float,
-    expires_at: float,
-) -> int:
-    result = conn.execute(
-        statuses.insert().values(
-            instance_id=instance_id,
-            id_message=id_message,
-            type=type_,
-            body=body,
-            kind=kind,
-            state=StatusState.QUEUED.value,
-            created_at=now,
-            updated_at=now,
-            expires_at=expires_at,
-            attempts=0,
-            last_action_at=now,
-        )
-    )
-    seq = int(result.inserted_primary_key[0])  # type: ignore[index]
-    conn.execute(status_events.insert().values(status_seq=seq, state=StatusState.QUEUED.value, at=now))
-    return seq
-
-
 def transition(
     conn: Connection,
     seq: int,
@@ -290,13 +259,18 @@ def instances_with_pending(conn: Connection) -> list[int]:
 
 
 def to_prepare(conn: Connection, now: float, limit: int) -> list[StatusRow]:
-    """Queued statuses, oldest first, plus preparations whose worker died (lease expired).
+    """Queued statuses whose retry time (if any) has come, oldest first, plus preparations whose worker
+    died (lease expired).
 
-    Two queries on the (state, seq) index rather than one OR, which would scan the whole table.
+    Two queries on the (state, seq) index rather than one OR, which would scan the whole table. Only a
+    preparation that waits for disk space gives a queued status a ``not_before``.
     """
     queued = conn.execute(
         sa.select(statuses)
-        .where(statuses.c.state == StatusState.QUEUED.value)
+        .where(
+            statuses.c.state == StatusState.QUEUED.value,
+            sa.or_(statuses.c.not_before.is_(None), statuses.c.not_before <= now),
+        )
         .order_by(statuses.c.seq)
         .limit(limit)
     )
@@ -338,12 +312,19 @@ _TAKE_LEASE = (
 )
 
 
-def renew_leases(conn: Connection, owner: str, until: float) -> None:
-    conn.execute(
-        statuses.update()
-        .where(statuses.c.lease_owner == owner, statuses.c.state.in_(_PENDING))
-        .values(lease_expires_at=until)
-    )
+def renew_leases(conn: Connection, owner: str, seqs: list[int], until: float) -> None:
+    """Extend ``owner``'s leases on ``seqs`` only: a lease whose work ended without a record then lapses,
+    and another worker takes the status up, instead of a heartbeat holding it for ever."""
+    for start in range(0, len(seqs), 500):
+        conn.execute(
+            statuses.update()
+            .where(
+                statuses.c.lease_owner == owner,
+                statuses.c.seq.in_(seqs[start : start + 500]),
+                statuses.c.state.in_(_PENDING),
+            )
+            .values(lease_expires_at=until)
+        )
 
 
 def release_leases(conn: Connection, owner: str) -> None:

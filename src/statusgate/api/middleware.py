@@ -1,0 +1,71 @@
+"""The two ASGI layers around the routes: a last-resort 500 that keeps the connection, and CORS."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from statusgate.api.errors import error_body
+from statusgate.redaction import redact_path
+
+log = logging.getLogger("statusgate.api")
+
+
+class InternalErrors:
+    """An exception no handler took becomes Green's 500 body — and goes no further.
+
+    Starlette's outermost error layer re-raises after answering, and uvicorn then closes the connection, so
+    one fault would break the client's keep-alive connection (its next request on it fails). Caught here,
+    the fault is logged once and the connection stays usable. Once a response has started nothing can be
+    answered any more, and the exception goes on as before.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            path = redact_path(scope.get("path", ""))
+            log.error("unhandled error on %s %s: %r", scope.get("method"), path, exc, exc_info=exc)
+            if started:
+                raise
+            response = error_body(path, 500, "Internal Server Error")
+            await response(scope, receive, send)
+
+
+class GreenCors(CORSMiddleware):
+    """Starlette's CORS, answering preflights as Green documents them: 204 No Content.
+
+    Origins that are not allowed get the 204 without CORS headers, so the browser refuses the call itself.
+    """
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        answer = super().preflight_response(request_headers)
+        if answer.status_code != 200:
+            return Response(status_code=204)
+        headers = {
+            k: v for k, v in answer.headers.items() if k.lower() not in ("content-length", "content-type")
+        }
+        return Response(status_code=204, headers=headers)
+
+
+def cors_origins(setting: str) -> list[str]:
+    """The ``cors_allowed_origins`` setting (comma-separated) as a list; empty means no browser access."""
+    return [origin.strip().rstrip("/") for origin in setting.split(",") if origin.strip()]
