@@ -31,26 +31,27 @@ sys.path.insert(0, str(ROOT))
 from statusgate.domain.states import InstanceState, StatusState  # noqa: E402
 from statusgate.engines.sandbox_network import ImportedContact  # noqa: E402
 from statusgate.services import instances, posting  # noqa: E402
-from statusgate.services.runtime import Runtime  # noqa: E402
 from statusgate.settings import Settings  # noqa: E402
 from statusgate.store.schema import sandbox_accounts, sandbox_events, status_events, statuses  # noqa: E402
+from statusgate.wiring.core import Core  # noqa: E402
 from tests.support import ServerProcess, base_env, wait_for  # noqa: E402
 
 DELAY_MS = 500
 
 
 async def populate(data_dir: Path, count: int, per_instance: int) -> None:
-    rt = Runtime(Settings(data_dir=data_dir, delay_default_ms=DELAY_MS))
-    await rt.open()
+    core = Core(Settings(data_dir=data_dir, delay_default_ms=DELAY_MS))
+    await core.open()
+    ctx = core.ctx
     for n in range(count):
-        creds = await instances.create(rt)
-        await rt.sandbox.import_contacts(
+        creds = await instances.create(ctx)
+        await ctx.sandbox.import_contacts(
             creds.id_instance, [ImportedContact(f"7990{n:08d}@c.us", f"U{n}", f"Contact {n}", True)]
         )
-        instance = await instances.get(rt, creds.id_instance)
+        instance = await instances.get(ctx, creds.id_instance)
         for k in range(per_instance):
-            await posting.send_text_status(rt, instance, {"message": f"status {k} of {n}"})
-    await rt.close()
+            await posting.send_text_status(ctx, instance, {"message": f"status {k} of {n}"})
+    await core.close()
 
 
 def authorize_all(engine: sa.Engine) -> float:

@@ -11,8 +11,10 @@ import httpx
 import pytest
 
 from statusgate.api.app import build_app
-from statusgate.services.runtime import Runtime
+from statusgate.services.context import ServiceContext
 from statusgate.settings import Settings
+from statusgate.wiring.core import Core
+from statusgate.worker.role import Worker
 
 
 @pytest.fixture(autouse=True)
@@ -80,14 +82,15 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
 class Gateway:
     """An in-process gateway (real app, real SQLite, real workers) with an HTTP client on its ASGI app."""
 
-    def __init__(self, rt: Runtime, client: httpx.AsyncClient) -> None:
-        self.rt = rt
+    def __init__(self, ctx: ServiceContext, worker: Worker, client: httpx.AsyncClient) -> None:
+        self.ctx = ctx
+        self.worker = worker
         self.client = client
 
     async def create_instance(self, *, authorized: bool = True, name: str | None = None) -> tuple[int, str]:
         from statusgate.services import instances
 
-        credentials = await instances.create(self.rt, authorized=authorized, name=name)
+        credentials = await instances.create(self.ctx, authorized=authorized, name=name)
         return credentials.id_instance, credentials.api_token
 
     def path(self, id_instance: int, token: str, method: str) -> str:
@@ -96,18 +99,21 @@ class Gateway:
 
 @pytest.fixture
 async def start_gateway() -> AsyncIterator[Callable[[Settings], Any]]:
-    started: list[tuple[Runtime, httpx.AsyncClient]] = []
+    started: list[tuple[Core, Worker, httpx.AsyncClient]] = []
 
     async def start(settings: Settings) -> Gateway:
-        rt = Runtime(settings)
-        await rt.open()
-        await rt.start_workers()
-        app = build_app(settings, runtime=rt)
+        core = Core(settings)
+        worker = Worker(core.ctx)
+        core.wakeups.attach(worker)
+        await core.open()
+        await worker.start()
+        app = build_app(core.ctx)
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:9")
-        started.append((rt, client))
-        return Gateway(rt, client)
+        started.append((core, worker, client))
+        return Gateway(core.ctx, worker, client)
 
     yield start
-    for rt, client in started:
+    for core, worker, client in started:
         await client.aclose()
-        await rt.close()
+        await worker.stop()
+        await core.close()

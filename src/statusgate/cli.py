@@ -20,9 +20,10 @@ from statusgate.domain.models import EngineName
 from statusgate.engines.sandbox_network import FAULT_MODES, ImportedContact, SandboxError
 from statusgate.errors import GatewayError
 from statusgate.services import instances
+from statusgate.services.context import ServiceContext
 from statusgate.services.instances import UnknownInstanceError
-from statusgate.services.runtime import Runtime
 from statusgate.settings import Settings
+from statusgate.wiring.core import Core
 
 T = TypeVar("T")
 STORAGE_FIELDS = ("data_dir", "database_url", "public_url")
@@ -50,23 +51,23 @@ def _settings(args: argparse.Namespace) -> Settings:
         raise CliError(f"invalid setting {first['loc'][0]}: {first['msg']}") from None
 
 
-def _runtime(settings: Settings) -> Runtime:
+def _core(settings: Settings) -> Core:
     database_file(settings)  # a URL SQLAlchemy cannot read is one line (that never repeats it: a password)
     try:
-        return Runtime(settings)
+        return Core(settings)
     except (ModuleNotFoundError, sa.exc.ArgumentError) as exc:  # a driver that is not installed
         url = shown_url(settings.effective_database_url)
         raise CliError(f"cannot open the database {url}: {first_line(exc)}") from None
 
 
-def _run(settings: Settings, action: Callable[[Runtime], Awaitable[T]]) -> T:
+def _run(settings: Settings, action: Callable[[ServiceContext], Awaitable[T]]) -> T:
     async def main() -> T:
-        rt = _runtime(settings)
+        core = _core(settings)
         try:
-            await rt.open()
-            return await action(rt)
+            await core.open()
+            return await action(core.ctx)
         finally:
-            await rt.close()
+            await core.close()
 
     return asyncio.run(main())
 
@@ -84,18 +85,18 @@ def _instance_id(raw: str) -> int:
 # --- serve / demo --------------------------------------------------------------------------------------------
 
 
-async def _nothing(_rt: Runtime) -> None:
+async def _nothing(_ctx: ServiceContext) -> None:
     return None
 
 
-def _serve(settings: Settings, before: Callable[[Runtime], Awaitable[None]] = _nothing) -> None:
+def _serve(settings: Settings, before: Callable[[ServiceContext], Awaitable[None]] = _nothing) -> None:
     """Lock, listen, check and migrate the storage (and run ``before``), then serve.
 
     Each step that fails is one line, exit 1, before anything is printed: the database is opened here, not
     first in uvicorn's lifespan, which would report a failure as a traceback.
     """
-    from statusgate.api.app import build_app
     from statusgate.logs import log_config
+    from statusgate.wiring.server import server_app
 
     serving.hold_server_lock(settings)  # makes the database's directory
     sockets = serving.listen(settings.host, settings.port)
@@ -106,7 +107,7 @@ def _serve(settings: Settings, before: Callable[[Runtime], Awaitable[None]] = _n
         if refused is not None:
             raise CliError(refused)
         _run(settings, before)
-        serving.run(build_app(settings, _runtime(settings)), settings, sockets, log_config())
+        serving.run(server_app(_core(settings)), settings, sockets, log_config())
     finally:
         for sock in sockets:
             sock.close()
@@ -121,8 +122,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
     settings = _settings(args)
 
-    async def prepare(rt: Runtime) -> None:
-        demo = await ensure_demo(rt)
+    async def prepare(ctx: ServiceContext) -> None:
+        demo = await ensure_demo(ctx)
         c = demo.credentials
         print(f"statusgate demo instance — idInstance {c.id_instance}", flush=True)
         print(f"  apiUrl / mediaUrl  {c.api_url}", flush=True)
@@ -140,8 +141,8 @@ def cmd_instance_create(args: argparse.Namespace) -> None:
     settings = _settings(args)
     engine = EngineName(args.engine)
 
-    async def action(rt: Runtime) -> instances.Credentials:
-        return await instances.create(rt, engine=engine, authorized=args.authorized, name=args.name)
+    async def action(ctx: ServiceContext) -> instances.Credentials:
+        return await instances.create(ctx, engine=engine, authorized=args.authorized, name=args.name)
 
     credentials = _run(settings, action)
     if args.json:
@@ -156,15 +157,15 @@ def cmd_instance_create(args: argparse.Namespace) -> None:
 def cmd_instance_list(args: argparse.Namespace) -> None:
     from statusgate.services import account
 
-    async def action(rt: Runtime) -> list[dict[str, Any]]:
+    async def action(ctx: ServiceContext) -> list[dict[str, Any]]:
         listed = []
-        for instance in await instances.list_all(rt):
+        for instance in await instances.list_all(ctx):
             listed.append(
                 {
                     "idInstance": instance.id_instance,
                     "name": instance.name,
                     "engine": instance.engine.value,
-                    "stateInstance": (await account.state(rt, instance)).value,
+                    "stateInstance": (await account.state(ctx, instance)).value,
                     "statusAccess": instance.status_access,
                 }
             )
@@ -183,11 +184,11 @@ def cmd_instance_list(args: argparse.Namespace) -> None:
 
 
 def cmd_instance_delete(args: argparse.Namespace) -> None:
-    _run(_settings(args), lambda rt: instances.delete(rt, args.id))
+    _run(_settings(args), lambda ctx: instances.delete(ctx, args.id))
 
 
 def cmd_instance_rotate(args: argparse.Namespace) -> None:
-    credentials = _run(_settings(args), lambda rt: instances.rotate_token(rt, args.id))
+    credentials = _run(_settings(args), lambda ctx: instances.rotate_token(ctx, args.id))
     if args.json:
         _print_json(credentials.as_json())
     else:
@@ -197,14 +198,14 @@ def cmd_instance_rotate(args: argparse.Namespace) -> None:
 def cmd_instance_set(args: argparse.Namespace) -> None:
     if args.status_access is None:
         raise CliError("nothing to set: give --status-access on|off")
-    _run(_settings(args), lambda rt: instances.set_status_access(rt, args.id, args.status_access == "on"))
+    _run(_settings(args), lambda ctx: instances.set_status_access(ctx, args.id, args.status_access == "on"))
 
 
 # --- sandbox -------------------------------------------------------------------------------------------------
 
 
-async def _sandbox_instance(rt: Runtime, id_instance: int) -> None:
-    instance = await instances.get(rt, id_instance)
+async def _sandbox_instance(ctx: ServiceContext, id_instance: int) -> None:
+    instance = await instances.get(ctx, id_instance)
     if instance.engine is not EngineName.SANDBOX:
         raise CliError(f"instance {id_instance} uses the {instance.engine.value} engine, not the sandbox")
 
@@ -238,38 +239,38 @@ def _load_contacts(path: Path) -> list[ImportedContact]:
 def cmd_sandbox_contacts_import(args: argparse.Namespace) -> None:
     contacts = _load_contacts(Path(args.file))
 
-    async def action(rt: Runtime) -> int:
-        await _sandbox_instance(rt, args.id)
-        return await rt.sandbox.import_contacts(args.id, contacts)
+    async def action(ctx: ServiceContext) -> int:
+        await _sandbox_instance(ctx, args.id)
+        return await ctx.sandbox.import_contacts(args.id, contacts)
 
     count = _run(_settings(args), action)
     print(f"imported {count} contacts")
 
 
-def _sandbox_action(args: argparse.Namespace, act: Callable[[Runtime], Awaitable[None]]) -> None:
-    async def action(rt: Runtime) -> None:
-        await _sandbox_instance(rt, args.id)
-        await act(rt)
+def _sandbox_action(args: argparse.Namespace, act: Callable[[ServiceContext], Awaitable[None]]) -> None:
+    async def action(ctx: ServiceContext) -> None:
+        await _sandbox_instance(ctx, args.id)
+        await act(ctx)
 
     _run(_settings(args), action)
 
 
 def cmd_sandbox_scan(args: argparse.Namespace) -> None:
-    _sandbox_action(args, lambda rt: rt.sandbox.scan(args.id))
+    _sandbox_action(args, lambda ctx: ctx.sandbox.scan(args.id))
 
 
 def cmd_sandbox_logout(args: argparse.Namespace) -> None:
-    _sandbox_action(args, lambda rt: rt.sandbox.logout(args.id))
+    _sandbox_action(args, lambda ctx: ctx.sandbox.logout(args.id))
 
 
 def cmd_sandbox_view(args: argparse.Namespace) -> None:
-    _sandbox_action(args, lambda rt: rt.sandbox.view(args.id, args.id_message, args.participant))
+    _sandbox_action(args, lambda ctx: ctx.sandbox.view(args.id, args.id_message, args.participant))
 
 
 def cmd_sandbox_fail(args: argparse.Namespace) -> None:
     if args.count < 1:
         raise CliError("--count must be at least 1")
-    _sandbox_action(args, lambda rt: rt.sandbox.add_fault(args.id, args.mode, args.count))
+    _sandbox_action(args, lambda ctx: ctx.sandbox.add_fault(args.id, args.mode, args.count))
 
 
 def cmd_sandbox_post(args: argparse.Namespace) -> None:
@@ -281,14 +282,14 @@ def cmd_sandbox_post(args: argparse.Namespace) -> None:
     if media_path is not None and not media_path.is_file():
         raise CliError(f"no such file: {media_path}")
 
-    async def action(rt: Runtime) -> str:
-        await _sandbox_instance(rt, args.id)
+    async def action(ctx: ServiceContext) -> str:
+        await _sandbox_instance(ctx, args.id)
         if args.text is not None:
             return await sandbox.post_text(
-                rt, args.id, args.sender, args.text, args.background_color, args.font
+                ctx, args.id, args.sender, args.text, args.background_color, args.font
             )
         assert media_path is not None
-        return await sandbox.post_media(rt, args.id, args.sender, media_path, args.caption)
+        return await sandbox.post_media(ctx, args.id, args.sender, media_path, args.caption)
 
     print(_run(_settings(args), action))
 

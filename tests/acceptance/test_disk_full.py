@@ -420,36 +420,38 @@ def record_on_full_disk(data_dir: str) -> None:
 
 async def _record_on_full_disk(disk: Path, gated: GatedFileServer, warnings: list[str]) -> None:
     from statusgate.queue.crashpoints import CrashPoints
-    from statusgate.queue.preparation import Preparer
     from statusgate.services import instances
-    from statusgate.services.runtime import Runtime
     from statusgate.settings import Settings
     from statusgate.store import outbox
+    from statusgate.wiring.core import Core
+    from statusgate.worker.preparation import Preparer
+    from statusgate.worker.role import Worker
 
     # through the environment: settings this code's version may not know are then ignored, not refused
     os.environ.update({f"STATUSGATE_{key.upper()}": str(value) for key, value in RETRY.items()})
     settings = Settings(data_dir=disk, allow_private_urls=True, public_url=f"http://127.0.0.1:{free_port()}")
-    rt = Runtime(settings)  # no workers: the preparer below is the only writer
-    await rt.open()
+    core = Core(settings)  # no worker loops: the preparer below is the only writer
+    await core.open()
+    ctx = core.ctx
     try:
-        instance = await instances.create(rt, authorized=True)
+        instance = await instances.create(ctx, authorized=True)
         now = time.time()
         body = {"urlFile": gated.url, "fileName": "a.jpg"}
         new = outbox.NewStatus(
             instance.id_instance, "3EB0D15CF011000000A1", "media", body, "image", now, now + 3600
         )
-        await rt.db.write(outbox.enqueue_many, [new])
+        await ctx.db.write(outbox.enqueue_many, [new])
         preparer = Preparer(
             settings,
-            rt.db,
-            rt._prepare_status_media,
+            ctx.db,
+            Worker(ctx).prepare_media,
             owner="test",
             crash=CrashPoints(""),
             on_done=lambda _instance_id: None,
         )
 
         async def row() -> outbox.StatusRow:
-            found = await rt.db.read(outbox.get_by_message_id, instance.id_instance, new.id_message)
+            found = await ctx.db.read(outbox.get_by_message_id, instance.id_instance, new.id_message)
             assert found is not None
             return found
 
@@ -462,7 +464,7 @@ async def _record_on_full_disk(disk: Path, gated: GatedFileServer, warnings: lis
         await preparer.start_more()
         await until(lambda: asyncio.to_thread(gated.requested.wait, 0.05), "the download to start")
         # an empty write-ahead log and not a free page left: no write of the database can succeed
-        await rt.db.read(lambda conn: conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").all())
+        await ctx.db.read(lambda conn: conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").all())
         filler = fill(disk)
         gated.release()
         recording = f"recording the preparation of {new.id_message} failed: the disk is full"
@@ -493,8 +495,8 @@ async def _record_on_full_disk(disk: Path, gated: GatedFileServer, warnings: lis
 
         await until(prepared, "the status prepared again")
         current = await row()
-        states = [state.value for state, _, _ in await rt.db.read(outbox.events, current.seq)]
+        states = [state.value for state, _, _ in await ctx.db.read(outbox.events, current.seq)]
         assert states == ["queued", "preparing", "queued", "preparing", "ready"], states
         assert current.not_before is None and current.media_id, current
     finally:
-        await rt.close()
+        await core.close()

@@ -11,7 +11,6 @@ Prints one JSON summary on stdout; the server's log goes to stderr (the test sea
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fcntl
 import ipaddress
 import json
@@ -27,12 +26,12 @@ from typing import Any
 import httpx
 import uvicorn
 
-from statusgate.api.app import build_app
 from statusgate.logs import log_config
 from statusgate.media.guard import IPAddress
 from statusgate.services import instances
-from statusgate.services.runtime import Runtime
 from statusgate.settings import Settings
+from statusgate.wiring.core import Core
+from statusgate.wiring.server import server_app
 
 #: names the stub resolver knows (all refused by the SSRF guard once resolved); any other name fails
 STUB_ZONE: dict[str, list[str]] = {
@@ -412,15 +411,13 @@ async def run(seed: int, count: int) -> dict[str, Any]:
         delay_default_ms=500,
         sandbox_reboot_seconds=0.1,
     )
-    rt = Runtime(settings, resolver=stub_resolver)
-    config = uvicorn.Config(
-        build_app(settings, runtime=rt), host="127.0.0.1", port=port, log_config=log_config()
-    )
+    core = Core(settings, resolver=stub_resolver)
+    config = uvicorn.Config(server_app(core), host="127.0.0.1", port=port, log_config=log_config())
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
         await asyncio.sleep(0.02)
-    credentials = await instances.create(rt, authorized=True)
+    credentials = await instances.create(core.ctx, authorized=True)
     token = credentials.api_token
     statuses: Counter[int] = Counter()
     problems: list[str] = []
@@ -441,8 +438,6 @@ async def run(seed: int, count: int) -> dict[str, Any]:
         failed_fetches = await fetch_every_stub_name(client, f"/waInstance{credentials.id_instance}", token)
     server.should_exit = True
     await serving
-    with contextlib.suppress(Exception):
-        await rt.close()
     return {
         "token": token,
         "statuses": dict(statuses),

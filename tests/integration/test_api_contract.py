@@ -54,7 +54,7 @@ async def test_order_of_checks(gw: Gateway) -> None:
     r = await gw.client.get(gw.path(id_instance, token, "sendMediaStatus"))
     assert_error(r, 404, "Not Found")
     # status access is checked before the body
-    await instances.set_status_access(gw.rt, id_instance, False)  # as `statusgate instance set` does
+    await instances.set_status_access(gw.ctx, id_instance, False)  # as `statusgate instance set` does
     await asyncio.sleep(0.6)  # the authenticator's cache lives 0.5 s
     assert_error(await post(gw, id_instance, token, "sendMediaStatus", {"bad": 1}), 403, "Forbidden")
     r = await gw.client.get(gw.path(id_instance, token, "getStatusStatistic"), params={"idMessage": "x"})
@@ -197,7 +197,7 @@ async def test_settings_round_trip_and_validation(gw: Gateway) -> None:
 
 async def test_account_methods(gw: Gateway) -> None:
     id_instance, token = await gw.create_instance(authorized=False)
-    await gw.rt.sandbox.import_contacts(
+    await gw.ctx.sandbox.import_contacts(
         id_instance,
         [
             ImportedContact("79990000001@c.us", "Ann", "Ann W", True),
@@ -218,7 +218,7 @@ async def test_account_methods(gw: Gateway) -> None:
         400,
         "instance is starting or not authorized",
     )
-    await gw.rt.sandbox.scan(id_instance)
+    await gw.ctx.sandbox.scan(id_instance)
     assert (await get("getStateInstance")).json() == {"stateInstance": "authorized"}
     assert (await get("qr")).json() == {
         "type": "alreadyLogged",

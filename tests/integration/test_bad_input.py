@@ -43,7 +43,7 @@ def green_error(response: httpx.Response, status: int, message: str | None = Non
 
 
 async def stored_settings(gw: Gateway, id_instance: int) -> dict[str, Any]:
-    instance = await gw.rt.db.read(instance_store.get, id_instance)
+    instance = await gw.ctx.db.read(instance_store.get, id_instance)
     assert instance is not None
     return instance.settings
 
@@ -166,7 +166,7 @@ async def test_f4_huge_minutes_mean_everything_kept(gw: Gateway) -> None:
 
 async def test_f3_f5_receipt_ids(gw: Gateway) -> None:
     id_instance, token = await gw.create_instance()
-    await gw.rt.db.write(
+    await gw.ctx.db.write(
         notifications.append, id_instance, "stateInstanceChanged", {"stateInstance": "x"}, time.time()
     )
     base = gw.path(id_instance, token, "deleteNotification")
@@ -178,7 +178,7 @@ async def test_f3_f5_receipt_ids(gw: Gateway) -> None:
         response = await gw.client.delete(f"{base}/{odd}")
         green_error(response, 400, "Validation failed. Details: 'receiptId' must be an integer")
     # `١` used to delete notification 1; it is still there
-    assert await gw.rt.db.read(notifications.count, id_instance) == 1
+    assert await gw.ctx.db.read(notifications.count, id_instance) == 1
     response = await gw.client.delete(f"{base}/1")
     assert response.json() == {"result": True, "reason": ""}
 
@@ -249,11 +249,11 @@ async def test_f8_nulls_stored_by_an_earlier_release_are_tolerated(gw: Gateway) 
         broken = dict(stored) | {"delaySendMessagesMilliseconds": None, "outgoingWebhook": None}
         conn.execute(instances_table.update().values(settings=broken))
 
-    await gw.rt.db.write(store_nulls)
+    await gw.ctx.db.write(store_nulls)
     await asyncio.sleep(0.6)  # the authenticator's cache
     settings = (await gw.client.get(gw.path(id_instance, token, "getSettings"))).json()
     assert None not in settings.values(), settings
-    assert settings["delaySendMessagesMilliseconds"] == gw.rt.settings.delay_default_ms
+    assert settings["delaySendMessagesMilliseconds"] == gw.ctx.settings.delay_default_ms
     sent = await gw.client.post(gw.path(id_instance, token, "sendTextStatus"), json={"message": "still sent"})
     id_message = sent.json()["idMessage"]
 
@@ -286,14 +286,14 @@ async def test_f10_a_stored_unsendable_token_postpones_instead_of_crashing(
     current = await stored_settings(gw, id_instance)
     # stored before setSettings checked it; the receiver is never reached, so any loopback port will do
     broken = dict(current) | {"webhookUrl": "http://127.0.0.1:9/hook", "webhookUrlToken": "été"}
-    await gw.rt.db.write(instance_store.set_settings, id_instance, broken)
-    await gw.rt.db.write(
+    await gw.ctx.db.write(instance_store.set_settings, id_instance, broken)
+    await gw.ctx.db.write(
         notifications.append, id_instance, "stateInstanceChanged", {"stateInstance": "x"}, time.time()
     )
-    gw.rt.hub.wake({id_instance})
+    gw.ctx.hub.wake({id_instance})
 
     async def postponed() -> Any:
-        rows = await gw.rt.db.read(notifications.oldest_n, id_instance, 1)
+        rows = await gw.ctx.db.read(notifications.oldest_n, id_instance, 1)
         return rows and rows[0].attempts > 0 and rows[0]
 
     row = await until(postponed)
@@ -303,7 +303,7 @@ async def test_f10_a_stored_unsendable_token_postpones_instead_of_crashing(
         table = notifications_table
         return str(conn.scalar(sa.select(table.c.last_error).where(table.c.instance_id == id_instance)))
 
-    assert "webhookUrlToken" in await gw.rt.db.read(last_error)
+    assert "webhookUrlToken" in await gw.ctx.db.read(last_error)
 
 
 # --- F11: nothing active from /media/ -------------------------------------------------------------------------
@@ -352,7 +352,7 @@ async def test_f11_old_uploads_are_served_safely_too(gw: Gateway) -> None:
         table = uploads_table
         conn.execute(table.update().where(table.c.upload_id == upload_id).values(mime_type="text/html"))
 
-    await gw.rt.db.write(as_an_old_release_stored_it)
+    await gw.ctx.db.write(as_an_old_release_stored_it)
     served = await gw.client.get(link.raw_path.decode())
     assert served.headers["content-disposition"].startswith("attachment;")
     assert served.headers["x-content-type-options"] == "nosniff"
@@ -363,7 +363,7 @@ async def test_f11_old_uploads_are_served_safely_too(gw: Gateway) -> None:
 
 async def test_upload_multipart_as_the_js_sdk_sends_it(gw: Gateway) -> None:
     id_instance, token = await gw.create_instance()
-    await gw.rt.sandbox.import_contacts(
+    await gw.ctx.sandbox.import_contacts(
         id_instance, [ImportedContact("79990000001@c.us", "Ann", "Ann", True)]
     )
     picture = jpeg_bytes()

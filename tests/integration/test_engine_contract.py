@@ -19,8 +19,9 @@ from statusgate.domain.states import InstanceState, ReceiptStatus
 from statusgate.engines.base import Engine, SupportsPairingCode
 from statusgate.engines.sandbox_network import ImportedContact
 from statusgate.services import instances
-from statusgate.services.runtime import Runtime
+from statusgate.services.context import ServiceContext
 from statusgate.settings import Settings
+from statusgate.wiring.core import Core
 from tests.integration.test_send_media_status import poll
 from tests.whatsapp_support import FAST, Drain
 
@@ -34,24 +35,24 @@ PNG = b"\x89PNG\r\n\x1a\n"
 class Driver:
     """Plays the network's other side for one engine: the phone, the contacts, the viewers."""
 
-    rt: Runtime
+    ctx: ServiceContext
     name: EngineName
     linked: set[int] = field(default_factory=set)
 
     @property
     def engine(self) -> Engine:
-        return self.rt.engines[self.name]
+        return self.ctx.engines[self.name]
 
     async def new_account(self) -> int:
         """An instance of this engine (created as the service does: row, then ``provision``)."""
-        instance_id = (await instances.create(self.rt, engine=self.name)).id_instance
+        instance_id = (await instances.create(self.ctx, engine=self.name)).id_instance
         if self.name is EngineName.SANDBOX:
             book = [ImportedContact(f"{n}@c.us", push, saved, True) for n, saved, push in BOOK]
-            await self.rt.sandbox.import_contacts(instance_id, book)
+            await self.ctx.sandbox.import_contacts(instance_id, book)
         else:
             from tests.whatsapp_fake import write_script
 
-            engine = self.rt.engines[EngineName.WHATSAPP]
+            engine = self.ctx.engines[EngineName.WHATSAPP]
             write_script(
                 engine.session_dir(instance_id),  # type: ignore[attr-defined]
                 contacts=[[n, saved, "", push] for n, saved, push in BOOK],
@@ -66,11 +67,11 @@ class Driver:
     async def link(self, instance_id: int) -> None:
         """The phone scans the QR code shown."""
         if self.name is EngineName.SANDBOX:
-            await self.rt.sandbox.scan(instance_id)
+            await self.ctx.sandbox.scan(instance_id)
         else:
             from tests.whatsapp_fake import SCAN_FILE
 
-            engine = self.rt.engines[EngineName.WHATSAPP]
+            engine = self.ctx.engines[EngineName.WHATSAPP]
             (engine.session_dir(instance_id) / SCAN_FILE).touch()  # type: ignore[attr-defined]
 
         async def authorized() -> bool:
@@ -81,13 +82,13 @@ class Driver:
             # each pairing starts afresh; the fake reads the scan file only while pairing
             from tests.whatsapp_fake import SCAN_FILE
 
-            engine = self.rt.engines[EngineName.WHATSAPP]
+            engine = self.ctx.engines[EngineName.WHATSAPP]
             (engine.session_dir(instance_id) / SCAN_FILE).unlink()  # type: ignore[attr-defined]
 
     async def viewed(self, instance_id: int, message_id: str) -> None:
         """The viewer opens the status (the fake client sends its scripted READ by itself)."""
         if self.name is EngineName.SANDBOX:
-            await self.rt.sandbox.view(instance_id, message_id, VIEWER)
+            await self.ctx.sandbox.view(instance_id, message_id, VIEWER)
 
 
 @pytest.fixture(params=[EngineName.SANDBOX, EngineName.WHATSAPP], ids=lambda e: e.value)
@@ -97,14 +98,14 @@ async def driver(request: Any, make_settings: Callable[..., Settings]) -> AsyncI
         from tests.whatsapp_support import neonize_or_skip
 
         neonize_or_skip()
-    rt = Runtime(make_settings(**FAST))
-    await rt.open()
-    whatsapp = rt.engines[EngineName.WHATSAPP]
+    core = Core(make_settings(**FAST))
+    await core.open()
+    whatsapp = core.ctx.engines[EngineName.WHATSAPP]
     await whatsapp.start()  # type: ignore[attr-defined]  # supervise, without the queue draining events
     try:
-        yield Driver(rt, name)
+        yield Driver(core.ctx, name)
     finally:
-        await rt.close()
+        await core.close()
 
 
 async def linked(driver: Driver) -> int:

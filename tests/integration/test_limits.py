@@ -33,7 +33,7 @@ async def test_audience_limit(start_gateway: Any, make_settings: Any, files: Fil
     gw: Gateway = await start_gateway(make_settings(audience_limit=2))
     id_instance, token = await gw.create_instance()
     book = [ImportedContact(f"7999000000{n}@c.us", f"U{n}", f"C{n}", True) for n in range(1, 6)]
-    await gw.rt.sandbox.import_contacts(id_instance, book)
+    await gw.ctx.sandbox.import_contacts(id_instance, book)
     url = files.add("/p.jpg", jpeg_bytes())
     r = await gw.client.post(
         gw.path(id_instance, token, "sendMediaStatus"), json={"urlFile": url, "fileName": "p.jpg"}
@@ -133,7 +133,7 @@ async def test_101_megabytes_fail_with_greens_text_and_stop_at_the_cap(
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         gw: Gateway = await start_gateway(make_settings())
-        assert gw.rt.settings.max_file_bytes == 104_857_600
+        assert gw.ctx.settings.max_file_bytes == 104_857_600
         id_instance, token = await gw.create_instance()
         url = f"http://127.0.0.1:{server.server_address[1]}/big.mp4"
         r = await gw.client.post(

@@ -18,9 +18,9 @@ from statusgate.media.guard import UrlGuard
 from statusgate.media.prepare import MediaPreparer
 from statusgate.media.probe import ProbeResult
 from statusgate.media.store import MediaStore
-from statusgate.services.runtime import Runtime
 from statusgate.settings import Settings
 from statusgate.store.schema import media_sources
+from statusgate.wiring.core import Core
 from tests.mediagen import image_bytes, write_audio, write_video
 from tests.support import FileServer
 
@@ -131,32 +131,33 @@ async def test_same_file_posted_twice_is_converted_once(tmp_path: Path) -> None:
     assert temp_files(tmp_path / "media") == []
 
 
-async def test_runtime_preparer_converts_once_through_the_database_cache(
+async def test_core_preparer_converts_once_through_the_database_cache(
     make_settings: Callable[..., Settings], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    runtime = Runtime(make_settings())
-    await runtime.open()
+    core = Core(make_settings())
+    await core.open()
+    ctx = core.ctx
     calls: list[Path] = []
-    convert = runtime.preparer.convert
+    convert = ctx.preparer.convert
 
     def counting(path: Path, probed: ProbeResult, dest: Path) -> Converted:
         calls.append(path)
         return convert(path, probed, dest)
 
-    monkeypatch.setattr(runtime.preparer, "convert", counting)
+    monkeypatch.setattr(ctx.preparer, "convert", counting)
     photo = image_bytes(Image.new("RGB", (300, 200), (10, 200, 30)), "PNG")
     try:
         with FileServer() as server:
-            first = await runtime.preparer.prepare(
+            first = await ctx.preparer.prepare(
                 server.add("/p.png", photo, "image/png"), "p.png", MediaKind.IMAGE
             )
-            second = await runtime.preparer.prepare(
+            second = await ctx.preparer.prepare(
                 server.add("/q.png", photo, "image/png"), "q.png", MediaKind.IMAGE
             )
         assert len(calls) == 1
         assert second == first
-        assert await runtime.prepared.load(first.media_id) == first
-        rows = await runtime.db.read(lambda conn: conn.execute(sa.select(media_sources.c.media_id)).all())
+        assert await ctx.prepared.load(first.media_id) == first
+        rows = await ctx.db.read(lambda conn: conn.execute(sa.select(media_sources.c.media_id)).all())
         assert [row.media_id for row in rows] == [first.media_id]
     finally:
-        await runtime.close()
+        await core.close()

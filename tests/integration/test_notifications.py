@@ -74,7 +74,7 @@ def receiver() -> Any:
 
 async def setup(gw: Gateway, authorized: bool = True) -> tuple[int, str]:
     id_instance, token = await gw.create_instance(authorized=authorized)
-    await gw.rt.sandbox.import_contacts(id_instance, BOOK)
+    await gw.ctx.sandbox.import_contacts(id_instance, BOOK)
     return id_instance, token
 
 
@@ -104,14 +104,14 @@ async def test_polling_scenario_in_order(start_gateway: Any, make_settings: Any,
     gw: Gateway = await start_gateway(make_settings(allow_private_urls=True))
     ids = await setup(gw, authorized=False)
     assert await receive(gw, ids, timeout=5) is None
-    await gw.rt.sandbox.scan(ids[0])
+    await gw.ctx.sandbox.scan(ids[0])
     url = files.add("/p.jpg", jpeg_bytes())
     sent = (
         await gw.client.post(gw.path(*ids, "sendMediaStatus"), json={"urlFile": url, "fileName": "p.jpg"})
     ).json()
     await poll(lambda: statistic(gw, *ids, sent["idMessage"]), what="sent")
-    await gw.rt.sandbox.view(ids[0], sent["idMessage"], "79990000001@c.us")
-    await sandbox.post_text(gw.rt, ids[0], "79990000002@c.us", "hi there", "#112233", "SERIF")
+    await gw.ctx.sandbox.view(ids[0], sent["idMessage"], "79990000001@c.us")
+    await sandbox.post_text(gw.ctx, ids[0], "79990000002@c.us", "hi there", "#112233", "SERIF")
     bodies = await drain(gw, ids, until=6)
     assert len(bodies) == 6
     kinds = [(b["typeWebhook"], b.get("status") or b.get("stateInstance")) for b in bodies]
@@ -148,7 +148,7 @@ async def test_long_poll_is_woken_by_a_new_notification(start_gateway: Any, make
     waiting = asyncio.create_task(receive(gw, ids, timeout=30))
     await asyncio.sleep(0.3)
     assert not waiting.done()
-    await gw.rt.sandbox.scan(ids[0])
+    await gw.ctx.sandbox.scan(ids[0])
     got = await asyncio.wait_for(waiting, 20)  # a long-poll left to its 30 s timeout would not make it
     assert got["body"]["typeWebhook"] == "stateInstanceChanged"
 
@@ -178,7 +178,7 @@ async def test_settings_gate_notification_types(start_gateway: Any, make_setting
     ids = await setup(gw, authorized=False)
     r = await gw.client.post(gw.path(*ids, "setSettings"), json={"stateWebhook": "no"})
     assert r.status_code == 200
-    await gw.rt.sandbox.scan(ids[0])
+    await gw.ctx.sandbox.scan(ids[0])
     await asyncio.sleep(0.5)
     assert (await gw.client.get(gw.path(*ids, "getWebhooksCount"))).json() == {"count": 0}
 
@@ -197,7 +197,7 @@ async def test_webhooks_in_order_with_token_and_retries(
     receipt = await gw.client.get(gw.path(*ids, "receiveNotification"))
     assert receipt.status_code == 400  # with a webhook set, polling is refused
     receiver.script = [500, 0, 200]  # a 500, then a timeout, then fine
-    await gw.rt.sandbox.scan(ids[0])
+    await gw.ctx.sandbox.scan(ids[0])
     url = files.add("/p.jpg", jpeg_bytes())
     sent = (
         await gw.client.post(gw.path(*ids, "sendMediaStatus"), json={"urlFile": url, "fileName": "p.jpg"})
@@ -223,6 +223,6 @@ async def test_webhooks_in_order_with_token_and_retries(
     await poll(none_waiting, what="delivered notifications removed")
 
     await gw.client.post(gw.path(*ids, "setSettings"), json={"webhookUrlToken": "Basic dXNlcjpwdw=="})
-    await gw.rt.sandbox.logout(ids[0])
+    await gw.ctx.sandbox.logout(ids[0])
     await poll(lambda: asyncio.sleep(0, len(receiver.bodies) >= 5), what="logout webhook")
     assert receiver.headers[-1]["Authorization"] == "Basic dXNlcjpwdw=="

@@ -27,7 +27,7 @@ async def poll(check: Callable[[], Awaitable[Any]], timeout: float = 30.0, what:
 
 
 async def status_row(gw: Gateway, id_instance: int, id_message: str) -> outbox.StatusRow | None:
-    return await gw.rt.db.read(outbox.get_by_message_id, id_instance, id_message)
+    return await gw.ctx.db.read(outbox.get_by_message_id, id_instance, id_message)
 
 
 def contact(n: int, named: bool = True, in_book: bool = True) -> ImportedContact:
@@ -63,7 +63,7 @@ async def test_status_reaches_first_1024_named_contacts(
             book.append(contact(n, in_book=False))
         else:
             book.append(contact(n))
-    await gw.rt.sandbox.import_contacts(id_instance, book)
+    await gw.ctx.sandbox.import_contacts(id_instance, book)
     named = [c.id for c in book if c.contact_name and c.in_address_book]
     assert len(named) > 1024
     url = files.add("/pic.jpg", jpeg_bytes())
@@ -76,7 +76,7 @@ async def test_status_reaches_first_1024_named_contacts(
 
     rows = await poll(lambda: statistic(gw, id_instance, token, id_message), what="statistics")
     assert sorted(row["participant"] for row in rows) == sorted(named[:1024])
-    delivered = await gw.rt.sandbox.deliveries(id_instance, id_message)
+    delivered = await gw.ctx.sandbox.deliveries(id_instance, id_message)
     assert sorted(r for _m, r in delivered) == sorted(named[:1024])
 
 
@@ -85,7 +85,7 @@ async def test_participants_skip_numbers_not_on_whatsapp(
 ) -> None:
     gw: Gateway = await start_gateway(make_settings())
     id_instance, token = await gw.create_instance()
-    await gw.rt.sandbox.import_contacts(id_instance, [contact(1), contact(2), contact(3, named=False)])
+    await gw.ctx.sandbox.import_contacts(id_instance, [contact(1), contact(2), contact(3, named=False)])
     url = files.add("/p.jpg", jpeg_bytes())
     participants = ["79990000003@c.us", "79990000404@c.us", "79990000001@c.us"]
     r = await gw.client.post(
@@ -104,7 +104,7 @@ async def test_waits_while_not_authorized_then_leaves_after_scan(
 ) -> None:
     gw: Gateway = await start_gateway(make_settings())
     id_instance, token = await gw.create_instance(authorized=False)
-    await gw.rt.sandbox.import_contacts(id_instance, [contact(1)])
+    await gw.ctx.sandbox.import_contacts(id_instance, [contact(1)])
     url = files.add("/p.jpg", jpeg_bytes())
     r = await gw.client.post(
         gw.path(id_instance, token, "sendMediaStatus"), json={"urlFile": url, "fileName": "p.jpg"}
@@ -120,8 +120,8 @@ async def test_waits_while_not_authorized_then_leaves_after_scan(
     assert queue == [
         {"messageID": id_message, "type": "sendMediaStatus", "body": {"urlFile": url, "fileName": "p.jpg"}}
     ]
-    assert await gw.rt.sandbox.deliveries(id_instance) == []
-    await gw.rt.sandbox.scan(id_instance)
+    assert await gw.ctx.sandbox.deliveries(id_instance) == []
+    await gw.ctx.sandbox.scan(id_instance)
     rows = await poll(lambda: statistic(gw, id_instance, token, id_message), what="sent after scan")
     assert [row["participant"] for row in rows] == ["79990000001@c.us"]
     assert (await gw.client.get(gw.path(id_instance, token, "showMessagesQueue"))).json() == []
@@ -132,7 +132,7 @@ async def test_expires_when_never_authorized(
 ) -> None:
     gw: Gateway = await start_gateway(make_settings(queue_retention_seconds=0.5))
     id_instance, token = await gw.create_instance(authorized=False)
-    await gw.rt.sandbox.import_contacts(id_instance, [contact(1)])
+    await gw.ctx.sandbox.import_contacts(id_instance, [contact(1)])
     url = files.add("/p.jpg", jpeg_bytes())
     r = await gw.client.post(
         gw.path(id_instance, token, "sendMediaStatus"), json={"urlFile": url, "fileName": "p.jpg"}
@@ -144,9 +144,9 @@ async def test_expires_when_never_authorized(
         return row is not None and row.state.value == "expired"
 
     await poll(expired, what="expiry")
-    await gw.rt.sandbox.scan(id_instance)
+    await gw.ctx.sandbox.scan(id_instance)
     await asyncio.sleep(0.5)
-    assert await gw.rt.sandbox.deliveries(id_instance) == []
+    assert await gw.ctx.sandbox.deliveries(id_instance) == []
 
 
 async def test_sends_are_spaced_by_the_delay(
@@ -154,7 +154,7 @@ async def test_sends_are_spaced_by_the_delay(
 ) -> None:
     gw: Gateway = await start_gateway(make_settings())
     id_instance, token = await gw.create_instance()
-    await gw.rt.sandbox.import_contacts(id_instance, [contact(1)])
+    await gw.ctx.sandbox.import_contacts(id_instance, [contact(1)])
     r = await gw.client.post(
         gw.path(id_instance, token, "setSettings"), json={"delaySendMessagesMilliseconds": 600}
     )
@@ -171,7 +171,7 @@ async def test_sends_are_spaced_by_the_delay(
     for id_message in ids:
         row = await status_row(gw, id_instance, id_message)
         assert row is not None
-        events = await gw.rt.db.read(outbox.events, row.seq)
+        events = await gw.ctx.db.read(outbox.events, row.seq)
         starts.append(next(at for state, at, _d in events if state.value == "sending"))
     assert starts == sorted(starts)  # first in, first out
     gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
@@ -183,7 +183,7 @@ async def test_same_file_is_fetched_once_per_status_but_stored_once(
 ) -> None:
     gw: Gateway = await start_gateway(make_settings())
     id_instance, token = await gw.create_instance()
-    await gw.rt.sandbox.import_contacts(id_instance, [contact(1)])
+    await gw.ctx.sandbox.import_contacts(id_instance, [contact(1)])
     url = files.add("/same.jpg", jpeg_bytes())
     ids = []
     for _ in range(2):
@@ -202,7 +202,7 @@ async def test_html_behind_jpg_fails_with_a_description(
 ) -> None:
     gw: Gateway = await start_gateway(make_settings())
     id_instance, token = await gw.create_instance()
-    await gw.rt.sandbox.import_contacts(id_instance, [contact(1)])
+    await gw.ctx.sandbox.import_contacts(id_instance, [contact(1)])
     url = files.add("/login.jpg", b"<!DOCTYPE html><html><body>Sign in</body></html>", "text/html")
     r = await gw.client.post(
         gw.path(id_instance, token, "sendMediaStatus"), json={"urlFile": url, "fileName": "login.jpg"}
@@ -215,4 +215,4 @@ async def test_html_behind_jpg_fails_with_a_description(
 
     row = await poll(failed, what="failure")
     assert "HTML" in (row.description or "")
-    assert await gw.rt.sandbox.deliveries(id_instance) == []
+    assert await gw.ctx.sandbox.deliveries(id_instance) == []

@@ -34,7 +34,7 @@ async def gw(start_gateway: Any, make_settings: Any) -> Gateway:
 
 async def setup(gw: Gateway, authorized: bool = True) -> tuple[int, str]:
     id_instance, token = await gw.create_instance(authorized=authorized)
-    await gw.rt.sandbox.import_contacts(id_instance, BOOK)
+    await gw.ctx.sandbox.import_contacts(id_instance, BOOK)
     return id_instance, token
 
 
@@ -59,7 +59,7 @@ async def test_text_status_goes_out_and_is_journaled(gw: Gateway) -> None:
     assert sorted(row["participant"] for row in rows) == ["79990000001@c.us", "79990000002@c.us"]
     items = await outgoing(gw, ids)
     item = next(i for i in items if i["idMessage"] == id_message)
-    own = await gw.rt.sandbox.account(ids[0])
+    own = await gw.ctx.sandbox.account(ids[0])
     assert item["type"] == "outgoing"
     assert item["typeMessage"] == "extendedTextMessage"
     assert item["chatId"] == own.wid
@@ -175,16 +175,16 @@ async def test_delete_queued_and_sent(gw: Gateway, files: FileServer) -> None:
         "message"
     ] == "Validation failed. Details: 'idMessage' is required"
 
-    await gw.rt.sandbox.scan(ids[0])
+    await gw.ctx.sandbox.scan(ids[0])
     sent = (await post(gw, ids, "sendMediaStatus", {"urlFile": url, "fileName": "p.jpg"})).json()["idMessage"]
     await poll(lambda: statistic(gw, *ids, sent), what="sent")
     assert queued not in [i["idMessage"] for i in await outgoing(gw, ids)]
-    await gw.rt.sandbox.logout(ids[0])
+    await gw.ctx.sandbox.logout(ids[0])
     refused = await post(gw, ids, "deleteStatus", {"idMessage": sent})
     assert refused.json()["message"] == "instance is starting or not authorized"
-    await gw.rt.sandbox.scan(ids[0])
+    await gw.ctx.sandbox.scan(ids[0])
     assert (await post(gw, ids, "deleteStatus", {"idMessage": sent})).status_code == 200
-    assert await gw.rt.sandbox.revoked(ids[0], sent)
+    assert await gw.ctx.sandbox.revoked(ids[0], sent)
     assert sent not in [i["idMessage"] for i in await outgoing(gw, ids)]
     assert len(await statistic(gw, *ids, sent)) == 2  # history is kept
     assert await statistic(gw, *ids, queued) == []
@@ -192,7 +192,7 @@ async def test_delete_queued_and_sent(gw: Gateway, files: FileServer) -> None:
 
 async def test_delete_while_sending_revokes_when_the_send_ends(gw: Gateway, files: FileServer) -> None:
     ids = await setup(gw)
-    await gw.rt.sandbox.add_fault(ids[0], "timeout", 1)  # the first attempt hangs until the engine timeout
+    await gw.ctx.sandbox.add_fault(ids[0], "timeout", 1)  # the first attempt hangs until the engine timeout
     url = files.add("/p.jpg", jpeg_bytes())
     id_message = (await post(gw, ids, "sendMediaStatus", {"urlFile": url, "fileName": "p.jpg"})).json()[
         "idMessage"
@@ -210,7 +210,7 @@ async def test_delete_while_sending_revokes_when_the_send_ends(gw: Gateway, file
         return row is not None and row.state.value == "deleted"
 
     await poll(deleted, what="deleted after the send ended")
-    assert await gw.rt.sandbox.deliveries(ids[0], id_message) == []
+    assert await gw.ctx.sandbox.deliveries(ids[0], id_message) == []
 
 
 async def test_receipts_move_forward_only(gw: Gateway, files: FileServer) -> None:
@@ -225,7 +225,7 @@ async def test_receipts_move_forward_only(gw: Gateway, files: FileServer) -> Non
         return len(rows) == 2 and all(r["status"] == "delivered" for r in rows)
 
     await poll(all_delivered, what="delivered")
-    await gw.rt.sandbox.view(ids[0], id_message, "79990000002@c.us")
+    await gw.ctx.sandbox.view(ids[0], id_message, "79990000002@c.us")
 
     async def read() -> Any:
         rows = {r["participant"]: r["status"] for r in await statistic(gw, *ids, id_message)}
@@ -239,7 +239,7 @@ async def test_receipts_move_forward_only(gw: Gateway, files: FileServer) -> Non
 
     row = await status_row(gw, ids[0], id_message)
     assert row is not None
-    moved = await gw.rt.db.write(
+    moved = await gw.ctx.db.write(
         recipients.apply_receipt, row.seq, "79990000002@c.us", ReceiptStatus.DELIVERED, 1e10
     )
     assert moved is False
@@ -250,14 +250,14 @@ async def test_receipts_move_forward_only(gw: Gateway, files: FileServer) -> Non
 async def test_engine_faults(gw: Gateway, files: FileServer) -> None:
     ids = await setup(gw)
     url = files.add("/p.jpg", jpeg_bytes())
-    await gw.rt.sandbox.add_fault(ids[0], "transient", 2)
+    await gw.ctx.sandbox.add_fault(ids[0], "transient", 2)
     ok = (await post(gw, ids, "sendMediaStatus", {"urlFile": url, "fileName": "p.jpg"})).json()["idMessage"]
     await poll(lambda: statistic(gw, *ids, ok), what="sent after two transient faults")
     row = await status_row(gw, ids[0], ok)
     assert row is not None
     assert row.attempts == 3
 
-    await gw.rt.sandbox.add_fault(ids[0], "permanent", 1)
+    await gw.ctx.sandbox.add_fault(ids[0], "permanent", 1)
     rejected = (await post(gw, ids, "sendMediaStatus", {"urlFile": url, "fileName": "p.jpg"})).json()[
         "idMessage"
     ]
@@ -267,7 +267,7 @@ async def test_engine_faults(gw: Gateway, files: FileServer) -> None:
         return row is not None and row.state.value == "failed"
 
     await poll(rejected_failed, what="permanent fault")  # a new fault replaces the pending one
-    await gw.rt.sandbox.add_fault(ids[0], "transient", 10)
+    await gw.ctx.sandbox.add_fault(ids[0], "transient", 10)
     exhausted = (await post(gw, ids, "sendMediaStatus", {"urlFile": url, "fileName": "p.jpg"})).json()[
         "idMessage"
     ]
@@ -280,7 +280,7 @@ async def test_engine_faults(gw: Gateway, files: FileServer) -> None:
     first, second = await poll(both_failed, what="both failed")
     assert "rejected" in first["description"]
     assert "gave up after 5 attempts" in second["description"]
-    assert await gw.rt.sandbox.deliveries(ids[0], rejected) == []
+    assert await gw.ctx.sandbox.deliveries(ids[0], rejected) == []
 
 
 async def test_incoming_statuses(gw: Gateway, tmp_path: Any) -> None:
@@ -288,12 +288,12 @@ async def test_incoming_statuses(gw: Gateway, tmp_path: Any) -> None:
     from statusgate.services import sandbox
 
     ids = await setup(gw)
-    text_id = await sandbox.post_text(gw.rt, ids[0], "79990000001@c.us", "Good day!", "#228B22", "SERIF")
+    text_id = await sandbox.post_text(gw.ctx, ids[0], "79990000001@c.us", "Good day!", "#228B22", "SERIF")
     picture = tmp_path / "pic.jpg"
     picture.write_bytes(jpeg_bytes())
-    media_id = await sandbox.post_media(gw.rt, ids[0], "79990000002@c.us", picture, "look")
+    media_id = await sandbox.post_media(gw.ctx, ids[0], "79990000002@c.us", picture, "look")
     with pytest.raises(SandboxError):
-        await sandbox.post_text(gw.rt, ids[0], "79990000404@c.us", "stranger", "#000000", "SERIF")
+        await sandbox.post_text(gw.ctx, ids[0], "79990000404@c.us", "stranger", "#000000", "SERIF")
 
     async def both() -> Any:
         r = await gw.client.get(gw.path(*ids, "getIncomingStatuses"))
@@ -328,7 +328,7 @@ async def test_status_access_off_gates_every_status_method(gw: Gateway) -> None:
     from statusgate.services import instances
 
     ids = await setup(gw)
-    await instances.set_status_access(gw.rt, ids[0], False)
+    await instances.set_status_access(gw.ctx, ids[0], False)
     await asyncio.sleep(0.6)
     for method, verb in [
         ("sendTextStatus", "POST"),

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from statusgate.engines.sandbox_network import ImportedContact
-from statusgate.services import sweeper
+from statusgate.worker import sweeper
 from tests.conftest import Gateway
 from tests.integration.test_send_media_status import poll, statistic, status_row
 from tests.support import jpeg_bytes
@@ -17,7 +17,7 @@ BOOK = [ImportedContact("79990000001@c.us", "Ann", "Ann W", True)]
 async def test_upload_then_send_with_the_guard_on(start_gateway: Any, make_settings: Any) -> None:
     gw: Gateway = await start_gateway(make_settings(allow_private_urls=False))
     ids = await gw.create_instance()
-    await gw.rt.sandbox.import_contacts(ids[0], BOOK)
+    await gw.ctx.sandbox.import_contacts(ids[0], BOOK)
     picture = jpeg_bytes()
     r = await gw.client.post(
         gw.path(*ids, "uploadFile"),
@@ -75,7 +75,7 @@ async def test_sweep_removes_expired_uploads_old_journals_and_unused_files(
         )
     )
     ids = await gw.create_instance()
-    await gw.rt.sandbox.import_contacts(ids[0], BOOK)
+    await gw.ctx.sandbox.import_contacts(ids[0], BOOK)
     r = await gw.client.post(
         gw.path(*ids, "uploadFile"), content=jpeg_bytes(), headers={"Content-Type": "image/jpeg"}
     )
@@ -91,9 +91,9 @@ async def test_sweep_removes_expired_uploads_old_journals_and_unused_files(
     row = await status_row(gw, ids[0], id_message)
     assert row is not None
     assert row.media_id is not None
-    prepared = gw.rt.media.blob_path(row.media_id)
+    prepared = gw.ctx.media.blob_path(row.media_id)
     assert prepared.exists()
-    counts = await sweeper.sweep_once(gw.rt, now=time.time() + 7200)  # past the grace period for files
+    counts = await sweeper.sweep_once(gw.ctx, now=time.time() + 7200)  # past the grace period for files
     assert counts["uploads"] == 1
     assert counts["journal_rows"] >= 1
     assert counts["media_rows"] >= 1

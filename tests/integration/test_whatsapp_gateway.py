@@ -31,11 +31,11 @@ async def gw(start_gateway: Any, make_settings: Any) -> Gateway:
 
 
 def engine_of(gw: Gateway) -> WhatsAppEngine:
-    return cast(WhatsAppEngine, gw.rt.engines[EngineName.WHATSAPP])
+    return cast(WhatsAppEngine, gw.ctx.engines[EngineName.WHATSAPP])
 
 
 async def whatsapp_instance(gw: Gateway, link: bool = True, **script: Any) -> Ids:
-    credentials = await instances.create(gw.rt, engine=EngineName.WHATSAPP)
+    credentials = await instances.create(gw.ctx, engine=EngineName.WHATSAPP)
     ids = credentials.id_instance, credentials.api_token
     write_script(engine_of(gw).session_dir(ids[0]), autopair=link, **script)
     if link:

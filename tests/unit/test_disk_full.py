@@ -13,10 +13,11 @@ import sqlalchemy as sa
 from statusgate.domain.states import StatusState
 from statusgate.errors import MediaError, StorageFullError
 from statusgate.media.store import no_space_cause, translating_no_space
-from statusgate.queue.preparation import next_wait, previous_wait
+from statusgate.queue.retry import next_wait
 from statusgate.store import migrate, outbox
 from statusgate.store.db import Database
 from statusgate.store.schema import instances
+from statusgate.worker.preparation import previous_wait
 
 ROW = outbox.StatusRow(
     seq=1,

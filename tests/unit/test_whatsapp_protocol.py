@@ -97,7 +97,7 @@ def test_the_server_never_imports_neonize() -> None:
     code = (
         "import sys\n"
         "from statusgate.api.app import build_app\n"
-        "from statusgate.services.runtime import Runtime\n"
+        "import statusgate.wiring.server\n"
         "import statusgate.cli, statusgate.engines.whatsapp.engine\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('neonize', 'magic', 'google')))\n"
     )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import FastAPI
@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from statusgate.api.context import Context
+from statusgate.api.context import Call
 from statusgate.api.errors import api_error, engine_error, not_found, storage_full
 from statusgate.api.methods import EMPTY, METHODS
 from statusgate.api.middleware import GreenCors, InternalErrors, cors_origins
@@ -29,9 +29,8 @@ from statusgate.errors import (
     StorageFullError,
 )
 from statusgate.services import media as media_service
+from statusgate.services.context import ServiceContext
 from statusgate.services.instances import Authenticator
-from statusgate.services.runtime import Runtime
-from statusgate.settings import Settings
 
 
 class _Json(JSONResponse):
@@ -78,11 +77,11 @@ class GreenRouter:
     """``/waInstance{idInstance}/{method}/{apiTokenInstance}[/{extra}]``, checked in Green's order:
     instance (403) → token (401) → method and verb (404) → status access (403) → body (400)."""
 
-    def __init__(self, rt: Runtime, auth: Authenticator, schemas: Schemas) -> None:
-        self.rt = rt
+    def __init__(self, ctx: ServiceContext, auth: Authenticator, schemas: Schemas) -> None:
+        self.ctx = ctx
         self.auth = auth
         self.schemas = schemas
-        self.fail_method = rt.settings.test_fail_method.lower()
+        self.fail_method = ctx.settings.test_fail_method.lower()
 
     async def handle(self, request: Request) -> Response:
         params = request.path_params
@@ -95,44 +94,40 @@ class GreenRouter:
             raise ForbiddenError()
         if method.name.lower() == self.fail_method:
             raise RuntimeError(f"test fault in {method.name} (the test_fail_method setting)")
-        limit = self.rt.settings.max_body_bytes
+        limit = self.ctx.settings.max_body_bytes
         body = await _read_body(request, limit) if method.has_body else b""
-        ctx = Context(self.rt, self.auth, self.schemas, instance, request, body, params.get("extra"))
-        result = await method.handler(ctx)
+        call = Call(self.ctx, self.auth, self.schemas, instance, request, body, params.get("extra"))
+        result = await method.handler(call)
         if result is EMPTY:
             return Response(status_code=200)
         return _Json(result)
 
 
-def build_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
-    rt = runtime or Runtime(settings)
-    auth = Authenticator(rt)
-    router = GreenRouter(rt, auth, Schemas(settings))
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
-    @contextlib.asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await rt.open()
-        await rt.start_workers()
-        try:
-            yield
-        finally:
-            await rt.close()
+
+def build_app(ctx: ServiceContext, *, lifespan: Lifespan | None = None) -> FastAPI:
+    """The Green routes and the media host over ``ctx``; ``lifespan`` (the composition root's) opens and
+    closes what the process runs — without one, the caller has opened ``ctx`` itself."""
+    settings = ctx.settings
+    auth = Authenticator(ctx)
+    router = GreenRouter(ctx, auth, Schemas(settings))
 
     async def health(_request: Request) -> Response:
-        ok = await rt.db.ping()
+        ok = await ctx.db.ping()
         return _Json(
             {"status": "ok" if ok else "unavailable", "database": ok}, status_code=200 if ok else 503
         )
 
     async def media_file(request: Request) -> Response:
-        found = await media_service.find_upload(rt, request.path_params["upload_id"])
+        found = await media_service.find_upload(ctx, request.path_params["upload_id"])
         if found is None:
             raise NotFoundError()
         path, mime_type, file_name = found
         return FileResponse(path, media_type=mime_type, headers=media_headers(mime_type, file_name))
 
     async def prepared_file(request: Request) -> Response:
-        found = await rt.load_media(request.path_params["media_id"])
+        found = await ctx.prepared.load(request.path_params["media_id"])
         if found is None:
             raise NotFoundError()
         name = request.path_params["file_name"]
@@ -178,7 +173,6 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
             StarletteHTTPException: not_found,
         },
     )
-    app.state.runtime = rt
     return app
 
 

@@ -1,4 +1,4 @@
-"""What a method handler gets: the runtime, the authenticated instance, the request and its body."""
+"""What a method handler gets: the services' context, the authenticated instance, the request and its body."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from starlette.requests import Request
 
 from statusgate.api.schemas import Schemas
 from statusgate.domain.models import Instance
+from statusgate.services.context import ServiceContext
 from statusgate.services.instances import Authenticator
-from statusgate.services.runtime import Runtime
 
 
 @dataclass
-class Context:
-    rt: Runtime
+class Call:
+    ctx: ServiceContext
     auth: Authenticator
     schemas: Schemas
     instance: Instance

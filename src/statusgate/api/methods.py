@@ -10,7 +10,7 @@ from urllib.parse import unquote
 
 from pydantic import BaseModel
 
-from statusgate.api.context import Context
+from statusgate.api.context import Call
 from statusgate.api.uploads import upload_body
 from statusgate.api.validation import parse_json, validate, wire_int
 from statusgate.errors import NotFoundError, PayloadTooLargeError, ValidationError
@@ -28,7 +28,7 @@ MIN_RECEIVE_TIMEOUT = 5
 MAX_RECEIVE_TIMEOUT = 60
 
 #: what a handler returns: JSON-able data, or EMPTY for Green's empty 200 body
-Handler = Callable[[Context], Awaitable[Any]]
+Handler = Callable[[Call], Awaitable[Any]]
 
 
 class _Empty:
@@ -51,132 +51,132 @@ class Method:
     takes_extra: bool = False
 
 
-def _json_body(ctx: Context) -> Any:
-    return parse_json(ctx.body)
+def _json_body(call: Call) -> Any:
+    return parse_json(call.body)
 
 
 # --- statuses ------------------------------------------------------------------------------------------------
 
 
-def _fields(ctx: Context, model: type[BaseModel]) -> dict[str, Any]:
+def _fields(call: Call, model: type[BaseModel]) -> dict[str, Any]:
     """The validated request fields as sent; an optional field sent as null counts as absent."""
-    fields = validate(model, _json_body(ctx)).model_dump(exclude_unset=True)
+    fields = validate(model, _json_body(call)).model_dump(exclude_unset=True)
     return {name: value for name, value in fields.items() if value is not None}
 
 
-async def send_text_status(ctx: Context) -> Any:
-    body = _fields(ctx, ctx.schemas.send_text_status)
-    return {"idMessage": await posting.send_text_status(ctx.rt, ctx.instance, body)}
+async def send_text_status(call: Call) -> Any:
+    body = _fields(call, call.schemas.send_text_status)
+    return {"idMessage": await posting.send_text_status(call.ctx, call.instance, body)}
 
 
-async def send_voice_status(ctx: Context) -> Any:
-    body = _fields(ctx, ctx.schemas.send_voice_status)
-    return {"idMessage": await posting.send_voice_status(ctx.rt, ctx.instance, body)}
+async def send_voice_status(call: Call) -> Any:
+    body = _fields(call, call.schemas.send_voice_status)
+    return {"idMessage": await posting.send_voice_status(call.ctx, call.instance, body)}
 
 
-async def send_media_status(ctx: Context) -> Any:
-    body = _fields(ctx, ctx.schemas.send_media_status)
-    return {"idMessage": await posting.send_media_status(ctx.rt, ctx.instance, body)}
+async def send_media_status(call: Call) -> Any:
+    body = _fields(call, call.schemas.send_media_status)
+    return {"idMessage": await posting.send_media_status(call.ctx, call.instance, body)}
 
 
-async def delete_status(ctx: Context) -> Any:
-    body = _fields(ctx, ctx.schemas.delete_status)
-    await statuses.delete_status(ctx.rt, ctx.instance, body["idMessage"])
+async def delete_status(call: Call) -> Any:
+    body = _fields(call, call.schemas.delete_status)
+    await statuses.delete_status(call.ctx, call.instance, body["idMessage"])
     return EMPTY
 
 
-def _minutes(ctx: Context) -> int:
-    minutes = wire_int(ctx.request.query_params.get("minutes"), "minutes")
+def _minutes(call: Call) -> int:
+    minutes = wire_int(call.request.query_params.get("minutes"), "minutes")
     if minutes is None:
         return DEFAULT_MINUTES
     if minutes < 1:
         raise ValidationError("'minutes' must be greater than or equal to 1")
     # the journals keep nothing older than their retention: a longer window is the same window
-    kept = math.ceil(ctx.rt.settings.journal_retention_seconds / 60)
+    kept = math.ceil(call.ctx.settings.journal_retention_seconds / 60)
     return min(minutes, kept)
 
 
-async def get_outgoing_statuses(ctx: Context) -> Any:
-    return await journals.outgoing(ctx.rt, ctx.instance, _minutes(ctx))
+async def get_outgoing_statuses(call: Call) -> Any:
+    return await journals.outgoing(call.ctx, call.instance, _minutes(call))
 
 
-async def get_incoming_statuses(ctx: Context) -> Any:
-    return await journals.incoming_statuses(ctx.rt, ctx.instance, _minutes(ctx))
+async def get_incoming_statuses(call: Call) -> Any:
+    return await journals.incoming_statuses(call.ctx, call.instance, _minutes(call))
 
 
-async def get_status_statistic(ctx: Context) -> Any:
-    id_message = ctx.request.query_params.get("idMessage")
+async def get_status_statistic(call: Call) -> Any:
+    id_message = call.request.query_params.get("idMessage")
     if id_message is None:
         raise ValidationError("'idMessage' is required")
     if not id_message:
         raise ValidationError("'idMessage' is not allowed to be empty")
-    return await statuses.statistics(ctx.rt, ctx.instance, id_message)
+    return await statuses.statistics(call.ctx, call.instance, id_message)
 
 
 # --- queue ---------------------------------------------------------------------------------------------------
 
 
-async def show_messages_queue(ctx: Context) -> Any:
-    return await statuses.show_queue(ctx.rt, ctx.instance)
+async def show_messages_queue(call: Call) -> Any:
+    return await statuses.show_queue(call.ctx, call.instance)
 
 
-async def clear_messages_queue(ctx: Context) -> Any:
-    await statuses.clear_queue(ctx.rt, ctx.instance)
+async def clear_messages_queue(call: Call) -> Any:
+    await statuses.clear_queue(call.ctx, call.instance)
     return {"isCleared": True}
 
 
 # --- account -------------------------------------------------------------------------------------------------
 
 
-async def get_state_instance(ctx: Context) -> Any:
-    return {"stateInstance": (await account.state(ctx.rt, ctx.instance)).value}
+async def get_state_instance(call: Call) -> Any:
+    return {"stateInstance": (await account.state(call.ctx, call.instance)).value}
 
 
-async def get_settings(ctx: Context) -> Any:
-    return await account.get_settings(ctx.rt, ctx.instance)
+async def get_settings(call: Call) -> Any:
+    return await account.get_settings(call.ctx, call.instance)
 
 
-async def set_settings(ctx: Context) -> Any:
-    data = _json_body(ctx)
+async def set_settings(call: Call) -> Any:
+    data = _json_body(call)
     if isinstance(data, dict) and not data:
         raise ValidationError("'value' must have at least 1 key")
-    model = validate(ctx.schemas.set_settings, data)
-    await account.set_settings(ctx.rt, ctx.instance, model.model_dump(exclude_unset=True))
-    ctx.auth.forget(ctx.instance.id_instance)
+    model = validate(call.schemas.set_settings, data)
+    await account.set_settings(call.ctx, call.instance, model.model_dump(exclude_unset=True))
+    call.auth.forget(call.instance.id_instance)
     return {"saveSettings": True}
 
 
-async def qr(ctx: Context) -> Any:
-    answer = await account.qr(ctx.rt, ctx.instance)
+async def qr(call: Call) -> Any:
+    answer = await account.qr(call.ctx, call.instance)
     return {"type": answer.type, "message": answer.message}
 
 
-async def get_authorization_code(ctx: Context) -> Any:
-    fields = _fields(ctx, ctx.schemas.get_authorization_code)
-    code = await account.authorization_code(ctx.rt, ctx.instance, fields["phoneNumber"])
+async def get_authorization_code(call: Call) -> Any:
+    fields = _fields(call, call.schemas.get_authorization_code)
+    code = await account.authorization_code(call.ctx, call.instance, fields["phoneNumber"])
     return {"status": True, "code": code}
 
 
-async def logout(ctx: Context) -> Any:
-    await account.logout(ctx.rt, ctx.instance)
+async def logout(call: Call) -> Any:
+    await account.logout(call.ctx, call.instance)
     return {"isLogout": True}
 
 
-async def reboot(ctx: Context) -> Any:
-    await account.reboot(ctx.rt, ctx.instance)
+async def reboot(call: Call) -> Any:
+    await account.reboot(call.ctx, call.instance)
     return {"isReboot": True}
 
 
-async def update_api_token(ctx: Context) -> Any:
-    token = await instances.update_api_token(ctx.rt, ctx.auth, ctx.instance)
+async def update_api_token(call: Call) -> Any:
+    token = await instances.update_api_token(call.ctx, call.auth, call.instance)
     return {"apiTokenInstance": token}
 
 
 # --- service methods -----------------------------------------------------------------------------------------
 
 
-def _bool_param(ctx: Context, name: str) -> bool | None:
-    raw = ctx.request.query_params.get(name)
+def _bool_param(call: Call, name: str) -> bool | None:
+    raw = call.request.query_params.get(name)
     if raw is None or raw == "":
         return None
     if raw.lower() in ("true", "1"):
@@ -186,25 +186,25 @@ def _bool_param(ctx: Context, name: str) -> bool | None:
     raise ValidationError(f"'{name}' must be a boolean")
 
 
-def _count_param(ctx: Context, name: str) -> int | None:
-    count = wire_int(ctx.request.query_params.get(name), name)
+def _count_param(call: Call, name: str) -> int | None:
+    count = wire_int(call.request.query_params.get(name), name)
     if count is not None and count < 0:
         raise ValidationError(f"'{name}' must be greater than or equal to 0")
     return count
 
 
-async def get_contacts(ctx: Context) -> Any:
-    group = _bool_param(ctx, "group")
-    count = _count_param(ctx, "count")
-    found = await account.contacts(ctx.rt, ctx.instance, group, count)
+async def get_contacts(call: Call) -> Any:
+    group = _bool_param(call, "group")
+    count = _count_param(call, "count")
+    found = await account.contacts(call.ctx, call.instance, group, count)
     return [{"id": c.id, "name": c.name, "contactName": c.contact_name, "type": c.type} for c in found]
 
 
-async def check_whatsapp(ctx: Context) -> Any:
-    data = _json_body(ctx)
+async def check_whatsapp(call: Call) -> Any:
+    data = _json_body(call)
     if isinstance(data, dict) and not data:
         raise ValidationError("'value' must have at least 1 key")
-    model = validate(ctx.schemas.check_whatsapp, data)
+    model = validate(call.schemas.check_whatsapp, data)
     fields = model.model_dump()
     if fields.get("chatId"):
         chat_id = fields["chatId"]
@@ -215,58 +215,58 @@ async def check_whatsapp(ctx: Context) -> Any:
         chat_id = f"{digits}@c.us"
     else:
         raise ValidationError("'phoneNumber' is required")
-    return {"existsWhatsapp": await account.check_whatsapp(ctx.rt, ctx.instance, chat_id)}
+    return {"existsWhatsapp": await account.check_whatsapp(call.ctx, call.instance, chat_id)}
 
 
 # --- notifications (HTTP API polling) ------------------------------------------------------------------------
 
 
-async def receive_notification(ctx: Context) -> Any:
-    timeout = wire_int(ctx.request.query_params.get("receiveTimeout"), "receiveTimeout")
+async def receive_notification(call: Call) -> Any:
+    timeout = wire_int(call.request.query_params.get("receiveTimeout"), "receiveTimeout")
     if timeout is None:
         timeout = DEFAULT_RECEIVE_TIMEOUT
     elif not MIN_RECEIVE_TIMEOUT <= timeout <= MAX_RECEIVE_TIMEOUT:
         raise ValidationError(
             f"'receiveTimeout' must be from {MIN_RECEIVE_TIMEOUT} to {MAX_RECEIVE_TIMEOUT} seconds"
         )
-    return await notification_service.receive(ctx.rt, ctx.instance, timeout)
+    return await notification_service.receive(call.ctx, call.instance, timeout)
 
 
-async def delete_notification(ctx: Context) -> Any:
-    if ctx.extra is None:
+async def delete_notification(call: Call) -> Any:
+    if call.extra is None:
         raise NotFoundError()
-    receipt_id = wire_int(ctx.extra, "receiptId")
+    receipt_id = wire_int(call.extra, "receiptId")
     if receipt_id is None:
         raise ValidationError("'receiptId' must be an integer")
     # receipt ids start at 1; wire_int caps larger numbers at INT64_MAX, which is then no real id either
     exists = 0 < receipt_id < INT64_MAX
-    deleted = exists and await notification_service.delete(ctx.rt, ctx.instance, receipt_id)
+    deleted = exists and await notification_service.delete(call.ctx, call.instance, receipt_id)
     return {"result": deleted, "reason": "" if deleted else "notification not found"}
 
 
-async def get_webhooks_count(ctx: Context) -> Any:
-    return {"count": await notification_service.count(ctx.rt, ctx.instance)}
+async def get_webhooks_count(call: Call) -> Any:
+    return {"count": await notification_service.count(call.ctx, call.instance)}
 
 
-async def clear_webhooks_queue(ctx: Context) -> Any:
-    await notification_service.clear(ctx.rt, ctx.instance)
+async def clear_webhooks_queue(call: Call) -> Any:
+    await notification_service.clear(call.ctx, call.instance)
     return {"isCleared": True, "reason": ""}
 
 
 # --- files ---------------------------------------------------------------------------------------------------
 
 
-async def upload_file(ctx: Context) -> Any:
+async def upload_file(call: Call) -> Any:
     """The raw body (what the official Python SDK sends) or a multipart form with one file part (the
     JavaScript SDK); the name from GA-Filename when given."""
-    headers = ctx.request.headers
+    headers = call.request.headers
     declared = wire_int(headers.get("content-length"), "Content-Length") or 0
-    if declared > ctx.rt.settings.max_upload_bytes:
+    if declared > call.ctx.settings.max_upload_bytes:
         raise PayloadTooLargeError()
     body = upload_body(
-        headers.get("content-type"), ctx.request.stream(), unquote(headers.get("ga-filename", "")) or None
+        headers.get("content-type"), call.request.stream(), unquote(headers.get("ga-filename", "")) or None
     )
-    url = await media_service.upload(ctx.rt, ctx.instance.id_instance, body)
+    url = await media_service.upload(call.ctx, call.instance.id_instance, body)
     return {"urlFile": url}
 
 

@@ -155,10 +155,6 @@ class SandboxTraffic:
 
         return await self.db.write(_tx)
 
-    async def take_fault(self, instance_id: int) -> Fault | None:
-        """Consume one injected fault, durably, before the send it spoils."""
-        return await self.db.write(_take_fault, instance_id)
-
     async def deliver(
         self, instance_id: int, message_id: str, kind: str, payload: dict[str, Any], recipients: Sequence[str]
     ) -> tuple[list[str], bool] | Fault:

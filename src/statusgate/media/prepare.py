@@ -52,10 +52,6 @@ class MediaPreparer:
         # server has one preparer, whose setting it becomes.
         Image.MAX_IMAGE_PIXELS = self._conversion.max_image_pixels
 
-    @property
-    def conversion(self) -> ConversionSettings:
-        return self._conversion
-
     async def prepare(self, url: str, file_name: str, kind: MediaKind) -> PreparedMedia:
         """Fetch (or copy) ``url``, check it is ``kind`` (the kind ``file_name`` announces), and store it.
 

@@ -1,4 +1,4 @@
-"""Whether and when to try a failed send again (pure: no I/O, no clock)."""
+"""Whether and when to try again: a failed send, a preparation waiting for disk space (pure: no I/O, no clock)."""
 
 from __future__ import annotations
 
@@ -32,3 +32,10 @@ class RetryPolicy:
             return RetryDecision(None, f"gave up after {attempts} attempts: {error.message}")
         delay = min(self.cap_seconds, self.base_seconds * 2 ** max(0, attempts - 1))
         return RetryDecision(delay, error.message)
+
+
+def next_wait(previous: float | None, base: float, cap: float) -> float:
+    """The wait before the next attempt: ``base`` first, then twice the previous wait, never over ``cap``."""
+    if previous is None or previous <= 0:
+        return min(base, cap)
+    return min(cap, max(base, previous * 2))

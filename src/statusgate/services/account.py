@@ -24,30 +24,30 @@ from statusgate.errors import (
     ValidationError,
 )
 from statusgate.media.guard import BlockedUrlError, InvalidUrlError
-from statusgate.services.runtime import Runtime
+from statusgate.services.context import ServiceContext
 from statusgate.store import instances as store
 
 WRITABLE_KEYS = frozenset((*YES_NO_KEYS, *STRING_KEYS, DELAY_KEY))
 KNOWN_KEYS = WRITABLE_KEYS | frozenset(READ_ONLY_KEYS)
 
 
-async def state(rt: Runtime, instance: Instance) -> InstanceState:
-    return await rt.engine(instance.engine).state(instance.id_instance)
+async def state(ctx: ServiceContext, instance: Instance) -> InstanceState:
+    return await ctx.engine(instance.engine).state(instance.id_instance)
 
 
-async def _require_authorized(rt: Runtime, instance: Instance) -> None:
-    if await state(rt, instance) is not InstanceState.AUTHORIZED:
+async def _require_authorized(ctx: ServiceContext, instance: Instance) -> None:
+    if await state(ctx, instance) is not InstanceState.AUTHORIZED:
         raise NotAuthorizedError()
 
 
-async def get_settings(rt: Runtime, instance: Instance) -> dict[str, Any]:
-    wid = await rt.engine(instance.engine).wid(instance.id_instance)
-    if await state(rt, instance) is not InstanceState.AUTHORIZED:
+async def get_settings(ctx: ServiceContext, instance: Instance) -> dict[str, Any]:
+    wid = await ctx.engine(instance.engine).wid(instance.id_instance)
+    if await state(ctx, instance) is not InstanceState.AUTHORIZED:
         wid = ""
-    return settings_view(instance.settings, wid, rt.settings.delay_default_ms)
+    return settings_view(instance.settings, wid, ctx.settings.delay_default_ms)
 
 
-async def set_settings(rt: Runtime, instance: Instance, changes: dict[str, Any]) -> None:
+async def set_settings(ctx: ServiceContext, instance: Instance, changes: dict[str, Any]) -> None:
     """Apply validated changes at once (no reboot); read-only keys are ignored."""
     writable = {k: v for k, v in changes.items() if k in WRITABLE_KEYS}
     url = writable.get("webhookUrl")
@@ -57,7 +57,7 @@ async def set_settings(rt: Runtime, instance: Instance, changes: dict[str, Any])
                 "'webhookUrl' has an invalid format (must be an http:// or https:// link, or \"\")"
             )
         try:
-            rt.guard.check_request_url(url)
+            ctx.guard.check_request_url(url)
         except InvalidUrlError as exc:
             raise ValidationError(f"'webhookUrl' has an invalid format ({exc.reason})") from None
         except BlockedUrlError as exc:
@@ -68,13 +68,15 @@ async def set_settings(rt: Runtime, instance: Instance, changes: dict[str, Any])
         merged = dict(current.settings if current else instance.settings) | writable
         store.set_settings(conn, instance.id_instance, merged)
 
-    await rt.db.write(update)
-    rt.wake(instance.id_instance)
+    await ctx.db.write(update)
+    ctx.wakeups.instance_changed(instance.id_instance)
 
 
-async def contacts(rt: Runtime, instance: Instance, group: bool | None, count: int | None) -> list[Contact]:
-    await _require_authorized(rt, instance)
-    found = await rt.engine(instance.engine).contacts(instance.id_instance)
+async def contacts(
+    ctx: ServiceContext, instance: Instance, group: bool | None, count: int | None
+) -> list[Contact]:
+    await _require_authorized(ctx, instance)
+    found = await ctx.engine(instance.engine).contacts(instance.id_instance)
     if group is True:
         found = [c for c in found if c.type == "group"]
     elif group is False:
@@ -84,21 +86,21 @@ async def contacts(rt: Runtime, instance: Instance, group: bool | None, count: i
     return found
 
 
-async def check_whatsapp(rt: Runtime, instance: Instance, chat_id: str) -> bool:
-    await _require_authorized(rt, instance)
-    return chat_id in await rt.engine(instance.engine).existing(instance.id_instance, [chat_id])
+async def check_whatsapp(ctx: ServiceContext, instance: Instance, chat_id: str) -> bool:
+    await _require_authorized(ctx, instance)
+    return chat_id in await ctx.engine(instance.engine).existing(instance.id_instance, [chat_id])
 
 
-async def qr(rt: Runtime, instance: Instance) -> QrAnswer:
-    return await rt.engine(instance.engine).qr(instance.id_instance)
+async def qr(ctx: ServiceContext, instance: Instance) -> QrAnswer:
+    return await ctx.engine(instance.engine).qr(instance.id_instance)
 
 
-async def authorization_code(rt: Runtime, instance: Instance, phone_number: int) -> str:
+async def authorization_code(ctx: ServiceContext, instance: Instance, phone_number: int) -> str:
     """getAuthorizationCode: the code to type on the phone under "Link with phone number instead"."""
-    engine = rt.engine(instance.engine)
+    engine = ctx.engine(instance.engine)
     if not isinstance(engine, SupportsPairingCode):
         raise UnsupportedError(f"the {instance.engine.value} engine cannot link a phone by code; use qr")
-    if await state(rt, instance) is InstanceState.AUTHORIZED:
+    if await state(ctx, instance) is InstanceState.AUTHORIZED:
         raise BadRequestError("instance account already authorized; logout first")
     try:
         return await engine.pairing_code(instance.id_instance, str(phone_number))
@@ -106,9 +108,9 @@ async def authorization_code(rt: Runtime, instance: Instance, phone_number: int)
         raise BadRequestError(f"no authorization code: {exc.message}") from exc
 
 
-async def logout(rt: Runtime, instance: Instance) -> None:
-    await rt.engine(instance.engine).logout(instance.id_instance)
+async def logout(ctx: ServiceContext, instance: Instance) -> None:
+    await ctx.engine(instance.engine).logout(instance.id_instance)
 
 
-async def reboot(rt: Runtime, instance: Instance) -> None:
-    await rt.engine(instance.engine).reboot(instance.id_instance)
+async def reboot(ctx: ServiceContext, instance: Instance) -> None:
+    await ctx.engine(instance.engine).reboot(instance.id_instance)

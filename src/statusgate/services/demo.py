@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 from statusgate.domain.models import EngineName
 from statusgate.engines.sandbox_network import ImportedContact
 from statusgate.services import instances, media
-from statusgate.services.runtime import Runtime
+from statusgate.services.context import ServiceContext
 from statusgate.store import media as media_store
 
 DEMO_NAME = "demo"
@@ -63,25 +63,25 @@ def demo_picture() -> bytes:
     return out.getvalue()
 
 
-async def ensure_demo(rt: Runtime) -> Demo:
+async def ensure_demo(ctx: ServiceContext) -> Demo:
     """Create the demo instance once; at every start rotate its token, authorize it, and host its picture."""
-    existing = await instances.get_by_name(rt, DEMO_NAME)
+    existing = await instances.get_by_name(ctx, DEMO_NAME)
     if existing is None:
-        created = await instances.create(rt, engine=EngineName.SANDBOX, authorized=True, name=DEMO_NAME)
+        created = await instances.create(ctx, engine=EngineName.SANDBOX, authorized=True, name=DEMO_NAME)
         id_instance = created.id_instance
-        await rt.sandbox.import_contacts(id_instance, DEMO_CONTACTS)
+        await ctx.sandbox.import_contacts(id_instance, DEMO_CONTACTS)
     else:
         id_instance = existing.id_instance
-    credentials = await instances.rotate_token(rt, id_instance)
-    await rt.sandbox.scan(id_instance)
-    upload = await rt.db.read(media_store.find_upload_by_name, id_instance, DEMO_PICTURE)
-    if upload is not None and rt.media.blob_path(upload.sha256).exists():
-        url = rt.media_url(upload.upload_id, DEMO_PICTURE)
+    credentials = await instances.rotate_token(ctx, id_instance)
+    await ctx.sandbox.scan(id_instance)
+    upload = await ctx.db.read(media_store.find_upload_by_name, id_instance, DEMO_PICTURE)
+    if upload is not None and ctx.media.blob_path(upload.sha256).exists():
+        url = ctx.links.upload_url(upload.upload_id, DEMO_PICTURE)
     else:
-        tmp = rt.media.new_temp_path(".jpg")
+        tmp = ctx.media.new_temp_path(".jpg")
         tmp.write_bytes(demo_picture())
         try:
-            url = await media.store_file(rt, tmp, DEMO_PICTURE, instance_id=id_instance, keep_seconds=None)
+            url = await media.store_file(ctx, tmp, DEMO_PICTURE, instance_id=id_instance, keep_seconds=None)
         finally:
             tmp.unlink(missing_ok=True)
     return Demo(credentials, url)

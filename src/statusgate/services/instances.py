@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
@@ -13,7 +13,7 @@ from statusgate.domain.instance_settings import default_settings
 from statusgate.domain.models import EngineName, Instance
 from statusgate.errors import BadRequestError, ForbiddenError, UnauthorizedError
 from statusgate.ids import INT64_MAX, hash_token, new_api_token, new_instance_id, token_matches
-from statusgate.services.runtime import Runtime
+from statusgate.services.context import ServiceContext
 from statusgate.store import instances as store
 
 _INSTANCE_ID = re.compile(r"[0-9]{1,19}")
@@ -40,17 +40,21 @@ class Credentials:
         }
 
 
-def _credentials(rt: Runtime, id_instance: int, token: str) -> Credentials:
-    url = rt.settings.effective_public_url
+def _credentials(ctx: ServiceContext, id_instance: int, token: str) -> Credentials:
+    url = ctx.settings.effective_public_url
     return Credentials(id_instance, token, url, url)
 
 
 async def create(
-    rt: Runtime, *, engine: EngineName = EngineName.SANDBOX, authorized: bool = False, name: str | None = None
+    ctx: ServiceContext,
+    *,
+    engine: EngineName = EngineName.SANDBOX,
+    authorized: bool = False,
+    name: str | None = None,
 ) -> Credentials:
     if authorized and engine is not EngineName.SANDBOX:
         raise BadRequestError("--authorized is for the sandbox engine only")
-    backend = rt.engine(engine)
+    backend = ctx.engine(engine)
     token = new_api_token()
 
     def insert(conn: Connection) -> int:
@@ -67,48 +71,48 @@ async def create(
                 engine=engine,
                 token_hash=hash_token(token),
                 status_access=True,
-                settings=default_settings(rt.settings.delay_default_ms),
+                settings=default_settings(ctx.settings.delay_default_ms),
                 created_at=time.time(),
             ),
         )
         return id_instance
 
-    id_instance = await rt.db.write(insert)
+    id_instance = await ctx.db.write(insert)
     await backend.provision(id_instance, authorized=authorized)
-    return _credentials(rt, id_instance, token)
+    return _credentials(ctx, id_instance, token)
 
 
-async def list_all(rt: Runtime) -> list[Instance]:
-    return await rt.db.read(store.list_all)
+async def list_all(ctx: ServiceContext) -> list[Instance]:
+    return await ctx.db.read(store.list_all)
 
 
-async def get(rt: Runtime, id_instance: int) -> Instance:
-    instance = await rt.db.read(store.get, id_instance)
+async def get(ctx: ServiceContext, id_instance: int) -> Instance:
+    instance = await ctx.db.read(store.get, id_instance)
     if instance is None:
         raise UnknownInstanceError(id_instance)
     return instance
 
 
-async def get_by_name(rt: Runtime, name: str) -> Instance | None:
-    return await rt.db.read(store.get_by_name, name)
+async def get_by_name(ctx: ServiceContext, name: str) -> Instance | None:
+    return await ctx.db.read(store.get_by_name, name)
 
 
-async def delete(rt: Runtime, id_instance: int) -> None:
-    instance = await get(rt, id_instance)
-    await rt.engine(instance.engine).forget(id_instance)
-    await rt.db.write(store.delete, id_instance)  # queue, journals and uploads go with it (cascade)
-    shutil.rmtree(rt.settings.data_dir / "sessions" / str(id_instance), ignore_errors=True)
+async def delete(ctx: ServiceContext, id_instance: int) -> None:
+    instance = await get(ctx, id_instance)
+    await ctx.engine(instance.engine).forget(id_instance)
+    await ctx.db.write(store.delete, id_instance)  # queue, journals and uploads go with it (cascade)
+    shutil.rmtree(ctx.settings.data_dir / "sessions" / str(id_instance), ignore_errors=True)
 
 
-async def rotate_token(rt: Runtime, id_instance: int) -> Credentials:
+async def rotate_token(ctx: ServiceContext, id_instance: int) -> Credentials:
     token = new_api_token()
-    if not await rt.db.write(store.set_token_hash, id_instance, hash_token(token)):
+    if not await ctx.db.write(store.set_token_hash, id_instance, hash_token(token)):
         raise UnknownInstanceError(id_instance)
-    return _credentials(rt, id_instance, token)
+    return _credentials(ctx, id_instance, token)
 
 
-async def set_status_access(rt: Runtime, id_instance: int, allowed: bool) -> None:
-    if not await rt.db.write(store.set_status_access, id_instance, allowed):
+async def set_status_access(ctx: ServiceContext, id_instance: int, allowed: bool) -> None:
+    if not await ctx.db.write(store.set_status_access, id_instance, allowed):
         raise UnknownInstanceError(id_instance)
 
 
@@ -116,8 +120,8 @@ class Authenticator:
     """Checks ``idInstance`` + token for each request, with a short cache so changes made by the CLI in
     another process are seen within ``ttl`` seconds."""
 
-    def __init__(self, rt: Runtime, ttl: float = 0.5) -> None:
-        self.rt = rt
+    def __init__(self, ctx: ServiceContext, ttl: float = 0.5) -> None:
+        self.ctx = ctx
         self.ttl = ttl
         self._cache: dict[int, tuple[float, Instance | None]] = {}
 
@@ -126,7 +130,7 @@ class Authenticator:
         cached = self._cache.get(id_instance)
         if cached is not None and now - cached[0] < self.ttl:
             return cached[1]
-        instance = await self.rt.db.read(store.get, id_instance)
+        instance = await self.ctx.db.read(store.get, id_instance)
         if len(self._cache) > 100_000:
             self._cache.clear()
         self._cache[id_instance] = (now, instance)
@@ -151,18 +155,9 @@ class Authenticator:
         if not token_matches(token, instance.token_hash):
             raise UnauthorizedError()
 
-    async def refreshed(self, instance: Instance) -> Instance:
-        self.forget(instance.id_instance)
-        fresh = await self._load(instance.id_instance)
-        return fresh if fresh is not None else instance
 
-
-async def update_api_token(rt: Runtime, auth: Authenticator, instance: Instance) -> str:
+async def update_api_token(ctx: ServiceContext, auth: Authenticator, instance: Instance) -> str:
     """The wire method ``updateApiToken``: the old token stops working at once."""
-    credentials = await rotate_token(rt, instance.id_instance)
+    credentials = await rotate_token(ctx, instance.id_instance)
     auth.forget(instance.id_instance)
     return credentials.api_token
-
-
-def with_settings(instance: Instance, settings: dict[str, object]) -> Instance:
-    return replace(instance, settings=dict(settings))

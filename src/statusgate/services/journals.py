@@ -8,7 +8,7 @@ from typing import Any
 
 from statusgate.domain.models import Instance, MediaKind, PreparedMedia, StatusType
 from statusgate.domain.states import PENDING_STATES, UNSENT_STATES
-from statusgate.services.runtime import Runtime
+from statusgate.services.context import ServiceContext
 from statusgate.store import incoming, recipients
 from statusgate.store.outbox import StatusRow
 
@@ -35,12 +35,12 @@ def _status_message(row: StatusRow, best_receipt: str | None) -> str:
     return best_receipt or "sent"
 
 
-def media_fields(rt: Runtime, media: PreparedMedia, requested_name: str) -> dict[str, Any]:
+def media_fields(ctx: ServiceContext, media: PreparedMedia, requested_name: str) -> dict[str, Any]:
     """downloadUrl, fileName, mimeType and jpegThumbnail of a prepared file, served by this server."""
     stem = PurePosixPath(requested_name).stem or media.media_id[:16]
     file_name = f"{stem}.{media.extension}"
     fields: dict[str, Any] = {
-        "downloadUrl": rt.prepared_media_url(media.media_id, file_name),
+        "downloadUrl": ctx.links.prepared_url(media.media_id, file_name),
         "fileName": file_name,
         "mimeType": media.mime_type,
     }
@@ -49,10 +49,10 @@ def media_fields(rt: Runtime, media: PreparedMedia, requested_name: str) -> dict
     return fields
 
 
-async def outgoing(rt: Runtime, instance: Instance, minutes: int) -> list[dict[str, Any]]:
+async def outgoing(ctx: ServiceContext, instance: Instance, minutes: int) -> list[dict[str, Any]]:
     since = time.time() - minutes * 60
-    entries = await rt.db.read(recipients.journal, instance.id_instance, since)
-    own = await rt.engine(instance.engine).wid(instance.id_instance)
+    entries = await ctx.db.read(recipients.journal, instance.id_instance, since)
+    own = await ctx.engine(instance.engine).wid(instance.id_instance)
     items = []
     for row, best in entries:
         item: dict[str, Any] = {
@@ -80,9 +80,9 @@ async def outgoing(rt: Runtime, instance: Instance, minutes: int) -> list[dict[s
             item["participants"] = participants
             if "caption" in row.body:
                 item["caption"] = row.body["caption"]
-            media = await rt.load_media(row.media_id) if row.media_id else None
+            media = await ctx.prepared.load(row.media_id) if row.media_id else None
             if media is not None:
-                item.update(media_fields(rt, media, row.body.get("fileName", "")))
+                item.update(media_fields(ctx, media, row.body.get("fileName", "")))
             else:
                 item["fileName"] = row.body.get("fileName", "")
             if row.type == StatusType.VOICE.value:
@@ -91,9 +91,9 @@ async def outgoing(rt: Runtime, instance: Instance, minutes: int) -> list[dict[s
     return items
 
 
-async def incoming_statuses(rt: Runtime, instance: Instance, minutes: int) -> list[dict[str, Any]]:
+async def incoming_statuses(ctx: ServiceContext, instance: Instance, minutes: int) -> list[dict[str, Any]]:
     since = time.time() - minutes * 60
-    rows = await rt.db.read(incoming.since, instance.id_instance, since)
+    rows = await ctx.db.read(incoming.since, instance.id_instance, since)
     items = []
     for row in rows:
         item: dict[str, Any] = {
@@ -114,9 +114,9 @@ async def incoming_statuses(rt: Runtime, instance: Instance, minutes: int) -> li
                 "font": row.payload.get("font", DEFAULT_FONT),
             }
         else:
-            media = await rt.load_media(row.media_id) if row.media_id else None
+            media = await ctx.prepared.load(row.media_id) if row.media_id else None
             if media is not None:
-                item.update(media_fields(rt, media, row.payload.get("fileName", "")))
+                item.update(media_fields(ctx, media, row.payload.get("fileName", "")))
             if row.payload.get("caption"):
                 item["caption"] = row.payload["caption"]
         items.append(item)

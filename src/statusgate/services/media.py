@@ -8,14 +8,18 @@ import secrets
 import shutil
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from statusgate.errors import PayloadTooLargeError
+from statusgate.errors import MediaError, PayloadTooLargeError
 from statusgate.media.kinds import extension_of, mime_for_extension
-from statusgate.media.store import translating_no_space
-from statusgate.services.runtime import Runtime
+from statusgate.media.links import MediaLinks
+from statusgate.media.store import MediaStore, translating_no_space
+from statusgate.services.context import ServiceContext
+from statusgate.services.prepared_media import PreparedMediaStore
 from statusgate.store import media as store
+from statusgate.store.db import Database
 
 #: uploads are written to disk in pieces of about this size
 FLUSH_BYTES = 1 << 20
@@ -23,7 +27,7 @@ MAX_NAME = 200
 
 
 async def store_file(
-    rt: Runtime,
+    ctx: ServiceContext,
     source: Path,
     file_name: str,
     *,
@@ -32,15 +36,15 @@ async def store_file(
     keep_seconds: float | None,
 ) -> str:
     """Copy ``source`` into the media store and return its public link."""
-    tmp = rt.media.new_temp_path()
+    tmp = ctx.media.new_temp_path()
     await asyncio.to_thread(shutil.copyfile, source, tmp)
     return await adopt_file(
-        rt, tmp, file_name, instance_id=instance_id, mime_type=mime_type, keep_seconds=keep_seconds
+        ctx, tmp, file_name, instance_id=instance_id, mime_type=mime_type, keep_seconds=keep_seconds
     )
 
 
 async def adopt_file(
-    rt: Runtime,
+    ctx: ServiceContext,
     tmp: Path,
     file_name: str,
     *,
@@ -49,10 +53,10 @@ async def adopt_file(
     keep_seconds: float | None,
 ) -> str:
     """Move ``tmp`` (a media-store temp file) into the store as an upload; its public link."""
-    sha256, size = await asyncio.to_thread(rt.media.put_file, tmp)
+    sha256, size = await asyncio.to_thread(ctx.media.put_file, tmp)
     upload_id = secrets.token_urlsafe(18)
     now = time.time()
-    await rt.db.write(
+    await ctx.db.write(
         store.put_upload,
         store.UploadRow(
             upload_id=upload_id,
@@ -65,14 +69,43 @@ async def adopt_file(
         ),
         now,
     )
-    return rt.media_url(upload_id, file_name)
+    return ctx.links.upload_url(upload_id, file_name)
 
 
-async def find_upload(rt: Runtime, upload_id: str) -> tuple[Path, str, str] | None:
-    upload = await rt.db.read(store.get_upload, upload_id)
+@dataclass(frozen=True)
+class OwnMedia:
+    """This deployment's own media links, read from the store.
+
+    An urlFile on our own media host is read from disk instead of being fetched over HTTP, which the SSRF
+    guard would rightly refuse when the public URL is a loopback or private address.
+    """
+
+    links: MediaLinks
+    db: Database
+    files: MediaStore
+    prepared: PreparedMediaStore
+
+    async def local_path(self, url: str) -> Path | None:
+        """The file behind ``url`` if it is one of our links, else None (it is to be fetched)."""
+        own = self.links.own_file(url)
+        if own is None:
+            return None
+        if own.prepared:  # a downloadUrl this server handed out
+            prepared = await self.prepared.load(own.id)
+            if prepared is None:
+                raise MediaError(f"urlFile points at this server, but {url} does not exist any more")
+            return prepared.path
+        upload = await self.db.read(store.get_upload, own.id)
+        if upload is None:
+            raise MediaError(f"urlFile points at this server, but {url} does not exist (expired upload?)")
+        return self.files.blob_path(upload.sha256)
+
+
+async def find_upload(ctx: ServiceContext, upload_id: str) -> tuple[Path, str, str] | None:
+    upload = await ctx.db.read(store.get_upload, upload_id)
     if upload is None or (upload.expires_at is not None and upload.expires_at < time.time()):
         return None
-    path = rt.media.blob_path(upload.sha256)
+    path = ctx.media.blob_path(upload.sha256)
     if not path.exists():
         return None
     return path, upload.mime_type, upload.file_name
@@ -98,16 +131,16 @@ class IncomingFile(Protocol):
     mime_type: str | None
 
 
-async def upload(rt: Runtime, instance_id: int, incoming: IncomingFile) -> str:
+async def upload(ctx: ServiceContext, instance_id: int, incoming: IncomingFile) -> str:
     """uploadFile: the request body, streamed to disk and capped, becomes a public link (a full disk is
     :class:`StorageFullError`: Green's client gets a 507 and may try again)."""
     with translating_no_space():
-        return await _upload(rt, instance_id, incoming)
+        return await _upload(ctx, instance_id, incoming)
 
 
-async def _upload(rt: Runtime, instance_id: int, incoming: IncomingFile) -> str:
-    limit = rt.settings.max_upload_bytes
-    tmp = rt.media.new_temp_path()
+async def _upload(ctx: ServiceContext, instance_id: int, incoming: IncomingFile) -> str:
+    limit = ctx.settings.max_upload_bytes
+    tmp = ctx.media.new_temp_path()
     size = 0
     try:
         with await asyncio.to_thread(tmp.open, "wb") as out:
@@ -127,12 +160,12 @@ async def _upload(rt: Runtime, instance_id: int, incoming: IncomingFile) -> str:
         name = safe_file_name(incoming.file_name, mime_type)
         mime = mime_type if mime_type and mime_type != "application/octet-stream" else None
         return await adopt_file(
-            rt,
+            ctx,
             tmp,
             name,
             instance_id=instance_id,
             mime_type=mime,
-            keep_seconds=rt.settings.upload_retention_seconds,
+            keep_seconds=ctx.settings.upload_retention_seconds,
         )
     finally:
         tmp.unlink(missing_ok=True)

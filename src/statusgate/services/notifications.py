@@ -7,8 +7,8 @@ from typing import Any
 
 from statusgate.domain.models import Instance
 from statusgate.errors import BadRequestError
+from statusgate.services.context import ServiceContext
 from statusgate.services.journals import DEFAULT_BACKGROUND, DEFAULT_FONT, media_fields
-from statusgate.services.runtime import Runtime
 from statusgate.store import notifications
 from statusgate.store.notifications import NotificationRow
 
@@ -19,11 +19,11 @@ WEBHOOK_SET = (
 
 
 async def render(
-    rt: Runtime, instance: Instance, row: NotificationRow, *, wid: str | None = None
+    ctx: ServiceContext, instance: Instance, row: NotificationRow, *, wid: str | None = None
 ) -> dict[str, Any]:
     """Green's envelope around the journaled facts (``wid`` when the caller already knows it)."""
     if wid is None:
-        wid = await rt.engine(instance.engine).wid(instance.id_instance)
+        wid = await ctx.engine(instance.engine).wid(instance.id_instance)
     body: dict[str, Any] = {
         "typeWebhook": row.type,
         "instanceData": {"idInstance": instance.id_instance, "wid": wid, "typeInstance": "whatsapp"},
@@ -49,13 +49,13 @@ async def render(
             "senderName": facts.get("senderName", ""),
             "senderContactName": facts.get("senderContactName", ""),
         }
-        body["messageData"] = await _message_data(rt, facts)
+        body["messageData"] = await _message_data(ctx, facts)
     elif row.type == "stateInstanceChanged":
         body["stateInstance"] = facts["stateInstance"]
     return body
 
 
-async def _message_data(rt: Runtime, facts: dict[str, Any]) -> dict[str, Any]:
+async def _message_data(ctx: ServiceContext, facts: dict[str, Any]) -> dict[str, Any]:
     type_message = facts.get("typeMessage", "extendedTextMessage")
     if type_message == "extendedTextMessage":
         return {
@@ -67,9 +67,9 @@ async def _message_data(rt: Runtime, facts: dict[str, Any]) -> dict[str, Any]:
             },
         }
     file_data: dict[str, Any] = {"caption": facts.get("caption", "")}
-    media = await rt.load_media(facts["media_id"]) if facts.get("media_id") else None
+    media = await ctx.prepared.load(facts["media_id"]) if facts.get("media_id") else None
     if media is not None:
-        file_data |= media_fields(rt, media, facts.get("fileName", ""))
+        file_data |= media_fields(ctx, media, facts.get("fileName", ""))
     file_data.setdefault("jpegThumbnail", "")
     return {"typeMessage": type_message, "fileMessageData": file_data}
 
@@ -79,28 +79,28 @@ def _check_polling(instance: Instance) -> None:
         raise BadRequestError(WEBHOOK_SET)
 
 
-async def receive(rt: Runtime, instance: Instance, timeout: float) -> dict[str, Any] | None:
+async def receive(ctx: ServiceContext, instance: Instance, timeout: float) -> dict[str, Any] | None:
     """receiveNotification: the oldest notification, waiting up to ``timeout`` s for one to arrive."""
     _check_polling(instance)
     deadline = time.monotonic() + timeout
     while True:
-        seen = rt.hub.version(instance.id_instance)
-        row = await rt.db.read(notifications.oldest, instance.id_instance)
+        seen = ctx.hub.version(instance.id_instance)
+        row = await ctx.db.read(notifications.oldest, instance.id_instance)
         if row is not None:
-            return {"receiptId": row.receipt_id, "body": await render(rt, instance, row)}
+            return {"receiptId": row.receipt_id, "body": await render(ctx, instance, row)}
         remaining = deadline - time.monotonic()
-        if remaining <= 0 or not await rt.hub.wait(instance.id_instance, seen, remaining):
+        if remaining <= 0 or not await ctx.hub.wait(instance.id_instance, seen, remaining):
             return None
 
 
-async def delete(rt: Runtime, instance: Instance, receipt_id: int) -> bool:
+async def delete(ctx: ServiceContext, instance: Instance, receipt_id: int) -> bool:
     _check_polling(instance)
-    return await rt.db.write(notifications.remove, instance.id_instance, receipt_id)
+    return await ctx.db.write(notifications.remove, instance.id_instance, receipt_id)
 
 
-async def count(rt: Runtime, instance: Instance) -> int:
-    return await rt.db.read(notifications.count, instance.id_instance)
+async def count(ctx: ServiceContext, instance: Instance) -> int:
+    return await ctx.db.read(notifications.count, instance.id_instance)
 
 
-async def clear(rt: Runtime, instance: Instance) -> int:
-    return await rt.db.write(notifications.clear, instance.id_instance)
+async def clear(ctx: ServiceContext, instance: Instance) -> int:
+    return await ctx.db.write(notifications.clear, instance.id_instance)

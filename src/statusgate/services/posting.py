@@ -14,25 +14,25 @@ from statusgate.errors import UnsupportedError, ValidationError
 from statusgate.ids import new_message_id
 from statusgate.media.guard import BlockedUrlError, InvalidUrlError, parse_url
 from statusgate.media.kinds import kind_for_file_name
-from statusgate.services.runtime import Runtime
+from statusgate.services.context import ServiceContext
 from statusgate.store.outbox import NewStatus
 
 
-def _check_url(rt: Runtime, url: str) -> None:
+def _check_url(ctx: ServiceContext, url: str) -> None:
     try:
         parse_url(url)
     except InvalidUrlError as exc:
         raise ValidationError(f"'urlFile' has an invalid format ({exc.reason})") from None
-    if rt.is_own_media_url(url):
+    if ctx.links.own_file(url) is not None:
         return  # read from the media store, never fetched
     try:
-        rt.guard.check_request_url(url)
+        ctx.guard.check_request_url(url)
     except BlockedUrlError as exc:
         raise ValidationError(f"'urlFile' is not allowed: {exc.message}") from exc
 
 
-def _check_audience(rt: Runtime, instance: Instance, body: dict[str, Any]) -> None:
-    engine = rt.engine(instance.engine)
+def _check_audience(ctx: ServiceContext, instance: Instance, body: dict[str, Any]) -> None:
+    engine = ctx.engine(instance.engine)
     if body.get("participants") and not engine.capabilities.explicit_audience:
         # refuse rather than silently widen who sees the status
         raise UnsupportedError(
@@ -42,14 +42,14 @@ def _check_audience(rt: Runtime, instance: Instance, body: dict[str, Any]) -> No
 
 
 async def _queue(
-    rt: Runtime, instance: Instance, type_: StatusType, body: dict[str, Any], kind: MediaKind | None
+    ctx: ServiceContext, instance: Instance, type_: StatusType, body: dict[str, Any], kind: MediaKind | None
 ) -> str:
-    _check_audience(rt, instance, body)
+    _check_audience(ctx, instance, body)
     if "urlFile" in body:
-        _check_url(rt, body["urlFile"])
+        _check_url(ctx, body["urlFile"])
     id_message = new_message_id()
     now = time.time()
-    await rt.intake.submit(
+    await ctx.intake.submit(
         NewStatus(
             instance_id=instance.id_instance,
             id_message=id_message,
@@ -57,24 +57,26 @@ async def _queue(
             body=body,
             kind=kind.value if kind else None,
             now=now,
-            expires_at=now + rt.settings.queue_retention_seconds,
+            expires_at=now + ctx.settings.queue_retention_seconds,
         )
     )
-    rt.queued(instance.id_instance)  # preparation starts now, and a sender if the queue was empty
+    ctx.wakeups.status_queued(
+        instance.id_instance
+    )  # preparation starts now, and a sender if the queue was empty
     return id_message
 
 
-async def send_text_status(rt: Runtime, instance: Instance, body: dict[str, Any]) -> str:
-    return await _queue(rt, instance, StatusType.TEXT, body, None)
+async def send_text_status(ctx: ServiceContext, instance: Instance, body: dict[str, Any]) -> str:
+    return await _queue(ctx, instance, StatusType.TEXT, body, None)
 
 
-async def send_voice_status(rt: Runtime, instance: Instance, body: dict[str, Any]) -> str:
-    return await _queue(rt, instance, StatusType.VOICE, body, MediaKind.AUDIO)
+async def send_voice_status(ctx: ServiceContext, instance: Instance, body: dict[str, Any]) -> str:
+    return await _queue(ctx, instance, StatusType.VOICE, body, MediaKind.AUDIO)
 
 
-async def send_media_status(rt: Runtime, instance: Instance, body: dict[str, Any]) -> str:
+async def send_media_status(ctx: ServiceContext, instance: Instance, body: dict[str, Any]) -> str:
     """A picture, video or audio status, the kind announced by fileName's extension."""
     kind = kind_for_file_name(body["fileName"])
     if kind is None:  # the schema checks the extension too; this keeps the service safe on its own
         raise ValidationError("'fileName' has an invalid format (unsupported extension)")
-    return await _queue(rt, instance, StatusType.MEDIA, body, kind)
+    return await _queue(ctx, instance, StatusType.MEDIA, body, kind)

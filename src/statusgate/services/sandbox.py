@@ -8,13 +8,15 @@ from typing import Any
 from statusgate.errors import ValidationError
 from statusgate.media.kinds import kind_for_file_name
 from statusgate.services import media
+from statusgate.services.context import ServiceContext
 from statusgate.services.journals import TYPE_MESSAGE
-from statusgate.services.runtime import Runtime
 
 FONTS = ("SERIF", "SANS_SERIF", "NORICAN_REGULAR", "BRYNDAN_WRITE", "OSWALD_HEAVY")
 
 
-async def post_text(rt: Runtime, instance_id: int, sender: str, text: str, background: str, font: str) -> str:
+async def post_text(
+    ctx: ServiceContext, instance_id: int, sender: str, text: str, background: str, font: str
+) -> str:
     if not text:
         raise ValidationError("--text must not be empty")
     if font not in FONTS:
@@ -25,19 +27,21 @@ async def post_text(rt: Runtime, instance_id: int, sender: str, text: str, backg
         "backgroundColor": background,
         "font": font,
     }
-    return await rt.sandbox.post_incoming(instance_id, sender, payload)
+    return await ctx.sandbox.post_incoming(instance_id, sender, payload)
 
 
-async def post_media(rt: Runtime, instance_id: int, sender: str, path: Path, caption: str | None) -> str:
+async def post_media(
+    ctx: ServiceContext, instance_id: int, sender: str, path: Path, caption: str | None
+) -> str:
     """The file goes through the same preparation as an outgoing status (checked, converted, thumbnail)."""
     kind = kind_for_file_name(path.name)
     if kind is None:
         raise ValidationError(f"{path.name}: not a picture, video or audio file name")
     url = await media.store_file(
-        rt, path, path.name, instance_id=instance_id, keep_seconds=rt.settings.journal_retention_seconds
+        ctx, path, path.name, instance_id=instance_id, keep_seconds=ctx.settings.journal_retention_seconds
     )
-    prepared = await rt.preparer.prepare(url, path.name, kind)
-    await rt.prepared.record(prepared)
+    prepared = await ctx.preparer.prepare(url, path.name, kind)
+    await ctx.prepared.record(prepared)
     payload: dict[str, Any] = {
         "typeMessage": TYPE_MESSAGE[prepared.kind],
         "media_id": prepared.media_id,
@@ -46,4 +50,4 @@ async def post_media(rt: Runtime, instance_id: int, sender: str, path: Path, cap
     }
     if caption:
         payload["caption"] = caption
-    return await rt.sandbox.post_incoming(instance_id, sender, payload)
+    return await ctx.sandbox.post_incoming(instance_id, sender, payload)

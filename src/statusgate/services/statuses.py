@@ -10,16 +10,16 @@ from sqlalchemy import Connection
 from statusgate.domain.models import Instance
 from statusgate.domain.states import InstanceState, ReceiptStatus, StatusState
 from statusgate.errors import BadRequestError, EngineError, NotAuthorizedError, UnsupportedError
-from statusgate.services.runtime import Runtime
+from statusgate.services.context import ServiceContext
 from statusgate.store import outbox, recipients
 
 
-async def show_queue(rt: Runtime, instance: Instance) -> list[dict[str, Any]]:
-    rows = await rt.db.read(outbox.list_pending, instance.id_instance, rt.settings.queue_list_limit)
+async def show_queue(ctx: ServiceContext, instance: Instance) -> list[dict[str, Any]]:
+    rows = await ctx.db.read(outbox.list_pending, instance.id_instance, ctx.settings.queue_list_limit)
     return [{"messageID": r.id_message, "type": r.type, "body": r.body} for r in rows]
 
 
-async def clear_queue(rt: Runtime, instance: Instance) -> int:
+async def clear_queue(ctx: ServiceContext, instance: Instance) -> int:
     """Remove every status that has not started sending; returns how many."""
     now = time.time()
 
@@ -39,37 +39,37 @@ async def clear_queue(rt: Runtime, instance: Instance) -> int:
                 cleared += 1
         return cleared
 
-    cleared = await rt.db.write(clear)
-    rt.wake(instance.id_instance)
+    cleared = await ctx.db.write(clear)
+    ctx.wakeups.instance_changed(instance.id_instance)
     return cleared
 
 
-async def statistics(rt: Runtime, instance: Instance, id_message: str) -> list[dict[str, Any]]:
+async def statistics(ctx: ServiceContext, instance: Instance, id_message: str) -> list[dict[str, Any]]:
     def query(conn: Connection) -> list[tuple[str, str, float]]:
         row = outbox.get_by_message_id(conn, instance.id_instance, id_message)
         return [] if row is None else recipients.statistics(conn, row.seq)
 
-    rows = await rt.db.read(query)
+    rows = await ctx.db.read(query)
     return [
         {"participant": participant, "timestamp": int(at), "status": ReceiptStatus(status).value}
         for participant, status, at in rows
     ]
 
 
-async def delete_status(rt: Runtime, instance: Instance, id_message: str) -> None:
+async def delete_status(ctx: ServiceContext, instance: Instance, id_message: str) -> None:
     """deleteStatus: a queued status is removed; one being sent is revoked when its send ends; a sent one
     is revoked now (the phone must be linked). Statistics keep their history."""
-    row = await rt.db.read(outbox.get_by_message_id, instance.id_instance, id_message)
+    row = await ctx.db.read(outbox.get_by_message_id, instance.id_instance, id_message)
     if row is None or row.state is StatusState.DELETED:
         raise BadRequestError("ID message notfound")
     now = time.time()
     if row.state is StatusState.SENDING:
-        if await rt.db.write(outbox.request_delete, row.seq):
+        if await ctx.db.write(outbox.request_delete, row.seq):
             return
-        row = await rt.db.read(outbox.get_by_message_id, instance.id_instance, id_message)
+        row = await ctx.db.read(outbox.get_by_message_id, instance.id_instance, id_message)
         assert row is not None
     if row.state is StatusState.SENT:
-        engine = rt.engine(instance.engine)
+        engine = ctx.engine(instance.engine)
         if not engine.capabilities.revoke:
             raise UnsupportedError(f"the {instance.engine.value} engine cannot delete a sent status")
         if await engine.state(instance.id_instance) is not InstanceState.AUTHORIZED:
@@ -92,7 +92,7 @@ async def delete_status(rt: Runtime, instance: Instance, id_message: str) -> Non
             lease_expires_at=None,
         )
 
-    deleted = await rt.db.write(delete)
+    deleted = await ctx.db.write(delete)
     if not deleted:  # it moved on meanwhile (e.g. started sending): look again
-        await delete_status(rt, instance, id_message)
-    rt.wake(instance.id_instance)
+        await delete_status(ctx, instance, id_message)
+    ctx.wakeups.instance_changed(instance.id_instance)

@@ -67,10 +67,6 @@ def list_all(conn: Connection) -> list[Instance]:
     return [_row_to_instance(r) for r in rows]
 
 
-def list_ids(conn: Connection) -> list[int]:
-    return list((conn.scalars(sa.select(instances.c.id_instance))).all())
-
-
 def delete(conn: Connection, id_instance: int) -> bool:
     result = conn.execute(instances.delete().where(instances.c.id_instance == id_instance))
     return result.rowcount > 0

@@ -25,8 +25,7 @@ from statusgate.engines.base import Engine
 from statusgate.errors import EngineError, EngineTransientError, StorageFullError
 from statusgate.queue import audience, pacing
 from statusgate.queue.crashpoints import CrashPoints
-from statusgate.queue.preparation import next_wait
-from statusgate.queue.retry import RetryPolicy
+from statusgate.queue.retry import RetryPolicy, next_wait
 from statusgate.settings import Settings
 from statusgate.store import instances as instance_store
 from statusgate.store import outbox

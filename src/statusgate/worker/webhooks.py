@@ -20,7 +20,7 @@ import httpx
 from statusgate.domain.models import Instance
 from statusgate.notify.client import WebhookResult, post_webhook
 from statusgate.services import notifications as notification_service
-from statusgate.services.runtime import Runtime
+from statusgate.services.context import ServiceContext
 from statusgate.store import instances as instance_store
 from statusgate.store import notifications
 from statusgate.store.notifications import NotificationRow
@@ -36,9 +36,9 @@ WEBHOOK_CACHE_SECONDS = 30.0
 
 
 class WebhookSender:
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
-        self.settings = rt.settings
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+        self.settings = ctx.settings
         self._loops: dict[int, asyncio.Task[None]] = {}
         self._stopping = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
@@ -64,16 +64,16 @@ class WebhookSender:
 
     async def _supervise(self) -> None:
         while not self._stopping.is_set():
-            self.rt.hub.anything.clear()
+            self.ctx.hub.anything.clear()
             try:
                 now = time.time()
                 if now - self._last_scan >= self.settings.poll_interval_seconds:
                     self._last_scan = now
                     await self._sweep()
-                    candidates = set(await self.rt.db.read(notifications.webhook_instances_with_pending))
-                    self.rt.hub.take_woken()
+                    candidates = set(await self.ctx.db.read(notifications.webhook_instances_with_pending))
+                    self.ctx.hub.take_woken()
                 else:
-                    candidates = {i for i in self.rt.hub.take_woken() if await self._has_webhook(i)}
+                    candidates = {i for i in self.ctx.hub.take_woken() if await self._has_webhook(i)}
                 for instance_id in candidates:
                     task = self._loops.get(instance_id)
                     if task is None or task.done():
@@ -85,7 +85,7 @@ class WebhookSender:
             except Exception:
                 log.exception("webhook supervisor pass failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.rt.hub.anything.wait(), self.settings.poll_interval_seconds)
+                await asyncio.wait_for(self.ctx.hub.anything.wait(), self.settings.poll_interval_seconds)
             # many notifications journaled together: one pass for all of them
             await asyncio.sleep(self.settings.queue_batch_window_seconds)
 
@@ -96,7 +96,7 @@ class WebhookSender:
         # a stale answer is harmless: a loop started for nothing reads the instance afresh and ends, and an
         # instance that just got a webhookUrl is found by the next full scan (every poll interval)
         if cached is None or now - cached[0] > WEBHOOK_CACHE_SECONDS:
-            instance = await self.rt.db.read(instance_store.get, instance_id)
+            instance = await self.ctx.db.read(instance_store.get, instance_id)
             cached = (now, bool(instance is not None and instance.settings.get("webhookUrl")))
             self._webhook_cache[instance_id] = cached
         return cached[1]
@@ -106,7 +106,7 @@ class WebhookSender:
         if now - self._last_sweep < 60:
             return
         self._last_sweep = now
-        dropped = await self.rt.db.write(
+        dropped = await self.ctx.db.write(
             notifications.expire, now - self.settings.notification_retention_seconds
         )
         if dropped:
@@ -133,21 +133,21 @@ class WebhookSender:
 
     async def _deliver_until_done(self, instance_id: int) -> None:
         while not self._stopping.is_set():
-            seen = self.rt.hub.version(instance_id)
-            instance = await self.rt.db.read(instance_store.get, instance_id)
+            seen = self.ctx.hub.version(instance_id)
+            instance = await self.ctx.db.read(instance_store.get, instance_id)
             if instance is None or not instance.settings.get("webhookUrl"):
                 return  # polling instance: receiveNotification hands its notifications out
-            rows = await self.rt.db.read(notifications.oldest_n, instance_id, DELIVERY_BATCH)
+            rows = await self.ctx.db.read(notifications.oldest_n, instance_id, DELIVERY_BATCH)
             if not rows:
                 return
             wait = await self._deliver_in_order(instance, rows)
             if wait is not None:
-                await self.rt.hub.wait(instance_id, seen, wait)
+                await self.ctx.hub.wait(instance_id, seen, wait)
 
     async def _deliver_in_order(self, instance: Instance, rows: list[NotificationRow]) -> float | None:
         """POST ``rows`` one after the other; stop at the first that must wait. Delivered rows are removed
         in groups of REMOVE_EVERY: a crash in between re-sends at most that many (at least once, never lost)."""
-        wid = await self.rt.engine(instance.engine).wid(instance.id_instance)
+        wid = await self.ctx.engine(instance.engine).wid(instance.id_instance)
         url = str(instance.settings["webhookUrl"])
         token = str(instance.settings.get("webhookUrlToken") or "")
         timeout = self.settings.webhook_timeout_seconds
@@ -165,20 +165,20 @@ class WebhookSender:
                     continue
                 if row.next_attempt_at > now:
                     return min(row.next_attempt_at - now, self.settings.poll_interval_seconds * 20)
-                body = await notification_service.render(self.rt, instance, row, wid=wid)
+                body = await notification_service.render(self.ctx, instance, row, wid=wid)
                 try:
                     async with asyncio.timeout(timeout):
-                        result = await post_webhook(self._client, url, body, token, self.rt.guard, timeout)
+                        result = await post_webhook(self._client, url, body, token, self.ctx.guard, timeout)
                 except TimeoutError:
                     result = WebhookResult(False, f"no answer within {timeout:g} s")
                 if result.ok:
                     delivered.append(row.receipt_id)
                     if len(delivered) >= REMOVE_EVERY:
-                        await self.rt.db.write(notifications.remove_many, instance.id_instance, delivered)
+                        await self.ctx.db.write(notifications.remove_many, instance.id_instance, delivered)
                         delivered = []
                     continue
                 retry = self.settings.webhook_retry_seconds * random.uniform(0.8, 1.2)
-                await self.rt.db.write(
+                await self.ctx.db.write(
                     notifications.postpone,
                     instance.id_instance,
                     row.receipt_id,
@@ -196,4 +196,4 @@ class WebhookSender:
             return None
         finally:
             if delivered:
-                await self.rt.db.write(notifications.remove_many, instance.id_instance, delivered)
+                await self.ctx.db.write(notifications.remove_many, instance.id_instance, delivered)

@@ -29,12 +29,12 @@ from statusgate.domain.states import StatusState
 from statusgate.engines.base import Engine
 from statusgate.errors import StorageFullError
 from statusgate.queue.crashpoints import CrashPoints
-from statusgate.queue.preparation import PrepareMedia, Preparer, next_wait
-from statusgate.queue.retry import RetryPolicy
-from statusgate.queue.sending import LoadMedia, Sender
+from statusgate.queue.retry import RetryPolicy, next_wait
 from statusgate.settings import Settings
 from statusgate.store import incoming, notifications, outbox, recipients
 from statusgate.store.db import Database
+from statusgate.worker.preparation import PrepareMedia, Preparer
+from statusgate.worker.sending import LoadMedia, Sender
 
 log = logging.getLogger("statusgate.queue")
 

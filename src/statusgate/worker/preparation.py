@@ -27,6 +27,7 @@ from statusgate.domain.states import StatusState
 from statusgate.errors import MediaError, StorageFullError
 from statusgate.media.store import no_space_cause
 from statusgate.queue.crashpoints import CrashPoints
+from statusgate.queue.retry import next_wait
 from statusgate.settings import Settings
 from statusgate.store import outbox
 from statusgate.store.batch import Batcher
@@ -47,13 +48,6 @@ class Prepared:
     at: float
     #: set when the disk was full: back to the queue, to be prepared again then
     retry_at: float | None = None
-
-
-def next_wait(previous: float | None, base: float, cap: float) -> float:
-    """The wait before the next attempt: ``base`` first, then twice the previous wait, never over ``cap``."""
-    if previous is None or previous <= 0:
-        return min(base, cap)
-    return min(cap, max(base, previous * 2))
 
 
 def previous_wait(row: StatusRow) -> float | None:
