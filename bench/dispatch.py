@@ -28,6 +28,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from statusgate.domain.posts import TextPost  # noqa: E402
 from statusgate.domain.states import InstanceState, StatusState  # noqa: E402
 from statusgate.engines.sandbox_network import ImportedContact  # noqa: E402
 from statusgate.services import instances, posting  # noqa: E402
@@ -50,7 +51,7 @@ async def populate(data_dir: Path, count: int, per_instance: int) -> None:
         )
         instance = await instances.get(ctx, creds.id_instance)
         for k in range(per_instance):
-            await posting.send_text_status(ctx, instance, {"message": f"status {k} of {n}"})
+            await posting.queue_status(ctx, instance, TextPost(f"status {k} of {n}"))
     await core.close()
 
 

@@ -419,6 +419,8 @@ def record_on_full_disk(data_dir: str) -> None:
 
 
 async def _record_on_full_disk(disk: Path, gated: GatedFileServer, warnings: list[str]) -> None:
+    from statusgate.domain.models import MediaKind
+    from statusgate.domain.posts import MediaPost
     from statusgate.queue.crashpoints import CrashPoints
     from statusgate.services import instances
     from statusgate.settings import Settings
@@ -436,10 +438,8 @@ async def _record_on_full_disk(disk: Path, gated: GatedFileServer, warnings: lis
     try:
         instance = await instances.create(ctx, authorized=True)
         now = time.time()
-        body = {"urlFile": gated.url, "fileName": "a.jpg"}
-        new = outbox.NewStatus(
-            instance.id_instance, "3EB0D15CF011000000A1", "media", body, "image", now, now + 3600
-        )
+        post = MediaPost(gated.url, "a.jpg", MediaKind.IMAGE)
+        new = outbox.NewStatus(instance.id_instance, "3EB0D15CF011000000A1", post, now, now + 3600)
         await ctx.db.write(outbox.enqueue_many, [new])
         preparer = Preparer(
             settings,

@@ -15,7 +15,6 @@ import pytest
 import sqlalchemy as sa
 
 from statusgate.engines.sandbox_network import ImportedContact
-from statusgate.store import instances as instance_store
 from statusgate.store import notifications
 from statusgate.store.schema import instances as instances_table
 from statusgate.store.schema import notifications as notifications_table
@@ -43,9 +42,23 @@ def green_error(response: httpx.Response, status: int, message: str | None = Non
 
 
 async def stored_settings(gw: Gateway, id_instance: int) -> dict[str, Any]:
-    instance = await gw.ctx.db.read(instance_store.get, id_instance)
-    assert instance is not None
-    return instance.settings
+    """The settings' JSON as stored (what an earlier release wrote there is what these tests emulate)."""
+
+    def read(conn: sa.Connection) -> dict[str, Any]:
+        table = instances_table
+        stored = conn.scalar(sa.select(table.c.settings).where(table.c.id_instance == id_instance))
+        assert stored is not None
+        return dict(stored)
+
+    return await gw.ctx.db.read(read)
+
+
+async def store_settings(gw: Gateway, id_instance: int, stored: dict[str, Any]) -> None:
+    def write(conn: sa.Connection) -> None:
+        table = instances_table
+        conn.execute(table.update().where(table.c.id_instance == id_instance).values(settings=stored))
+
+    await gw.ctx.db.write(write)
 
 
 async def until(check: Any, timeout: float = 30.0) -> Any:
@@ -286,7 +299,7 @@ async def test_f10_a_stored_unsendable_token_postpones_instead_of_crashing(
     current = await stored_settings(gw, id_instance)
     # stored before setSettings checked it; the receiver is never reached, so any loopback port will do
     broken = dict(current) | {"webhookUrl": "http://127.0.0.1:9/hook", "webhookUrlToken": "été"}
-    await gw.ctx.db.write(instance_store.set_settings, id_instance, broken)
+    await store_settings(gw, id_instance, broken)
     await gw.ctx.db.write(
         notifications.append, id_instance, "stateInstanceChanged", {"stateInstance": "x"}, time.time()
     )

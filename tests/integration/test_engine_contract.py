@@ -14,7 +14,8 @@ from typing import Any, cast
 
 import pytest
 
-from statusgate.domain.models import EngineName, OutgoingStatus, ReceiptEvent, StateEvent, StatusType
+from statusgate.domain.models import EngineName, ReceiptEvent, StateEvent
+from statusgate.domain.posts import OutgoingStatus, TextPost
 from statusgate.domain.states import InstanceState, ReceiptStatus
 from statusgate.engines.base import Engine, SupportsPairingCode
 from statusgate.engines.sandbox_network import ImportedContact
@@ -116,7 +117,7 @@ async def linked(driver: Driver) -> int:
 
 
 def text(message_id: str) -> OutgoingStatus:
-    return OutgoingStatus(message_id, StatusType.TEXT, {"message": "hi", "backgroundColor": "#228B22"})
+    return OutgoingStatus(message_id, TextPost("hi", background_color="#228B22"))
 
 
 async def drained(driver: Driver, want: Callable[[Drain], bool]) -> Drain:

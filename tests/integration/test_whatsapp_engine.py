@@ -16,7 +16,8 @@ from tests.whatsapp_support import neonize_or_skip
 
 neonize_or_skip()
 
-from statusgate.domain.models import OutgoingStatus, ReceiptEvent, StateEvent, StatusType  # noqa: E402
+from statusgate.domain.models import ReceiptEvent, StateEvent  # noqa: E402
+from statusgate.domain.posts import OutgoingStatus, TextPost  # noqa: E402
 from statusgate.domain.states import InstanceState, ReceiptStatus  # noqa: E402
 from statusgate.engines.sandbox import qr_png_base64  # noqa: E402
 from statusgate.engines.whatsapp import files  # noqa: E402
@@ -70,7 +71,7 @@ async def _is(engine: WhatsAppEngine, instance_id: int, state: InstanceState) ->
 
 
 def text(message_id: str) -> OutgoingStatus:
-    return OutgoingStatus(message_id, StatusType.TEXT, {"message": "hello", "backgroundColor": "#228B22"})
+    return OutgoingStatus(message_id, TextPost("hello", background_color="#228B22"))
 
 
 async def test_pairing_by_qr(make_engine: Make) -> None:

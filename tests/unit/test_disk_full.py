@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from statusgate.domain.models import MediaKind
+from statusgate.domain.posts import MediaPost
 from statusgate.domain.states import StatusState
 from statusgate.errors import MediaError, StorageFullError
 from statusgate.media.store import no_space_cause, translating_no_space
@@ -23,8 +25,7 @@ ROW = outbox.StatusRow(
     seq=1,
     instance_id=1,
     id_message="3EB0000000000000000A",
-    type="media",
-    body={},
+    post=MediaPost("http://127.0.0.1/a.jpg", "a.jpg", MediaKind.IMAGE),
     kind="image",
     state=StatusState.QUEUED,
     description=None,
@@ -134,8 +135,8 @@ async def test_only_leases_in_hand_are_renewed_and_a_waiting_status_is_not_prepa
                 created_at=0,
             )
         )
-        body = {"urlFile": "http://127.0.0.1/a.jpg", "fileName": "a.jpg"}
-        new = [outbox.NewStatus(1, f"3EB0{n:016X}", "media", body, "image", 10.0, 1e12) for n in range(3)]
+        post = MediaPost("http://127.0.0.1/a.jpg", "a.jpg", MediaKind.IMAGE)
+        new = [outbox.NewStatus(1, f"3EB0{n:016X}", post, 10.0, 1e12) for n in range(3)]
         outbox.enqueue_many(conn, new)
         seqs = [row.seq for row in outbox.list_pending(conn, 1, 10)]
         for seq in seqs:

@@ -127,7 +127,7 @@ def test_text_status(harness: Callable[..., Harness]) -> None:
 
 
 def test_every_green_font_has_a_face() -> None:
-    from statusgate.api.schemas import FONTS
+    from statusgate.domain.posts import FONTS
 
     assert set(FONTS) == set(messages.FONTS)
     for font in FONTS:

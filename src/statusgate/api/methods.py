@@ -10,6 +10,7 @@ from urllib.parse import unquote
 
 from pydantic import BaseModel
 
+from statusgate.api import requests
 from statusgate.api.context import Call
 from statusgate.api.uploads import upload_body
 from statusgate.api.validation import parse_json, validate, wire_int
@@ -65,18 +66,18 @@ def _fields(call: Call, model: type[BaseModel]) -> dict[str, Any]:
 
 
 async def send_text_status(call: Call) -> Any:
-    body = _fields(call, call.schemas.send_text_status)
-    return {"idMessage": await posting.send_text_status(call.ctx, call.instance, body)}
+    post = requests.text_post(_fields(call, call.schemas.send_text_status))
+    return {"idMessage": await posting.queue_status(call.ctx, call.instance, post)}
 
 
 async def send_voice_status(call: Call) -> Any:
-    body = _fields(call, call.schemas.send_voice_status)
-    return {"idMessage": await posting.send_voice_status(call.ctx, call.instance, body)}
+    post = requests.voice_post(_fields(call, call.schemas.send_voice_status))
+    return {"idMessage": await posting.queue_status(call.ctx, call.instance, post)}
 
 
 async def send_media_status(call: Call) -> Any:
-    body = _fields(call, call.schemas.send_media_status)
-    return {"idMessage": await posting.send_media_status(call.ctx, call.instance, body)}
+    post = requests.media_post(_fields(call, call.schemas.send_media_status))
+    return {"idMessage": await posting.queue_status(call.ctx, call.instance, post)}
 
 
 async def delete_status(call: Call) -> Any:
@@ -141,7 +142,8 @@ async def set_settings(call: Call) -> Any:
     if isinstance(data, dict) and not data:
         raise ValidationError("'value' must have at least 1 key")
     model = validate(call.schemas.set_settings, data)
-    await account.set_settings(call.ctx, call.instance, model.model_dump(exclude_unset=True))
+    fields = model.model_dump(exclude_unset=True)
+    await account.set_settings(call.ctx, call.instance, requests.settings_change(fields))
     call.auth.forget(call.instance.id_instance)
     return {"saveSettings": True}
 

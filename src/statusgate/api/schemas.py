@@ -13,7 +13,15 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
 from statusgate.api.validation import invalid_format
-from statusgate.domain.instance_settings import DELAY_KEY, READ_ONLY_KEYS, YES_NO_KEYS, is_header_value
+from statusgate.domain.instance_settings import (
+    DELAY_KEY,
+    READ_ONLY_KEYS,
+    WEBHOOK_URL_KEY,
+    WEBHOOK_URL_TOKEN_KEY,
+    Switch,
+    is_header_value,
+)
+from statusgate.domain.posts import FONTS
 from statusgate.media.kinds import (
     AUDIO_EXTENSIONS,
     IMAGE_EXTENSIONS,
@@ -51,7 +59,6 @@ def _media_file_name(value: str) -> str:
     return value
 
 
-FONTS = ("SERIF", "SANS_SERIF", "NORICAN_REGULAR", "BRYNDAN_WRITE", "OSWALD_HEAVY")
 VOICE_EXTENSIONS = frozenset({"mp3", "wav", "ogg", "opus", "m4a"})
 COLOUR = re.compile(r"#[0-9A-Fa-f]{6}")
 
@@ -141,14 +148,14 @@ class Schemas:
         # stored once stopped the instance's sender for good). The None defaults are never validated and
         # never stored: the handler keeps only the keys that were sent.
         settings_fields: dict[str, Any] = {}
-        settings_fields["webhookUrl"] = (Annotated[str, Field(max_length=s.max_url_chars)], None)
-        settings_fields["webhookUrlToken"] = (
+        settings_fields[WEBHOOK_URL_KEY] = (Annotated[str, Field(max_length=s.max_url_chars)], None)
+        settings_fields[WEBHOOK_URL_TOKEN_KEY] = (
             Annotated[str, Field(max_length=s.max_url_chars), AfterValidator(header_value)],
             None,
         )
         settings_fields[DELAY_KEY] = (Annotated[int, Field(ge=s.delay_min_ms, le=s.delay_max_ms)], None)
-        for key in YES_NO_KEYS:
-            settings_fields[key] = (Annotated[str, AfterValidator(_yes_no)], None)
+        for switch in Switch:
+            settings_fields[switch.value] = (Annotated[str, AfterValidator(_yes_no)], None)
         for key in READ_ONLY_KEYS:
             settings_fields[key] = (Any, None)
         self.set_settings: type[BaseModel] = create_model("SetSettings", __base__=_Strict, **settings_fields)

@@ -1,44 +1,56 @@
-"""Green's per-instance settings: defaults, which keys are writable and what each accepts."""
+"""An instance's Green settings as a typed value: its webhook, its pacing and its yes/no switches."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Mapping
-from typing import Any, Final
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Final
 
-YES_NO_KEYS: Final = (
-    "markIncomingMessagesReaded",
-    "markIncomingMessagesReadedOnReply",
-    "outgoingWebhook",
-    "outgoingMessageWebhook",
-    "outgoingAPIMessageWebhook",
-    "incomingWebhook",
-    "deviceWebhook",
-    "statusInstanceWebhook",
-    "stateWebhook",
-    "enableMessagesHistory",
-    "keepOnlineStatus",
-    "pollMessageWebhook",
-    "incomingBlockWebhook",
-    "incomingCallWebhook",
-    "editedMessageWebhook",
-    "deletedMessageWebhook",
-    "incomingMessageStatusWebhook",
-)
+
+class Switch(StrEnum):
+    """Green's yes/no settings; each value is the setting's name on the wire."""
+
+    MARK_INCOMING_MESSAGES_READED = "markIncomingMessagesReaded"
+    MARK_INCOMING_MESSAGES_READED_ON_REPLY = "markIncomingMessagesReadedOnReply"
+    #: outgoingMessageStatus and (ours) outgoingStatusReceipt notifications
+    OUTGOING_WEBHOOK = "outgoingWebhook"
+    OUTGOING_MESSAGE_WEBHOOK = "outgoingMessageWebhook"
+    OUTGOING_API_MESSAGE_WEBHOOK = "outgoingAPIMessageWebhook"
+    #: incomingStatusReceived notifications (as Green's incoming messages)
+    INCOMING_WEBHOOK = "incomingWebhook"
+    DEVICE_WEBHOOK = "deviceWebhook"
+    STATUS_INSTANCE_WEBHOOK = "statusInstanceWebhook"
+    #: stateInstanceChanged notifications
+    STATE_WEBHOOK = "stateWebhook"
+    ENABLE_MESSAGES_HISTORY = "enableMessagesHistory"
+    KEEP_ONLINE_STATUS = "keepOnlineStatus"
+    POLL_MESSAGE_WEBHOOK = "pollMessageWebhook"
+    INCOMING_BLOCK_WEBHOOK = "incomingBlockWebhook"
+    INCOMING_CALL_WEBHOOK = "incomingCallWebhook"
+    EDITED_MESSAGE_WEBHOOK = "editedMessageWebhook"
+    DELETED_MESSAGE_WEBHOOK = "deletedMessageWebhook"
+    INCOMING_MESSAGE_STATUS_WEBHOOK = "incomingMessageStatusWebhook"
+
+
+#: a new instance's switches that are on (the contract's Decisions)
 ON_BY_DEFAULT: Final = frozenset(
     {
-        "outgoingWebhook",
-        "outgoingAPIMessageWebhook",
-        "outgoingMessageWebhook",
-        "incomingWebhook",
-        "stateWebhook",
+        Switch.OUTGOING_WEBHOOK,
+        Switch.OUTGOING_API_MESSAGE_WEBHOOK,
+        Switch.OUTGOING_MESSAGE_WEBHOOK,
+        Switch.INCOMING_WEBHOOK,
+        Switch.STATE_WEBHOOK,
     }
 )
-STRING_KEYS: Final = ("webhookUrl", "webhookUrlToken")
+
+#: Green's wire names of the other settings
+WEBHOOK_URL_KEY: Final = "webhookUrl"
+WEBHOOK_URL_TOKEN_KEY: Final = "webhookUrlToken"  # noqa: S105 - a field name, not a secret
+DELAY_KEY: Final = "delaySendMessagesMilliseconds"
 #: shown by getSettings, accepted and ignored by setSettings (so a get → edit → set round trip works)
 READ_ONLY_KEYS: Final = ("wid", "countryInstance", "typeAccount", "sharedSession", "proxyInstance")
-DELAY_KEY: Final = "delaySendMessagesMilliseconds"
-
 
 #: what can travel as an HTTP header value (RFC 9110 field-value, ASCII only: httpx encodes headers as ASCII)
 _HEADER_VALUE = re.compile(r"(?:[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?)?")
@@ -49,49 +61,42 @@ def is_header_value(value: str) -> bool:
     return _HEADER_VALUE.fullmatch(value) is not None
 
 
-def default_settings(delay_ms: int) -> dict[str, Any]:
-    settings: dict[str, Any] = {"webhookUrl": "", "webhookUrlToken": "", DELAY_KEY: delay_ms}
-    for key in YES_NO_KEYS:
-        settings[key] = "yes" if key in ON_BY_DEFAULT else "no"
-    return settings
+@dataclass(frozen=True)
+class InstanceSettings:
+    #: empty: notifications wait for receiveNotification
+    webhook_url: str = ""
+    #: sent as ``Authorization: Bearer <token>`` with every webhook; empty: no header
+    webhook_url_token: str = ""
+    #: delaySendMessagesMilliseconds; None: the deployment's default (also for a stored value unreadable)
+    delay_ms: int | None = None
+    switches_on: frozenset[Switch] = field(default=ON_BY_DEFAULT)
+
+    def delay(self, default_ms: int) -> int:
+        return default_ms if self.delay_ms is None else self.delay_ms
+
+    def on(self, switch: Switch) -> bool:
+        return switch in self.switches_on
+
+    def changed(self, change: SettingsChange) -> InstanceSettings:
+        switches = set(self.switches_on)
+        for switch, on in change.switches.items():
+            (switches.add if on else switches.discard)(switch)
+        return dataclasses.replace(
+            self,
+            webhook_url=self.webhook_url if change.webhook_url is None else change.webhook_url,
+            webhook_url_token=(
+                self.webhook_url_token if change.webhook_url_token is None else change.webhook_url_token
+            ),
+            delay_ms=self.delay_ms if change.delay_ms is None else change.delay_ms,
+            switches_on=frozenset(switches),
+        )
 
 
-def usable(stored: Mapping[str, Any]) -> dict[str, Any]:
-    """Stored settings without the values nothing can use, so readers fall back to the defaults.
+@dataclass(frozen=True)
+class SettingsChange:
+    """What a setSettings call changes; None (and a switch left out) is "unchanged"."""
 
-    Earlier releases accepted ``null`` for any key, and a null delay stopped the instance's sender for good;
-    values read back from the database are therefore checked, not trusted. An unusable ``webhookUrlToken``
-    stays: dropping it would send webhooks without the receiver's credentials, so the webhook sender
-    refuses it with a logged reason instead.
-    """
-    kept: dict[str, Any] = {}
-    for key, value in stored.items():
-        if key == DELAY_KEY:
-            ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
-        elif key in YES_NO_KEYS:
-            ok = value in ("yes", "no")
-        elif key in STRING_KEYS:
-            ok = isinstance(value, str)
-        else:
-            ok = value is not None
-        if ok:
-            kept[key] = value
-    return kept
-
-
-def settings_view(stored: dict[str, Any], wid: str, delay_default_ms: int) -> dict[str, Any]:
-    """getSettings' answer, in Green's key order."""
-    merged = default_settings(delay_default_ms) | stored
-    view: dict[str, Any] = {
-        "wid": wid,
-        "countryInstance": "",
-        "typeAccount": "",
-        "webhookUrl": merged["webhookUrl"],
-        "webhookUrlToken": merged["webhookUrlToken"],
-        DELAY_KEY: merged[DELAY_KEY],
-        "sharedSession": "no",
-        "proxyInstance": "",
-    }
-    for key in YES_NO_KEYS:
-        view[key] = merged[key]
-    return view
+    webhook_url: str | None = None
+    webhook_url_token: str | None = None
+    delay_ms: int | None = None
+    switches: dict[Switch, bool] = field(default_factory=dict)

@@ -7,6 +7,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from statusgate.domain.instance_settings import InstanceSettings
 from statusgate.domain.states import InstanceState, ReceiptStatus
 
 
@@ -36,7 +37,7 @@ class Instance:
     engine: EngineName
     token_hash: str
     status_access: bool
-    settings: dict[str, Any]
+    settings: InstanceSettings
     created_at: float
     last_send_started_at: float | None = None
 
@@ -70,16 +71,6 @@ class PreparedMedia:
     duration_seconds: float | None = None
     #: audio: 64 loudness samples, each 0..100 (WhatsApp's voice-note waveform)
     waveform: bytes | None = None
-
-
-@dataclass(frozen=True)
-class OutgoingStatus:
-    """What an engine is asked to post."""
-
-    message_id: str
-    type: StatusType
-    body: dict[str, Any]
-    media: PreparedMedia | None = None
 
 
 @dataclass(frozen=True)

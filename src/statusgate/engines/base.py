@@ -16,10 +16,10 @@ from statusgate.domain.models import (
     Contact,
     EngineEvent,
     EngineName,
-    OutgoingStatus,
     QrAnswer,
     SendOutcome,
 )
+from statusgate.domain.posts import OutgoingStatus
 from statusgate.domain.states import InstanceState
 
 #: takes a batch of events in order; answers, per event, whether it was handled (False: offer it again later)

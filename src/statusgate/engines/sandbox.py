@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import io
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -15,12 +16,12 @@ from statusgate.domain.models import (
     EngineEvent,
     EngineName,
     IncomingStatusEvent,
-    OutgoingStatus,
     QrAnswer,
     ReceiptEvent,
     SendOutcome,
     StateEvent,
 )
+from statusgate.domain.posts import OutgoingStatus, status_type
 from statusgate.domain.states import InstanceState, ReceiptStatus
 from statusgate.engines.base import EngineCapabilities, EventHandler
 from statusgate.engines.sandbox_network import Fault, SandboxError, SandboxNetwork
@@ -66,7 +67,8 @@ class SandboxEngine:
     async def send_status(
         self, instance_id: int, status: OutgoingStatus, recipients: Sequence[str]
     ) -> SendOutcome:
-        payload: dict[str, Any] = {"type": status.type.value, "body": status.body}
+        kind = status_type(status.post).value
+        payload: dict[str, Any] = {"type": kind, "post": dataclasses.asdict(status.post)}
         if status.media is not None:
             payload["media"] = {
                 "media_id": status.media.media_id,
@@ -74,9 +76,7 @@ class SandboxEngine:
                 "mime_type": status.media.mime_type,
             }
         try:
-            result = await self.network.deliver(
-                instance_id, status.message_id, status.type.value, payload, recipients
-            )
+            result = await self.network.deliver(instance_id, status.message_id, kind, payload, recipients)
         except SandboxError as exc:
             raise EngineTransientError(f"sandbox: {exc}") from exc
         if isinstance(result, Fault):

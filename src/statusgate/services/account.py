@@ -8,10 +8,11 @@ from sqlalchemy import Connection
 
 from statusgate.domain.instance_settings import (
     DELAY_KEY,
-    READ_ONLY_KEYS,
-    STRING_KEYS,
-    YES_NO_KEYS,
-    settings_view,
+    WEBHOOK_URL_KEY,
+    WEBHOOK_URL_TOKEN_KEY,
+    InstanceSettings,
+    SettingsChange,
+    Switch,
 )
 from statusgate.domain.models import Contact, Instance, QrAnswer
 from statusgate.domain.states import InstanceState
@@ -27,9 +28,6 @@ from statusgate.media.guard import BlockedUrlError, InvalidUrlError
 from statusgate.services.context import ServiceContext
 from statusgate.store import instances as store
 
-WRITABLE_KEYS = frozenset((*YES_NO_KEYS, *STRING_KEYS, DELAY_KEY))
-KNOWN_KEYS = WRITABLE_KEYS | frozenset(READ_ONLY_KEYS)
-
 
 async def state(ctx: ServiceContext, instance: Instance) -> InstanceState:
     return await ctx.engine(instance.engine).state(instance.id_instance)
@@ -40,6 +38,23 @@ async def _require_authorized(ctx: ServiceContext, instance: Instance) -> None:
         raise NotAuthorizedError()
 
 
+def settings_view(settings: InstanceSettings, wid: str, delay_default_ms: int) -> dict[str, Any]:
+    """getSettings' answer, in Green's key order."""
+    view: dict[str, Any] = {
+        "wid": wid,
+        "countryInstance": "",
+        "typeAccount": "",
+        WEBHOOK_URL_KEY: settings.webhook_url,
+        WEBHOOK_URL_TOKEN_KEY: settings.webhook_url_token,
+        DELAY_KEY: settings.delay(delay_default_ms),
+        "sharedSession": "no",
+        "proxyInstance": "",
+    }
+    for switch in Switch:
+        view[switch.value] = "yes" if settings.on(switch) else "no"
+    return view
+
+
 async def get_settings(ctx: ServiceContext, instance: Instance) -> dict[str, Any]:
     wid = await ctx.engine(instance.engine).wid(instance.id_instance)
     if await state(ctx, instance) is not InstanceState.AUTHORIZED:
@@ -47,10 +62,9 @@ async def get_settings(ctx: ServiceContext, instance: Instance) -> dict[str, Any
     return settings_view(instance.settings, wid, ctx.settings.delay_default_ms)
 
 
-async def set_settings(ctx: ServiceContext, instance: Instance, changes: dict[str, Any]) -> None:
-    """Apply validated changes at once (no reboot); read-only keys are ignored."""
-    writable = {k: v for k, v in changes.items() if k in WRITABLE_KEYS}
-    url = writable.get("webhookUrl")
+async def set_settings(ctx: ServiceContext, instance: Instance, change: SettingsChange) -> None:
+    """Apply validated changes at once (no reboot)."""
+    url = change.webhook_url
     if url:
         if not url.lower().startswith(("http://", "https://")):
             raise ValidationError(
@@ -65,8 +79,7 @@ async def set_settings(ctx: ServiceContext, instance: Instance, changes: dict[st
 
     def update(conn: Connection) -> None:
         current = store.get(conn, instance.id_instance)
-        merged = dict(current.settings if current else instance.settings) | writable
-        store.set_settings(conn, instance.id_instance, merged)
+        store.set_settings(conn, instance.id_instance, (current or instance).settings.changed(change))
 
     await ctx.db.write(update)
     ctx.wakeups.instance_changed(instance.id_instance)

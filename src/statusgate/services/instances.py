@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from statusgate.domain.instance_settings import default_settings
+from statusgate.domain.instance_settings import InstanceSettings
 from statusgate.domain.models import EngineName, Instance
 from statusgate.errors import BadRequestError, ForbiddenError, UnauthorizedError
 from statusgate.ids import INT64_MAX, hash_token, new_api_token, new_instance_id, token_matches
@@ -71,7 +71,7 @@ async def create(
                 engine=engine,
                 token_hash=hash_token(token),
                 status_access=True,
-                settings=default_settings(ctx.settings.delay_default_ms),
+                settings=InstanceSettings(delay_ms=ctx.settings.delay_default_ms),
                 created_at=time.time(),
             ),
         )

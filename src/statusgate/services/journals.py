@@ -6,7 +6,15 @@ import time
 from pathlib import PurePosixPath
 from typing import Any
 
-from statusgate.domain.models import Instance, MediaKind, PreparedMedia, StatusType
+from statusgate.domain.models import Instance, MediaKind, PreparedMedia
+from statusgate.domain.posts import (
+    DEFAULT_FONT,
+    DEFAULT_TEXT_BACKGROUND,
+    DEFAULT_VOICE_BACKGROUND,
+    MediaPost,
+    TextPost,
+    VoicePost,
+)
 from statusgate.domain.states import PENDING_STATES, UNSENT_STATES
 from statusgate.services.context import ServiceContext
 from statusgate.store import incoming, recipients
@@ -17,12 +25,10 @@ TYPE_MESSAGE = {
     MediaKind.VIDEO: "videoMessage",
     MediaKind.AUDIO: "audioMessage",
 }
-DEFAULT_BACKGROUND = "#000000"
-DEFAULT_FONT = "SANS_SERIF"
 
 
 def _type_message(row: StatusRow) -> str:
-    if row.type == StatusType.TEXT.value:
+    if isinstance(row.post, TextPost):
         return "extendedTextMessage"
     return TYPE_MESSAGE[MediaKind(row.kind)] if row.kind else "documentMessage"
 
@@ -66,27 +72,28 @@ async def outgoing(ctx: ServiceContext, instance: Instance, minutes: int) -> lis
         }
         if item["statusMessage"] == "failed":
             item["description"] = row.description or row.state.value
-        participants = list(row.body.get("participants") or [])
+        post = row.post
+        participants = list(post.participants or [])
         item["skippedParticipants"] = list(row.skipped_participants or [])
-        if row.type == StatusType.TEXT.value:
-            item["textMessage"] = row.body["message"]
+        if isinstance(post, TextPost):
+            item["textMessage"] = post.message
             item["extendedTextMessage"] = {
-                "text": row.body["message"],
-                "backgroundColor": row.body.get("backgroundColor", DEFAULT_BACKGROUND),
-                "font": row.body.get("font", DEFAULT_FONT),
+                "text": post.message,
+                "backgroundColor": post.background_color or DEFAULT_TEXT_BACKGROUND,
+                "font": post.font or DEFAULT_FONT,
                 "participants": participants,
             }
         else:
             item["participants"] = participants
-            if "caption" in row.body:
-                item["caption"] = row.body["caption"]
+            if isinstance(post, MediaPost) and post.caption is not None:
+                item["caption"] = post.caption
             media = await ctx.prepared.load(row.media_id) if row.media_id else None
             if media is not None:
-                item.update(media_fields(ctx, media, row.body.get("fileName", "")))
+                item.update(media_fields(ctx, media, post.file_name))
             else:
-                item["fileName"] = row.body.get("fileName", "")
-            if row.type == StatusType.VOICE.value:
-                item["backgroundColor"] = row.body.get("backgroundColor", "#FFFFFF")
+                item["fileName"] = post.file_name
+            if isinstance(post, VoicePost):
+                item["backgroundColor"] = post.background_color or DEFAULT_VOICE_BACKGROUND
         items.append(item)
     return items
 
@@ -110,7 +117,7 @@ async def incoming_statuses(ctx: ServiceContext, instance: Instance, minutes: in
             item["textMessage"] = row.payload.get("text", "")
             item["extendedTextMessage"] = {
                 "text": row.payload.get("text", ""),
-                "backgroundColor": row.payload.get("backgroundColor", DEFAULT_BACKGROUND),
+                "backgroundColor": row.payload.get("backgroundColor", DEFAULT_TEXT_BACKGROUND),
                 "font": row.payload.get("font", DEFAULT_FONT),
             }
         else:

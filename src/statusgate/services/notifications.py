@@ -6,9 +6,10 @@ import time
 from typing import Any
 
 from statusgate.domain.models import Instance
+from statusgate.domain.posts import DEFAULT_FONT, DEFAULT_TEXT_BACKGROUND
 from statusgate.errors import BadRequestError
 from statusgate.services.context import ServiceContext
-from statusgate.services.journals import DEFAULT_BACKGROUND, DEFAULT_FONT, media_fields
+from statusgate.services.journals import media_fields
 from statusgate.store import notifications
 from statusgate.store.notifications import NotificationRow
 
@@ -62,7 +63,7 @@ async def _message_data(ctx: ServiceContext, facts: dict[str, Any]) -> dict[str,
             "typeMessage": type_message,
             "extendedTextMessageData": {
                 "text": facts.get("text", ""),
-                "backgroundColor": facts.get("backgroundColor", DEFAULT_BACKGROUND),
+                "backgroundColor": facts.get("backgroundColor", DEFAULT_TEXT_BACKGROUND),
                 "font": facts.get("font", DEFAULT_FONT),
             },
         }
@@ -75,7 +76,7 @@ async def _message_data(ctx: ServiceContext, facts: dict[str, Any]) -> dict[str,
 
 
 def _check_polling(instance: Instance) -> None:
-    if instance.settings.get("webhookUrl"):
+    if instance.settings.webhook_url:
         raise BadRequestError(WEBHOOK_SET)
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from statusgate.domain.posts import FONTS
 from statusgate.errors import ValidationError
 from statusgate.media.kinds import kind_for_file_name
 from statusgate.services import media
 from statusgate.services.context import ServiceContext
 from statusgate.services.journals import TYPE_MESSAGE
-
-FONTS = ("SERIF", "SANS_SERIF", "NORICAN_REGULAR", "BRYNDAN_WRITE", "OSWALD_HEAVY")
 
 
 async def post_text(

@@ -8,15 +8,44 @@ from typing import Any
 from sqlalchemy import Connection
 
 from statusgate.domain.models import Instance
+from statusgate.domain.posts import MediaPost, StatusPost, TextPost, status_type
 from statusgate.domain.states import InstanceState, ReceiptStatus, StatusState
 from statusgate.errors import BadRequestError, EngineError, NotAuthorizedError, UnsupportedError
 from statusgate.services.context import ServiceContext
 from statusgate.store import outbox, recipients
 
 
+def green_fields(post: StatusPost) -> dict[str, Any]:
+    """The post as its request's fields (Green's names, only those the author sent): showMessagesQueue's
+    ``body``. The inverse of ``api.requests``; a round-trip test keeps the two in step."""
+    fields: dict[str, Any] = {}
+
+    def put(name: str, value: object) -> None:
+        if value is not None:
+            fields[name] = list(value) if isinstance(value, tuple) else value
+
+    if isinstance(post, TextPost):
+        put("message", post.message)
+        put("backgroundColor", post.background_color)
+        put("font", post.font)
+    elif isinstance(post, MediaPost):
+        put("urlFile", post.url_file)
+        put("fileName", post.file_name)
+        put("caption", post.caption)
+    else:
+        put("urlFile", post.url_file)
+        put("fileName", post.file_name)
+        put("backgroundColor", post.background_color)
+    put("participants", post.participants)
+    return fields
+
+
 async def show_queue(ctx: ServiceContext, instance: Instance) -> list[dict[str, Any]]:
     rows = await ctx.db.read(outbox.list_pending, instance.id_instance, ctx.settings.queue_list_limit)
-    return [{"messageID": r.id_message, "type": r.type, "body": r.body} for r in rows]
+    return [
+        {"messageID": r.id_message, "type": status_type(r.post).value, "body": green_fields(r.post)}
+        for r in rows
+    ]
 
 
 async def clear_queue(ctx: ServiceContext, instance: Instance) -> int:

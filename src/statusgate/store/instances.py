@@ -2,14 +2,57 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from statusgate.domain.instance_settings import usable
+from statusgate.domain.instance_settings import (
+    DELAY_KEY,
+    WEBHOOK_URL_KEY,
+    WEBHOOK_URL_TOKEN_KEY,
+    InstanceSettings,
+    Switch,
+)
 from statusgate.domain.models import EngineName, Instance
 from statusgate.store.schema import instances
+
+
+def settings_from_stored(stored: Mapping[str, Any] | None) -> InstanceSettings:
+    """An instance's settings from their JSON (release 0.1's form: Green's key names and "yes"/"no").
+
+    Earlier releases accepted ``null`` for any key, and a null delay stopped the instance's sender for good,
+    so what is read back is checked, not trusted: a value that cannot be used is its default. An unusable
+    ``webhookUrlToken`` is kept as it is, because dropping it would send webhooks without the receiver's
+    credentials; the webhook sender refuses it with a logged reason instead.
+    """
+    raw = dict(stored or {})
+    delay = raw.get(DELAY_KEY)
+    switches = set()
+    for switch in Switch:
+        value = raw.get(switch.value)
+        if value == "yes" or (value != "no" and switch in InstanceSettings().switches_on):
+            switches.add(switch)
+    url, token = raw.get(WEBHOOK_URL_KEY), raw.get(WEBHOOK_URL_TOKEN_KEY)
+    return InstanceSettings(
+        webhook_url=url if isinstance(url, str) else "",
+        webhook_url_token=token if isinstance(token, str) else "",
+        delay_ms=delay if isinstance(delay, int) and not isinstance(delay, bool) and delay >= 0 else None,
+        switches_on=frozenset(switches),
+    )
+
+
+def settings_to_stored(settings: InstanceSettings) -> dict[str, Any]:
+    stored: dict[str, Any] = {
+        WEBHOOK_URL_KEY: settings.webhook_url,
+        WEBHOOK_URL_TOKEN_KEY: settings.webhook_url_token,
+    }
+    if settings.delay_ms is not None:
+        stored[DELAY_KEY] = settings.delay_ms
+    for switch in Switch:
+        stored[switch.value] = "yes" if settings.on(switch) else "no"
+    return stored
 
 
 def _row_to_instance(row: sa.Row[Any]) -> Instance:
@@ -19,7 +62,7 @@ def _row_to_instance(row: sa.Row[Any]) -> Instance:
         engine=EngineName(row.engine),
         token_hash=row.token_hash,
         status_access=row.status_access,
-        settings=usable(row.settings or {}),
+        settings=settings_from_stored(row.settings),
         created_at=row.created_at,
         last_send_started_at=row.last_send_started_at,
     )
@@ -33,7 +76,7 @@ def insert(conn: Connection, instance: Instance) -> None:
             engine=instance.engine.value,
             token_hash=instance.token_hash,
             status_access=instance.status_access,
-            settings=instance.settings,
+            settings=settings_to_stored(instance.settings),
             created_at=instance.created_at,
         )
     )
@@ -86,8 +129,9 @@ def set_status_access(conn: Connection, id_instance: int, allowed: bool) -> bool
     return result.rowcount > 0
 
 
-def set_settings(conn: Connection, id_instance: int, settings: dict[str, Any]) -> None:
-    conn.execute(instances.update().where(instances.c.id_instance == id_instance).values(settings=settings))
+def set_settings(conn: Connection, id_instance: int, settings: InstanceSettings) -> None:
+    stored = settings_to_stored(settings)
+    conn.execute(instances.update().where(instances.c.id_instance == id_instance).values(settings=stored))
 
 
 def set_last_send_started(conn: Connection, id_instance: int, at: float) -> None:

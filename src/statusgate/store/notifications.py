@@ -13,6 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from statusgate.domain.instance_settings import Switch
+from statusgate.store.instances import settings_from_stored
 from statusgate.store.schema import instances, notifications
 
 #: key in ``Connection.info`` listing the instances that got notifications in the current transaction
@@ -22,11 +24,11 @@ NOTIFIED = "statusgate.notified"
 SETTINGS_CACHE = "statusgate.settings-cache"
 
 #: notification types and the setting that switches each on
-TYPE_SETTING = {
-    "outgoingMessageStatus": "outgoingWebhook",
-    "outgoingStatusReceipt": "outgoingWebhook",
-    "incomingStatusReceived": "incomingWebhook",
-    "stateInstanceChanged": "stateWebhook",
+TYPE_SWITCH = {
+    "outgoingMessageStatus": Switch.OUTGOING_WEBHOOK,
+    "outgoingStatusReceipt": Switch.OUTGOING_WEBHOOK,
+    "incomingStatusReceived": Switch.INCOMING_WEBHOOK,
+    "stateInstanceChanged": Switch.STATE_WEBHOOK,
 }
 
 
@@ -63,9 +65,10 @@ def append(conn: Connection, instance_id: int, type_: str, payload: dict[str, An
     # many notifications of one instance are journaled per transaction: read its settings once
     cache: dict[int, Any] = conn.info.setdefault(SETTINGS_CACHE, {})
     if instance_id not in cache:
-        cache[instance_id] = conn.scalar(_SETTINGS, {"instance_id": instance_id})
+        stored = conn.scalar(_SETTINGS, {"instance_id": instance_id})
+        cache[instance_id] = None if stored is None else settings_from_stored(stored)
     settings = cache[instance_id]
-    if settings is None or settings.get(TYPE_SETTING[type_], "yes") != "yes":
+    if settings is None or not settings.on(TYPE_SWITCH[type_]):
         return None
     receipt_id = conn.scalar(_NEXT_RECEIPT_ID, {"instance_id": instance_id})
     assert receipt_id is not None

@@ -13,13 +13,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from statusgate.domain.models import StatusType
+from statusgate.domain.posts import StatusPost, media_kind, source, status_type
 from statusgate.domain.states import (
     CLEARABLE_STATES,
     PENDING_STATES,
     StatusState,
     check_transition,
 )
-from statusgate.store import notifications
+from statusgate.store import notifications, posts
 from statusgate.store.schema import PENDING_SQL, status_events, statuses
 
 
@@ -28,8 +30,8 @@ class StatusRow:
     seq: int
     instance_id: int
     id_message: str
-    type: str
-    body: dict[str, Any]
+    post: StatusPost
+    #: the kind of file: announced by the file name when queued, what the bytes were once prepared
     kind: str | None
     state: StatusState
     description: str | None
@@ -53,8 +55,7 @@ def row_from_db(row: sa.Row[Any]) -> StatusRow:
         seq=row.seq,
         instance_id=row.instance_id,
         id_message=row.id_message,
-        type=row.type,
-        body=dict(row.body),
+        post=posts.from_stored(StatusType(row.type), row.body, row.kind),
         kind=row.kind,
         state=StatusState(row.state),
         description=row.description,
@@ -83,9 +84,7 @@ _PENDING = [s.value for s in PENDING_STATES]
 class NewStatus:
     instance_id: int
     id_message: str
-    type: str
-    body: dict[str, Any]
-    kind: str | None
+    post: StatusPost
     now: float
     expires_at: float
 
@@ -93,7 +92,7 @@ class NewStatus:
 def enqueue_many(conn: Connection, items: list[NewStatus]) -> list[None]:
     """Queue several statuses in a few statements, whatever their number (the intake's group commit).
 
-    A status with nothing to prepare (no media: a text status) is ready at once: queued, then ready.
+    A status with nothing to prepare (no file: a text status) is ready at once: queued, then ready.
     """
     if not items:
         return []
@@ -103,10 +102,10 @@ def enqueue_many(conn: Connection, items: list[NewStatus]) -> list[None]:
             {
                 "instance_id": item.instance_id,
                 "id_message": item.id_message,
-                "type": item.type,
-                "body": item.body,
-                "kind": item.kind,
-                "state": (StatusState.READY if _nothing_to_prepare(item) else StatusState.QUEUED).value,
+                "type": status_type(item.post).value,
+                "body": posts.to_stored(item.post),
+                "kind": _kind(item.post),
+                "state": (StatusState.QUEUED if source(item.post) else StatusState.READY).value,
                 "created_at": item.now,
                 "updated_at": item.now,
                 "expires_at": item.expires_at,
@@ -131,8 +130,9 @@ def enqueue_many(conn: Connection, items: list[NewStatus]) -> list[None]:
     return [None] * len(items)
 
 
-def _nothing_to_prepare(item: NewStatus) -> bool:
-    return item.kind is None and "urlFile" not in item.body
+def _kind(post: StatusPost) -> str | None:
+    kind = media_kind(post)
+    return None if kind is None else kind.value
 
 
 def transition(

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 
 from statusgate.domain.models import MediaKind, PreparedMedia
+from statusgate.domain.posts import source
 from statusgate.engines.base import SupervisedEngine
 from statusgate.queue.retry import RetryPolicy
 from statusgate.services.context import ServiceContext
@@ -67,9 +68,10 @@ class Worker:
 
     async def prepare_media(self, row: StatusRow) -> PreparedMedia | None:
         """Fetch (or read), check and convert a queued status's media; None for a text status."""
-        url = row.body.get("urlFile")
-        if not url or row.kind is None:
+        file = source(row.post)
+        if file is None or row.kind is None:
             return None
-        prepared = await self.ctx.preparer.prepare(url, row.body["fileName"], MediaKind(row.kind))
+        url, file_name = file
+        prepared = await self.ctx.preparer.prepare(url, file_name, MediaKind(row.kind))
         await self.ctx.prepared.record(prepared)
         return prepared

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from statusgate.domain.models import EngineName, Instance, OutgoingStatus, PreparedMedia, StatusType
+from statusgate.domain.models import EngineName, Instance, PreparedMedia
+from statusgate.domain.posts import OutgoingStatus
 from statusgate.domain.states import InstanceState, StatusState
 from statusgate.engines.base import Engine
 from statusgate.errors import EngineError, EngineTransientError, StorageFullError
@@ -190,7 +191,7 @@ class Sender:
         engine = self.engines[instance.engine]
         if await engine.state(instance_id) is not InstanceState.AUTHORIZED:
             return poll
-        delay_ms = int(instance.settings.get("delaySendMessagesMilliseconds", self.settings.delay_default_ms))
+        delay_ms = instance.settings.delay(self.settings.delay_default_ms)
         start_at = pacing.next_send_at(instance.last_send_started_at, delay_ms, now)
         if start_at > now:
             return start_at - now
@@ -228,7 +229,7 @@ class Sender:
         self.crash.reached("after_claim")
         attempts = head.attempts + 1
         media = await self.load_media(head.media_id) if head.media_id else None
-        status = OutgoingStatus(head.id_message, StatusType(head.type), head.body, media)
+        status = OutgoingStatus(head.id_message, head.post, media)
         try:
             async with asyncio.timeout(self.settings.engine_timeout_seconds):
                 outcome = await engine.send_status(instance_id, status, recipients)
@@ -286,7 +287,7 @@ class Sender:
         own = self._wids.get(head.instance_id)
         if own is None:
             own = self._wids[head.instance_id] = await engine.wid(head.instance_id)
-        participants = list(head.body.get("participants") or [])
+        participants = list(head.post.participants or [])
         if not engine.capabilities.explicit_audience:
             if participants:
                 return "this engine cannot restrict a status to a list of participants"

@@ -97,7 +97,7 @@ class WebhookSender:
         # instance that just got a webhookUrl is found by the next full scan (every poll interval)
         if cached is None or now - cached[0] > WEBHOOK_CACHE_SECONDS:
             instance = await self.ctx.db.read(instance_store.get, instance_id)
-            cached = (now, bool(instance is not None and instance.settings.get("webhookUrl")))
+            cached = (now, bool(instance is not None and instance.settings.webhook_url))
             self._webhook_cache[instance_id] = cached
         return cached[1]
 
@@ -135,7 +135,7 @@ class WebhookSender:
         while not self._stopping.is_set():
             seen = self.ctx.hub.version(instance_id)
             instance = await self.ctx.db.read(instance_store.get, instance_id)
-            if instance is None or not instance.settings.get("webhookUrl"):
+            if instance is None or not instance.settings.webhook_url:
                 return  # polling instance: receiveNotification hands its notifications out
             rows = await self.ctx.db.read(notifications.oldest_n, instance_id, DELIVERY_BATCH)
             if not rows:
@@ -148,8 +148,8 @@ class WebhookSender:
         """POST ``rows`` one after the other; stop at the first that must wait. Delivered rows are removed
         in groups of REMOVE_EVERY: a crash in between re-sends at most that many (at least once, never lost)."""
         wid = await self.ctx.engine(instance.engine).wid(instance.id_instance)
-        url = str(instance.settings["webhookUrl"])
-        token = str(instance.settings.get("webhookUrlToken") or "")
+        url = instance.settings.webhook_url
+        token = instance.settings.webhook_url_token
         timeout = self.settings.webhook_timeout_seconds
         delivered: list[int] = []
         try:

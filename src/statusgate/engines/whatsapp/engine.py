@@ -25,11 +25,11 @@ from statusgate.domain.models import (
     Contact,
     EngineName,
     IncomingStatusEvent,
-    OutgoingStatus,
     QrAnswer,
     SendOutcome,
     StateEvent,
 )
+from statusgate.domain.posts import OutgoingStatus
 from statusgate.domain.states import InstanceState
 from statusgate.engines.base import EngineCapabilities, EventHandler
 from statusgate.engines.sandbox import qr_png_base64

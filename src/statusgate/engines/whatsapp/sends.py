@@ -13,7 +13,8 @@ import base64
 from collections.abc import Callable
 from pathlib import Path
 
-from statusgate.domain.models import OutgoingStatus, SendOutcome, StatusType
+from statusgate.domain.models import SendOutcome
+from statusgate.domain.posts import MediaPost, OutgoingStatus, TextPost, VoicePost
 from statusgate.engines.whatsapp.account import Account
 from statusgate.engines.whatsapp.files import Intents
 from statusgate.engines.whatsapp.process import DIED
@@ -40,25 +41,25 @@ NOT_CONNECTED = "the account is not connected"
 
 
 def send_request(status: OutgoingStatus) -> SendStatus:
-    """What the child needs to build neonize's message: our fields, Green's names, the prepared file."""
-    body = status.body
-    if status.type is StatusType.TEXT:
+    """What the child needs to build neonize's message: the post's fields and the prepared file."""
+    post = status.post
+    if isinstance(post, TextPost):
         return SendStatus(
             "text",
             status.message_id,
-            text=body["message"],
-            background=body.get("backgroundColor", ""),
-            font=body.get("font", ""),
+            text=post.message,
+            background=post.background_color or "",
+            font=post.font or "",
         )
     media = status.media
     if media is None:
         raise EnginePermanentError("the status' prepared media is missing")
-    voice = status.type is StatusType.VOICE
+    voice = isinstance(post, VoicePost)
     return SendStatus(
         "audio" if voice else media.kind.value,
         status.message_id,
-        caption=body.get("caption", ""),
-        background=body.get("backgroundColor", "") if voice else "",
+        caption=(post.caption or "") if isinstance(post, MediaPost) else "",
+        background=(post.background_color or "") if isinstance(post, VoicePost) else "",
         media_path=str(media.path),
         mime_type=media.mime_type,
         jpeg_thumbnail=media.jpeg_thumbnail or "",
