@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck bench clean libmagic
+.PHONY: run test lint typecheck bench clean libmagic postgres
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,17 @@ libmagic:
 	    exit 1; \
 	  fi; }
 
+# the integration tier runs on PostgreSQL too: tests/postgres.py runs a throwaway cluster from the server's
+# binaries (Debian: /usr/lib/postgresql/*/bin), as the postgres user when root; no system service is used
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	  else \
+	    echo "PostgreSQL is missing: install it (Debian/Ubuntu: apt-get install postgresql, macOS: brew install postgresql)" >&2; \
+	    exit 1; \
+	  fi; }
+
 run: $(VENV)/.installed
 	$(BIN)/statusgate demo
 
@@ -40,7 +51,7 @@ typecheck: $(VENV)/.installed-test
 
 # the wheel is built as `pip install statusgate` would (isolated: the declared setuptools bound), its build
 # directory kept out of the tree (a stale build/lib would leak into it), and checked by tests/check_wheel.py
-test: libmagic lint typecheck
+test: libmagic postgres lint typecheck
 	@wheels=$$(mktemp -d) && trap 'rm -rf "$$wheels"' EXIT && \
 	  printf '[build]\nbuild_base = %s/build\n' "$$wheels" > "$$wheels/setup.cfg" && \
 	  DIST_EXTRA_CONFIG="$$wheels/setup.cfg" $(BIN)/python -m pip wheel --quiet --no-deps -w "$$wheels" . && \

@@ -194,6 +194,64 @@ class ServerProcess:
         self.kill()
 
 
+class ServerPair:
+    """``serve --role worker`` and ``serve --role api`` on one SQLite data dir: the same face as
+    :class:`ServerProcess` (``url``, ``env``, ``output()``, ``terminate()``, ``kill()``), its two processes
+    as ``api`` and ``worker``."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.api = ServerProcess(env | {"STATUSGATE_ROLE": "api"}, log_path.with_suffix(".api.log"))
+        worker_port = free_port()
+        self.worker = ServerProcess(
+            env
+            | {
+                "STATUSGATE_ROLE": "worker",
+                "STATUSGATE_WORKER_PORT": str(worker_port),
+                # links are recognised by the public URL, which the API's port names
+                "STATUSGATE_PUBLIC_URL": env.get("STATUSGATE_PUBLIC_URL", self.api.url),
+            },
+            log_path.with_suffix(".worker.log"),
+        )
+        self.worker.port, self.worker.url = worker_port, f"http://127.0.0.1:{worker_port}"
+        self.worker.env["STATUSGATE_PORT"] = str(self.api.port)
+        self.api.env.setdefault("STATUSGATE_PUBLIC_URL", self.api.url)
+        self.env = self.api.env
+        self.url = self.api.url
+        self.port = self.api.port
+
+    def start(self, timeout: float = 60.0) -> ServerPair:
+        self.worker.start(timeout)
+        self.api.start(timeout)
+
+        def worker_seen() -> bool:
+            with contextlib.suppress(httpx.HTTPError):
+                return bool(httpx.get(f"{self.api.url}/health", timeout=1).json().get("worker"))
+            return False
+
+        wait_for(worker_seen, timeout=timeout, what="the api seeing the worker")
+        return self
+
+    def output(self) -> str:
+        return self.api.output() + self.worker.output()
+
+    def kill(self) -> None:
+        self.api.kill()
+        self.worker.kill()
+
+    def terminate(self, timeout: float = 60.0) -> int:
+        """SIGTERM to both; the worst exit code (0 or -SIGTERM when both stopped cleanly)."""
+        codes = [self.api.terminate(timeout), self.worker.terminate(timeout)]
+        return next((code for code in codes if code not in (0, -signal.SIGTERM)), codes[0])
+
+    def __enter__(self) -> ServerPair:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        with contextlib.suppress(Exception):
+            self.terminate(timeout=20)
+        self.kill()
+
+
 @contextlib.contextmanager
 def running_server(env: dict[str, str], log_path: Path) -> Iterator[ServerProcess]:
     with ServerProcess(env, log_path) as server:

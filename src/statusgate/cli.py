@@ -17,7 +17,7 @@ from pydantic import ValidationError as PydanticValidationError
 from statusgate import serving
 from statusgate.cli_errors import CliError, database_file, first_line, shown_url, storage_message, unwritable
 from statusgate.domain.models import EngineName
-from statusgate.engines.sandbox_network import FAULT_MODES, ImportedContact, SandboxError
+from statusgate.engines.sandbox_network import FAULT_MODES, Arrivals, ImportedContact, SandboxError
 from statusgate.errors import GatewayError
 from statusgate.services import instances
 from statusgate.services.context import ServiceContext
@@ -99,15 +99,18 @@ def _serve(settings: Settings, before: Callable[[ServiceContext], Awaitable[None
     from statusgate.wiring.server import server_app
 
     serving.hold_server_lock(settings)  # makes the database's directory
-    sockets = serving.listen(settings.host, settings.port)
+    worker_only = settings.role == "worker"
+    sockets = serving.listen(settings.host, settings.worker_port if worker_only else settings.port)
     try:
-        if settings.port == 0:  # the links handed out name the port actually bound
+        if settings.port == 0 and not worker_only:  # the links handed out name the port actually bound
             settings = settings.model_copy(update={"port": serving.bound_port(sockets)})
         refused = unwritable(settings)  # the server writes at once: refuse storage it cannot write
         if refused is not None:
             raise CliError(refused)
         _run(settings, before)
-        serving.run(server_app(_core(settings)), settings, sockets, log_config())
+        core = _core(settings)
+        stopping = core.ctx.stopping
+        serving.run(server_app(core, settings.role), settings, sockets, log_config(), on_exit=stopping.set)
     finally:
         for sock in sockets:
             sock.close()
@@ -120,7 +123,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
 def cmd_demo(args: argparse.Namespace) -> None:
     from statusgate.services.demo import ensure_demo
 
-    settings = _settings(args)
+    settings = _settings(args).model_copy(update={"role": "all"})  # the demo is one process
 
     async def prepare(ctx: ServiceContext) -> None:
         demo = await ensure_demo(ctx)
@@ -273,6 +276,29 @@ def cmd_sandbox_fail(args: argparse.Namespace) -> None:
     _sandbox_action(args, lambda ctx: ctx.sandbox.add_fault(args.id, args.mode, args.count))
 
 
+def cmd_sandbox_deliveries(args: argparse.Namespace) -> None:
+    async def action(ctx: ServiceContext) -> list[Arrivals]:
+        await _sandbox_instance(ctx, args.id)
+        return await ctx.sandbox.arrivals(args.id)
+
+    rows = _run(_settings(args), action)
+    if args.json:
+        _print_json(
+            [
+                {
+                    "idMessage": r.message_id,
+                    "participant": r.participant,
+                    "deliveries": r.count,
+                    "firstAt": r.first_at,
+                }
+                for r in rows
+            ]
+        )
+        return
+    for r in rows:
+        print(f"{r.message_id} {r.participant} {r.count} {r.first_at:.6f}")
+
+
 def cmd_sandbox_post(args: argparse.Namespace) -> None:
     from statusgate.services import sandbox
 
@@ -300,6 +326,16 @@ def cmd_settings_doc(args: argparse.Namespace) -> None:
     sys.stdout.write(render())
 
 
+def cmd_migrate(args: argparse.Namespace) -> None:
+    from statusgate.store import migrate
+
+    settings = _settings(args)
+    database = database_file(settings)  # a URL SQLAlchemy cannot read is one line
+    if database is not None:  # SQLite: the file's directory is made, as serve makes it
+        database.parent.mkdir(parents=True, exist_ok=True)
+    print(migrate.upgrade_database(settings.effective_database_url))
+
+
 # --- parser --------------------------------------------------------------------------------------------------
 
 
@@ -325,6 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     command(commands, "serve", cmd_serve, "run the server (API, media host and senders)", all_settings=True)
     command(commands, "demo", cmd_demo, "serve with a ready sandbox instance named demo", all_settings=True)
     command(commands, "settings-doc", cmd_settings_doc, "print docs/settings.md")
+    command(commands, "migrate", cmd_migrate, "upgrade the database to this release's schema, then exit")
 
     instance = commands.add_parser("instance", help="manage instances").add_subparsers(
         dest="instance_command", required=True, metavar="ACTION"
@@ -376,6 +413,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", type=_instance_id)
     p.add_argument("--mode", choices=FAULT_MODES, required=True)
     p.add_argument("--count", type=int, default=1)
+    p = command(
+        sandbox,
+        "deliveries",
+        cmd_sandbox_deliveries,
+        "how often the network received each status, by recipient",
+    )
+    p.add_argument("id", type=_instance_id)
+    p.add_argument("--json", action="store_true")
     return parser
 
 

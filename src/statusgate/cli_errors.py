@@ -1,8 +1,9 @@
 """The command line's failures as one line each (docs/cli.md: "a one-line message on stderr, exit code 1").
 
 :func:`storage_message` is the one place that turns what the storage raises (an ``OSError`` of the data dir, a
-SQLite or other database ``OperationalError``) into a sentence naming the directory or file and the operating
-system's reason. A database URL is only ever shown without its password (:func:`shown_url`).
+SQLite or other database ``OperationalError``, a missing database driver, a database a newer release migrated)
+into a sentence naming the directory, file or database and the reason. A database URL is only ever shown
+without its password (:func:`shown_url`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import sqlalchemy as sa
 
 from statusgate.settings import Settings
 from statusgate.sqlite_file import sqlite_file
+from statusgate.store.db import MissingDriverError
+from statusgate.store.migrate import UnknownRevisionError
 
 #: errors that say a place cannot be written (rather than that a program is wrong)
 WRITE_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.EIO})
@@ -57,6 +60,10 @@ def _database_or_none(settings: Settings) -> Path | None:
 
 def storage_message(exc: BaseException, settings: Settings | None) -> str | None:
     """One line for a storage failure, or None when ``exc`` is not one (a bug keeps its traceback)."""
+    if isinstance(exc, UnknownRevisionError):
+        return f"the database {_database_name(settings)} is {exc}"
+    if isinstance(exc, MissingDriverError | sa.exc.NoSuchModuleError):
+        return f"cannot open the database {_database_name(settings)}: {first_line(exc)}"
     if isinstance(exc, OSError):
         return _os_message(exc, settings)
     # OperationalError: the database could not be opened, written, reached; a bare DatabaseError is SQLite's
@@ -95,6 +102,13 @@ def _place(path: Path, settings: Settings | None) -> str:
     if path.is_relative_to(data_dir):
         return f"{path} in the data dir {data_dir}"
     return str(path)
+
+
+def _database_name(settings: Settings | None) -> str:
+    """How a message names the database: its SQLite file, or its URL without the password."""
+    if settings is None:
+        return "(unknown)"
+    return str(_database_or_none(settings) or shown_url(settings.effective_database_url))
 
 
 def _database_message(exc: BaseException, settings: Settings | None) -> str:

@@ -16,6 +16,8 @@ import fcntl
 import logging
 import os
 import socket
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,16 +32,32 @@ PORT_FLAGS = "--port or STATUSGATE_PORT"
 HOST_FLAGS = "--host or STATUSGATE_HOST"
 
 
-def hold_server_lock(settings: Settings) -> int | None:
-    """One server per SQLite database: a second ``serve`` on the same file refuses to start.
+#: the parts of a server each role runs; on SQLite one process per part and database
+_PARTS = {"all": ("api", "worker"), "api": ("api",), "worker": ("worker",)}
 
-    The lock file sits next to the database's real file, whatever way the URL names it; the returned
-    descriptor stays open (and locked) for the life of the process.
+
+def hold_server_lock(settings: Settings) -> list[int]:
+    """On SQLite, one API and one worker per database: a second of either refuses to start.
+
+    ``all`` holds both locks, ``api`` and ``worker`` one each, so one ``api`` and one ``worker`` can share a
+    file. The lock files sit next to the database's real file, whatever way the URL names it; the returned
+    descriptors stay open (and locked) for the life of the process.
     """
     database = database_file(settings)
     if database is None:
-        return None
-    path = lock_path(database)
+        return []
+    held: list[int] = []
+    try:
+        for part in _PARTS[settings.role]:
+            held.append(_lock(lock_path(database, part), database, part))
+    except BaseException:
+        for fd in held:
+            os.close(fd)
+        raise
+    return held
+
+
+def _lock(path: Path, database: Path, part: str) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -47,8 +65,8 @@ def hold_server_lock(settings: Settings) -> int | None:
     except BlockingIOError:
         os.close(fd)
         raise CliError(
-            f"another statusgate server is already running on {database}; "
-            "SQLite allows one server per database (use PostgreSQL to run several)"
+            f"another statusgate server with an {part} is already running on {database}; SQLite allows "
+            "one api and one worker per database (--role all is both; use PostgreSQL to run more)"
         ) from None
     os.ftruncate(fd, 0)
     os.write(fd, str(os.getpid()).encode())
@@ -145,10 +163,27 @@ class StartupGuard:
 
 
 def run(
-    app: ASGIApp, settings: Settings, sockets: list[socket.socket], log_config: dict[str, Any] | None
+    app: ASGIApp,
+    settings: Settings,
+    sockets: list[socket.socket],
+    log_config: dict[str, Any] | None,
+    on_exit: Callable[[], None] | None = None,
 ) -> None:
-    """Serve ``app`` with uvicorn on ``sockets`` until SIGTERM/SIGINT; a failed startup raises its error."""
+    """Serve ``app`` with uvicorn on ``sockets`` until SIGTERM/SIGINT; a failed startup raises its error.
+
+    ``on_exit`` is called (in the event loop) as soon as the signal arrives, before uvicorn waits for the
+    requests in flight: long-polls can then answer at once instead of holding the shutdown.
+    """
+    import asyncio
+
     import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            if on_exit is not None:
+                with contextlib.suppress(RuntimeError):  # no loop running yet: nothing waits
+                    asyncio.get_running_loop().call_soon_threadsafe(on_exit)
+            super().handle_exit(sig, frame)
 
     urls = ", ".join(f"http://{_where(*sock.getsockname()[:2])}" for sock in sockets)
     guard = StartupGuard(app, f"Uvicorn running on {urls} (Press CTRL+C to quit)")
@@ -162,7 +197,7 @@ def run(
         server_header=False,
     )
     try:
-        uvicorn.Server(config).run(sockets=sockets)
+        Server(config).run(sockets=sockets)
     except SystemExit:
         if guard.failure is None:
             raise

@@ -26,8 +26,21 @@ class Settings(BaseSettings):
         description="SQLite's synchronous mode. NORMAL (WAL): an accepted status survives a crash of the "
         "process; FULL: it also survives power loss, at one fsync per commit.",
     )
+    role: Literal["all", "api", "worker"] = Field(
+        "all",
+        description="What `serve` runs: `all` (the Green API, the media host and the worker in one process), "
+        "`api` (the Green API and the media host: no senders, no engine sessions) or `worker` (preparation, "
+        "sending, engine sessions, commands, webhooks, sweeps; only /health, on worker_port). On SQLite: "
+        "`all`, or one `api` and one `worker` on the same database.",
+    )
     host: str = Field("127.0.0.1", description="Address `serve` binds to (loopback by default).")
-    port: int = Field(8080, ge=0, le=65535, description="Port `serve` listens on.")
+    port: int = Field(8080, ge=0, le=65535, description="Port `serve` listens on (the API's).")
+    worker_port: int = Field(
+        8081,
+        ge=0,
+        le=65535,
+        description="Port of a `--role worker` process's /health (it serves nothing else).",
+    )
     public_url: str = Field(
         "",
         description="Base of apiUrl, mediaUrl and every link the server hands out; "
@@ -162,6 +175,16 @@ class Settings(BaseSettings):
     queue_batch_window_seconds: float = Field(
         0.05, ge=0, description="Wake-ups of the queue workers closer together than this share one pass."
     )
+    command_timeout_seconds: float = Field(
+        45,
+        gt=0,
+        description="How long a request that needs the phone (qr, logout, reboot, checkWhatsapp, "
+        "getAuthorizationCode, revoking a status) waits for the worker's answer; longer than the engines' own "
+        "waits. Past it Green's 502, and the command is never carried out later.",
+    )
+    command_retention_seconds: float = Field(
+        3600, gt=0, description="How long answered commands are kept (for the record) before the sweep."
+    )
     shutdown_grace_seconds: float = Field(
         30, ge=0, description="On SIGTERM, how long to wait for sends in flight."
     )
@@ -212,6 +235,12 @@ class Settings(BaseSettings):
         description="Most WhatsApp events (receipts, incoming statuses, state changes) held in memory for "
         "the queue; beyond it new ones are dropped with a warning.",
     )
+    whatsapp_contacts_refresh_seconds: float = Field(
+        600,
+        gt=0,
+        description="How often the worker copies a linked account's address book to the database "
+        "(getContacts answers from the copy; it is also taken each time the account connects).",
+    )
     whatsapp_receipt_hold_seconds: float = Field(
         120,
         gt=0,
@@ -239,8 +268,10 @@ class Settings(BaseSettings):
         description="Test only: the Green method (e.g. `getSettings`) whose every call fails with an internal "
         "error, to prove a 500 leaves the connection usable.",
     )
-    test_sandbox_no_dedupe: bool = Field(
-        False, description="Test only: the sandbox forgets WhatsApp's repeat check (proves tests can fail)."
+    test_blind_resend: bool = Field(
+        False,
+        description="Test only: later attempts send again without asking the engine whether the first "
+        "arrived (proves the exactly-once tests can fail).",
     )
 
     test_whatsapp_proxy: str = Field(

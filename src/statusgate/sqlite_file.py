@@ -56,6 +56,8 @@ def _uri_path(uri: str) -> str | None:
     return path
 
 
-def lock_path(database: Path) -> Path:
-    """Where the one-server-per-database lock of a SQLite file lives: next to it (``<file>.lock``)."""
-    return database.with_name(database.name + ".lock")
+def lock_path(database: Path, part: str = "api") -> Path:
+    """Where a SQLite file's lock for one part of the server lives: next to it. The API's is
+    ``<file>.lock`` (the name every release used), the worker's ``<file>.worker.lock``."""
+    suffix = ".lock" if part == "api" else f".{part}.lock"
+    return database.with_name(database.name + suffix)

@@ -16,12 +16,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from whatsapp_api_client_python.API import GreenAPI
 
-from tests.support import FileServer, ServerProcess, base_env, cli, cli_json, jpeg_bytes
+from tests.support import FileServer, ServerPair, ServerProcess, base_env, cli, cli_json, jpeg_bytes
 
 #: the address book every test instance gets, in this order: unnamed contacts and a WhatsApp user who is
 #: not a contact (even with a name) sit between the named ones, so filtering is visible
@@ -122,9 +122,17 @@ def stop(server: ServerProcess) -> None:
 # --- the server ----------------------------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module", params=["all", "pair"], ids=["all", "api+worker"])
+def shape(request: pytest.FixtureRequest) -> str:
+    """Every test of this tier runs against both shapes of the server: one process (``--role all``), or an
+    ``api`` and a ``worker`` process on the same SQLite data dir."""
+    value: str = request.param
+    return value
+
+
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("statusgate") / "data"
+def data_dir(tmp_path_factory: pytest.TempPathFactory, shape: str) -> Path:
+    return tmp_path_factory.mktemp(f"statusgate-{shape}") / "data"
 
 
 @pytest.fixture(scope="module")
@@ -134,10 +142,12 @@ def env(data_dir: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def server(env: dict[str, str], data_dir: Path) -> Iterator[ServerProcess]:
-    process = ServerProcess(env, data_dir.parent / "server.log")
+def server(shape: str, env: dict[str, str], data_dir: Path) -> Iterator[ServerProcess]:
+    """The server under test in this module's shape; either way the tests speak to ``server.url``."""
+    log = data_dir.parent / "server.log"
+    process = ServerProcess(env, log) if shape == "all" else ServerPair(env, log)
     with process:  # started here; SIGTERM (then SIGKILL if it hangs) at teardown
-        yield process
+        yield cast(ServerProcess, process)
 
 
 @pytest.fixture(scope="module")

@@ -134,6 +134,37 @@ def test_sandbox_commands(env: dict[str, str], tmp_path: Path) -> None:
         )
 
 
+def test_sandbox_deliveries_counts_what_the_network_received(env: dict[str, str], tmp_path: Path) -> None:
+    creds = cli_json(env, "instance", "create", "--authorized")
+    id_instance = str(creds["idInstance"])
+    people = ["79990000001@c.us", "79990000002@c.us"]
+    book = tmp_path / "book.json"
+    book.write_text(json.dumps([{"id": p, "name": p[:4], "contactName": p[:4]} for p in people]))
+    cli(env, "sandbox", "contacts", "import", id_instance, str(book))
+    assert cli_json(env, "sandbox", "deliveries", id_instance) == []
+    with ServerProcess(env, tmp_path / "server.log") as server:
+        ids = [
+            httpx.post(api(server, creds, "sendTextStatus"), json={"message": f"hi {n}"}).json()["idMessage"]
+            for n in range(2)
+        ]
+        stats = api(server, creds, "getStatusStatistic") + f"?idMessage={ids[-1]}"
+        wait_for(lambda: httpx.get(stats).json(), what="both sent")
+    rows = cli_json(env, "sandbox", "deliveries", id_instance)
+    assert [(r["idMessage"], r["participant"], r["deliveries"]) for r in rows] == [
+        (id_message, p, 1) for id_message in ids for p in people
+    ]
+    assert all(set(r) == {"idMessage", "participant", "deliveries", "firstAt"} for r in rows)
+    first_at = [r["firstAt"] for r in rows]
+    assert all(isinstance(t, float) for t in first_at) and first_at == sorted(first_at)
+    # the instance's delay (500 ms here) separates the arrivals of consecutive statuses
+    assert first_at[2] - first_at[1] >= 0.5
+    lines = cli(env, "sandbox", "deliveries", id_instance).stdout.splitlines()
+    assert [line.split()[:3] for line in lines] == [[r["idMessage"], r["participant"], "1"] for r in rows]
+    assert float(lines[0].split()[3]) == pytest.approx(first_at[0], abs=1e-6)
+    unknown = cli(env, "sandbox", "deliveries", "1234567890", check=False)
+    assert unknown.returncode == 1 and unknown.stdout == "" and "1234567890" in unknown.stderr
+
+
 def test_second_server_on_same_database_refuses(env: dict[str, str], tmp_path: Path) -> None:
     with ServerProcess(env, tmp_path / "one.log"):
         second = subprocess.run(

@@ -280,6 +280,6 @@ async def test_statistic_of_unknown_status_is_empty(gw: Gateway) -> None:
 
 async def test_health_and_unknown_paths(gw: Gateway) -> None:
     r = await gw.client.get("/health")
-    assert r.json() == {"status": "ok", "database": True}
+    assert r.json() == {"status": "ok", "database": True, "worker": True}
     r = await gw.client.get("/nothing/here")
     assert r.status_code == 404 and r.json()["message"] == "Not Found"

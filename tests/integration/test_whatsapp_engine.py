@@ -16,14 +16,14 @@ from tests.whatsapp_support import neonize_or_skip
 
 neonize_or_skip()
 
-from statusgate.domain.models import ReceiptEvent, StateEvent  # noqa: E402
+from statusgate.domain.models import DeliveryCheck, DeliveryState, ReceiptEvent, StateEvent  # noqa: E402
 from statusgate.domain.posts import OutgoingStatus, TextPost  # noqa: E402
 from statusgate.domain.states import InstanceState, ReceiptStatus  # noqa: E402
 from statusgate.engines.sandbox import qr_png_base64  # noqa: E402
 from statusgate.engines.whatsapp import files  # noqa: E402
 from statusgate.engines.whatsapp.engine import NOT_IN_SERVER, WhatsAppEngine  # noqa: E402
 from statusgate.engines.whatsapp.sends import CUT_OFF, DIED_WHILE_SENDING  # noqa: E402
-from statusgate.errors import EnginePermanentError  # noqa: E402
+from statusgate.errors import EnginePermanentError, EngineTransientError  # noqa: E402
 from statusgate.settings import Settings  # noqa: E402
 from tests.whatsapp_fake import DEFAULT_SCRIPT, SCAN_FILE, read_calls, write_script  # noqa: E402
 from tests.whatsapp_support import FAST, Drain, store_device  # noqa: E402
@@ -125,7 +125,9 @@ async def test_engine_process_dies_mid_send(make_engine: Make, crash: str) -> No
     # the engine restarts the process (state starting meanwhile) and the account comes back
     await until(lambda: _is(engine, 1, InstanceState.AUTHORIZED), "back")
     assert engine.accounts[1].child.pid != first_pid  # type: ignore[union-attr]
-    # the queue may try again after a crash: the intent says the outcome is unknown, so nothing is resent
+    # asked, the engine says it cannot tell: the intent is open and nothing is under way
+    assert await engine.delivered(1, "OURS1") == DeliveryCheck(DeliveryState.UNKNOWN)
+    # and should the queue try again all the same, nothing is resent
     with pytest.raises(EnginePermanentError) as again:
         await engine.send_status(1, text("OURS1"), [])
     assert again.value.message == CUT_OFF
@@ -144,7 +146,7 @@ async def test_receipts_map_to_our_ids(make_engine: Make) -> None:
         lid_map={"555": "79001112266"},
     )
     outcome = await engine.send_status(1, text("OURS1"), [])
-    assert outcome.recipients == () and not outcome.repeated  # the real audience shows up as receipts
+    assert outcome.recipients == ()  # the real audience shows up as receipts
     drain = Drain()
     drain.refuse = lambda e: (
         isinstance(e, ReceiptEvent) and e.status is ReceiptStatus.READ and not drain.events[-1:]
@@ -160,8 +162,30 @@ async def test_receipts_map_to_our_ids(make_engine: Make) -> None:
         ("OURS1", "79001112233@c.us", ReceiptStatus.DELIVERED),
         ("OURS1", "79001112266@c.us", ReceiptStatus.READ),
     }
-    # a repeat of a sent id is recognised through its intent, not sent again
-    assert (await engine.send_status(1, text("OURS1"), [])).repeated
+    # the intent records WhatsApp's id: delivered; a second send of the id publishes nothing
+    assert await engine.delivered(1, "OURS1") == DeliveryCheck(DeliveryState.DELIVERED)
+    await engine.send_status(1, text("OURS1"), [])
+    assert len([c for c in read_calls(engine.session_dir(1)) if c["method"] == "send_message"]) == 1
+
+
+async def test_a_send_waiting_for_whatsapp_is_pending_until_it_answers(make_engine: Make) -> None:
+    engine = await authorized(await make_engine(whatsapp_send_timeout_seconds=0.3))
+    assert await engine.delivered(1, "OURS1") == DeliveryCheck(DeliveryState.NOT_DELIVERED)
+    pid = engine.accounts[1].child.pid  # type: ignore[union-attr]
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)  # the request is written, and nobody reads it: no answer in time
+    try:
+        with pytest.raises(EngineTransientError):
+            await engine.send_status(1, text("OURS1"), [])
+        assert await engine.delivered(1, "OURS1") == DeliveryCheck(DeliveryState.PENDING)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+    async def answered() -> bool:
+        return (await engine.delivered(1, "OURS1")).state is DeliveryState.DELIVERED
+
+    await until(answered, "delivered once WhatsApp answered")
+    assert len([c for c in read_calls(engine.session_dir(1)) if c["method"] == "send_message"]) == 1
 
 
 async def test_restart_with_backoff_after_a_kill(make_engine: Make) -> None:

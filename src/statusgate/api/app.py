@@ -28,6 +28,7 @@ from statusgate.errors import (
     PayloadTooLargeError,
     StorageFullError,
 )
+from statusgate.services import health
 from statusgate.services import media as media_service
 from statusgate.services.context import ServiceContext
 from statusgate.services.instances import Authenticator
@@ -113,11 +114,9 @@ def build_app(ctx: ServiceContext, *, lifespan: Lifespan | None = None) -> FastA
     auth = Authenticator(ctx)
     router = GreenRouter(ctx, auth, Schemas(settings))
 
-    async def health(_request: Request) -> Response:
-        ok = await ctx.db.ping()
-        return _Json(
-            {"status": "ok" if ok else "unavailable", "database": ok}, status_code=200 if ok else 503
-        )
+    async def health_page(_request: Request) -> Response:
+        report = await health.report(ctx)
+        return _Json(report, status_code=200 if report["status"] == "ok" else 503)
 
     async def media_file(request: Request) -> Response:
         found = await media_service.find_upload(ctx, request.path_params["upload_id"])
@@ -142,7 +141,7 @@ def build_app(ctx: ServiceContext, *, lifespan: Lifespan | None = None) -> FastA
     verbs = ["GET", "POST", "DELETE", "PUT", "PATCH", "HEAD"]
     routes: list[BaseRoute] = [
         Route("/{any:path}", preflight, methods=["OPTIONS"]),
-        Route("/health", health, methods=["GET"]),
+        Route("/health", health_page, methods=["GET"]),
         Route("/media/p/{media_id}/{file_name}", prepared_file, methods=["GET", "HEAD"]),
         Route("/media/{upload_id}/{file_name}", media_file, methods=["GET", "HEAD"]),
         Route("/waInstance{id_instance}/{method}/{token}", router.handle, methods=verbs),

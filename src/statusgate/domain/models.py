@@ -39,7 +39,8 @@ class Instance:
     status_access: bool
     settings: InstanceSettings
     created_at: float
-    last_send_started_at: float | None = None
+    #: when the instance's previous send call returned (the pacing clock); None before its first
+    last_send_ended_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -83,10 +84,31 @@ class QrAnswer:
 
 @dataclass(frozen=True)
 class SendOutcome:
-    """The recipients the engine reports the status went to (a repeat of a known id reports the first)."""
+    """The recipients the engine reports the status went to (empty: it cannot say; receipts will)."""
 
     recipients: tuple[str, ...]
-    repeated: bool = False
+
+
+class DeliveryState(StrEnum):
+    """What an engine knows of whether the network received a status (``Engine.delivered``)."""
+
+    #: the network has it
+    DELIVERED = "delivered"
+    #: it never reached the network, and no attempt is under way: sending is safe
+    NOT_DELIVERED = "notDelivered"
+    #: an attempt is still under way: ask again later
+    PENDING = "pending"
+    #: the engine cannot tell (an attempt began; nothing says how it ended)
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class DeliveryCheck:
+    """An engine's answer to "did the network receive this status?"."""
+
+    state: DeliveryState
+    #: who received it, when the state is DELIVERED and the engine knows (empty otherwise)
+    recipients: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

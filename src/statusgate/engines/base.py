@@ -4,6 +4,12 @@ Every method takes the instance id, because one engine object serves many accoun
 block the event loop; an engine that wraps blocking code runs it elsewhere (a thread, a child process).
 Errors leave an engine only as :class:`statusgate.errors.EngineError` subclasses: adapters translate
 their library's exceptions at this edge.
+
+Exactly once is measured at the network: it receives a status once. No engine relies on the network
+ignoring a repeat, and none is asked to: every ``send_status`` call that gets through may deliver again.
+So the caller calls ``send_status`` once for a status' first attempt, and before any later attempt (after a
+crash, a timeout, an error, whatever happened once the call began) it asks :meth:`Engine.delivered`, and
+sends again only when the answer is ``NOT_DELIVERED``.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Protocol, runtime_checkable
 
 from statusgate.domain.models import (
     Contact,
+    DeliveryCheck,
     EngineEvent,
     EngineName,
     QrAnswer,
@@ -30,7 +37,7 @@ EventHandler = Callable[[Sequence[EngineEvent]], Awaitable[Sequence[bool]]]
 class EngineCapabilities:
     #: can post to a caller-given list of recipients (otherwise: the phone's own status audience only)
     explicit_audience: bool
-    #: uses the caller's message id, and ignores a repeat of an id it already delivered
+    #: posts under the caller's message id (otherwise the network chooses one and the engine maps it to ours)
     honours_message_id: bool
     #: can revoke a status after it was sent
     revoke: bool
@@ -63,8 +70,20 @@ class Engine(Protocol):
     ) -> SendOutcome:
         """Post a status to exactly ``recipients`` under ``status.message_id``.
 
-        Raises EngineTransientError (retry may work) or EnginePermanentError. A repeat of a message id the
-        network already delivered must not deliver again (when ``honours_message_id``).
+        Raises EngineTransientError (retry may work) or EnginePermanentError. Each call that gets through is
+        a new arrival at the network, so the caller never repeats one blindly (see :meth:`delivered`); an
+        engine whose own records show the id already published still must not publish it again.
+        """
+
+    async def delivered(self, instance_id: int, message_id: str) -> DeliveryCheck:
+        """Whether the network received the status sent under ``message_id``, from the engine's own records.
+
+        Asked before every attempt after the first. ``DELIVERED``: the network has it (``recipients``: who
+        got it, when the engine knows; empty when only receipts will tell). ``NOT_DELIVERED``: it never
+        reached the network and no attempt is under way, so sending is safe. ``PENDING``: an attempt is
+        still under way; ask again later. ``UNKNOWN``: the engine cannot tell (an attempt began and
+        nothing records how it ended); the caller then fails the status rather than risk a duplicate.
+        ``NOT_DELIVERED`` is a promise: an engine that is not sure answers ``PENDING`` or ``UNKNOWN``.
         """
 
     async def revoke_status(self, instance_id: int, message_id: str, recipients: Sequence[str]) -> None:

@@ -13,6 +13,8 @@ import segno
 
 from statusgate.domain.models import (
     Contact,
+    DeliveryCheck,
+    DeliveryState,
     EngineEvent,
     EngineName,
     IncomingStatusEvent,
@@ -81,8 +83,17 @@ class SandboxEngine:
             raise EngineTransientError(f"sandbox: {exc}") from exc
         if isinstance(result, Fault):
             await self._fail(result)
-        delivered, repeated = result
-        return SendOutcome(recipients=tuple(delivered), repeated=repeated)
+        return SendOutcome(recipients=tuple(result))
+
+    async def delivered(self, instance_id: int, message_id: str) -> DeliveryCheck:
+        """Exactly what the network's records say: a send is one transaction there, recorded or not."""
+        try:
+            first = await self.network.first_arrival(instance_id, message_id)
+        except SandboxError as exc:
+            raise EngineTransientError(f"sandbox: {exc}") from exc
+        if first is None:
+            return DeliveryCheck(DeliveryState.NOT_DELIVERED)
+        return DeliveryCheck(DeliveryState.DELIVERED, tuple(first))
 
     async def revoke_status(self, instance_id: int, message_id: str, recipients: Sequence[str]) -> None:
         try:

@@ -6,8 +6,9 @@ Its rules, as WhatsApp's:
 - an account has an ordered address book (a contact may lack a contactName; a registered user may not be
   in the address book at all);
 - a status goes to the recipients it is sent to, if they are registered and not the sender;
-- each delivery is recorded in the network's own transaction, and **a repeat of a message id the account
-  already delivered is ignored** — the network answers as for the first send and delivers nothing again;
+- each delivery is recorded in the network's own transaction, and **every send that gets through arrives**,
+  a repeat of a message id the account already sent included: the network keeps no repeat check, so its
+  records say how many times each recipient received each status (``statusgate sandbox deliveries``);
 - recipients' phones answer with receipts: ``delivered`` at once, ``read`` when a contact views it
   (``statusgate sandbox view``);
 - an account is linked by scanning a QR code of a pairing string (``statusgate sandbox scan``).
@@ -31,6 +32,7 @@ from statusgate.domain.states import InstanceState
 from statusgate.engines.sandbox_records import (
     FAULT_MODES,
     Account,
+    Arrivals,
     Fault,
     ImportedContact,
     SandboxError,
@@ -50,7 +52,7 @@ from statusgate.store.schema import (
     sandbox_users,
 )
 
-__all__ = ["FAULT_MODES", "Account", "Fault", "ImportedContact", "SandboxError", "SandboxNetwork"]
+__all__ = ["FAULT_MODES", "Account", "Arrivals", "Fault", "ImportedContact", "SandboxError", "SandboxNetwork"]
 
 
 # read for every status sent with the default audience
@@ -61,16 +63,20 @@ _CONTACTS = (
 )
 
 
+#: what the simulated address book's name columns hold
+MAX_NAME_CHARS = 200
+
+
 class SandboxNetwork(SandboxTraffic):
-    def __init__(self, db: Database, *, reboot_seconds: float = 2.0, dedupe: bool = True) -> None:
+    def __init__(self, db: Database, *, reboot_seconds: float = 2.0) -> None:
         self.db = db
         self.reboot_seconds = reboot_seconds
-        self.dedupe = dedupe
         #: when the earliest pending reboot of this process ends (None: none pending); 0 makes the first pass
         #: look, for a reboot a previous server process started
         self._reboots_end: float | None = 0.0
         # many accounts post at once: their deliveries share transactions
         self._posts = Batcher(db, each(deliver_post), "sandbox-posts")
+        self._arriving = {}
 
     # --- accounts -------------------------------------------------------------------------------------
 
@@ -159,6 +165,8 @@ class SandboxNetwork(SandboxTraffic):
             for position, contact in enumerate(contacts):
                 if contact.id in seen:
                     raise SandboxError(f"{contact.id} is listed twice")
+                if max(len(contact.name), len(contact.contact_name)) > MAX_NAME_CHARS:
+                    raise SandboxError(f"{contact.id}: names have at most {MAX_NAME_CHARS} characters")
                 seen.add(contact.id)
                 self._register(conn, contact.id, contact.name)
                 rows.append(

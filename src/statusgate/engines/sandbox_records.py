@@ -37,6 +37,16 @@ class Account:
 
 
 @dataclass(frozen=True)
+class Arrivals:
+    """How often the network received one status for one recipient (repeats included), and when first."""
+
+    message_id: str
+    participant: str
+    count: int
+    first_at: float
+
+
+@dataclass(frozen=True)
 class Fault:
     mode: str  # transient | permanent | timeout
 

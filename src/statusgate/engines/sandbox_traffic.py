@@ -1,8 +1,14 @@
-"""Status traffic on the simulated network: deliveries (with WhatsApp's repeat check), revocations,
-views, statuses other accounts post, and injected faults."""
+"""Status traffic on the simulated network: deliveries, revocations, views, statuses other accounts post,
+and injected faults.
+
+Every send that gets through is a new arrival, a repeat of a message id included: the network keeps no
+repeat check, so its records count exactly what it received (the exactly-once oracle). Whether a status
+arrived is answered from the same records (:meth:`SandboxTraffic.first_arrival`).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,6 +20,7 @@ from sqlalchemy import Connection
 from statusgate.domain.states import InstanceState, ReceiptStatus
 from statusgate.engines.sandbox_records import (
     FAULT_MODES,
+    Arrivals,
     Fault,
     SandboxError,
     emit_event,
@@ -78,10 +85,9 @@ class _Post:
     payload: dict[str, Any]
     recipients: tuple[str, ...]
     at: float
-    dedupe: bool
 
 
-_Outcome = tuple[list[str], bool] | Fault | SandboxError
+_Outcome = list[str] | Fault | SandboxError
 
 
 def deliver_post(conn: Connection, post: _Post) -> _Outcome:
@@ -94,10 +100,6 @@ def deliver_post(conn: Connection, post: _Post) -> _Outcome:
         return exc
     if account.state is not InstanceState.AUTHORIZED:
         return SandboxError(f"account is {account.state.value}")
-    if post.dedupe:
-        first = conn.scalar(_FIRST_MESSAGE, {"instance_id": post.instance_id, "message_id": post.message_id})
-        if first is not None:
-            return list(conn.scalars(_DELIVERED_TO, {"row": first}).all()), True
     result = conn.execute(
         _INSERT_MESSAGE,
         {
@@ -134,13 +136,44 @@ def deliver_post(conn: Connection, post: _Post) -> _Outcome:
                 for r in delivered
             ],
         )
-    return delivered, False
+    return delivered
+
+
+def _first_arrival(conn: Connection, instance_id: int, message_id: str) -> list[str] | None:
+    first = conn.scalar(_FIRST_MESSAGE, {"instance_id": instance_id, "message_id": message_id})
+    if first is None:
+        return None
+    return list(conn.scalars(_DELIVERED_TO, {"row": first}).all())
+
+
+def _arrivals(conn: Connection, instance_id: int) -> list[Arrivals]:
+    first_at = sa.func.min(sandbox_deliveries.c.at)
+    rows = conn.execute(
+        sa.select(
+            sandbox_messages.c.message_id,
+            sandbox_deliveries.c.recipient,
+            sa.func.count().label("arrived"),
+            first_at.label("first_at"),
+        )
+        .join(sandbox_deliveries, sandbox_deliveries.c.message_row == sandbox_messages.c.row_id)
+        .where(sandbox_messages.c.instance_id == instance_id)
+        .group_by(sandbox_messages.c.message_id, sandbox_deliveries.c.recipient)
+        .order_by(first_at, sa.func.min(sandbox_deliveries.c.row_id))
+    )
+    return [Arrivals(r.message_id, r.recipient, r.arrived, r.first_at) for r in rows]
+
+
+def _retrieve(future: asyncio.Future[_Outcome]) -> None:
+    """A post nobody waits for any more (its sender timed out) must not log "exception never retrieved"."""
+    if not future.cancelled():
+        future.exception()
 
 
 class SandboxTraffic:
     db: Database
-    dedupe: bool
     _posts: Batcher[_Post, _Outcome]
+    #: posts of this process on their way into the network's records, by (instance, message id)
+    _arriving: dict[tuple[int, str], asyncio.Future[_Outcome]]
 
     # --- statuses -------------------------------------------------------------------------------------
 
@@ -157,15 +190,42 @@ class SandboxTraffic:
 
     async def deliver(
         self, instance_id: int, message_id: str, kind: str, payload: dict[str, Any], recipients: Sequence[str]
-    ) -> tuple[list[str], bool] | Fault:
-        """Post a status: (who received it, whether this was an ignored repeat), or the injected fault that
-        spoiled this attempt (consumed and committed, so the next attempt goes through). Posts arriving
-        together are recorded in one transaction (each its own savepoint-free unit: they are independent)."""
-        post = _Post(instance_id, message_id, kind, payload, tuple(recipients), time.time(), self.dedupe)
-        outcome = await self._posts.submit(post)
+    ) -> list[str] | Fault:
+        """Post a status: who received it, or the injected fault that spoiled this attempt (consumed and
+        committed, so the next attempt goes through). Each post that gets through is a new arrival, a repeat
+        of an id included. Posts arriving together are recorded in one transaction (each its own
+        savepoint-free unit: they are independent); a post whose sender gives up is recorded all the same,
+        and :meth:`first_arrival` waits for it."""
+        post = _Post(instance_id, message_id, kind, payload, tuple(recipients), time.time())
+        key = (instance_id, message_id)
+        arriving = asyncio.ensure_future(self._posts.submit(post))
+        self._arriving[key] = arriving
+
+        def settled(future: asyncio.Future[_Outcome]) -> None:
+            _retrieve(future)
+            if self._arriving.get(key) is future:
+                del self._arriving[key]
+
+        arriving.add_done_callback(settled)
+        outcome = await asyncio.shield(arriving)
         if isinstance(outcome, SandboxError):
             raise outcome
         return outcome
+
+    async def first_arrival(self, instance_id: int, message_id: str) -> list[str] | None:
+        """Who the status' first arrival reached; None if the network never received it.
+
+        A post is one transaction: once it has settled it is in the records or not. A post of this status
+        still on its way in this process is waited for first (a post of a dead process settled with it)."""
+        arriving = self._arriving.get((instance_id, message_id))
+        if arriving is not None:
+            await asyncio.wait([arriving])
+        return await self.db.read(_first_arrival, instance_id, message_id)
+
+    async def arrivals(self, instance_id: int) -> list[Arrivals]:
+        """Per status and recipient: how often the network received it (repeats included) and when first;
+        in the order of the first arrivals."""
+        return await self.db.read(_arrivals, instance_id)
 
     async def deliveries(self, instance_id: int, message_id: str | None = None) -> list[tuple[str, str]]:
         """(message id, recipient) for every delivery this account made, repeats included: the test oracle."""

@@ -187,12 +187,13 @@ class UrlGuard:
     def allow_private(self) -> bool:
         return self._allow_private
 
-    def check_request_url(self, url: str) -> httpx.URL:
+    def check_request_url(self, url: str | httpx.URL) -> httpx.URL:
         """Refuse what the URL text alone shows to be invalid, unreachable or off-limits; never does I/O.
 
-        Returns the parsed URL (:func:`parse_url`'s, so every later step reads the same host and port).
+        Takes the text or what :func:`parse_url` made of it, and returns the parsed URL (so every later step
+        reads the same host and port).
         """
-        parsed = parse_url(url)
+        parsed = url if isinstance(url, httpx.URL) else parse_url(url)
         host = parsed.host
         if self._allow_private:
             return parsed

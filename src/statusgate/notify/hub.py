@@ -33,13 +33,23 @@ class NotificationHub:
         woken, self._woken = self._woken, set()
         return woken
 
-    async def wait(self, instance_id: int, seen_version: int, timeout: float) -> bool:
-        """Wait until something is journaled for the instance after ``seen_version``; False on timeout."""
+    async def wait(
+        self, instance_id: int, seen_version: int, timeout: float, *, also: asyncio.Event | None = None
+    ) -> bool:
+        """Wait until something is journaled for the instance after ``seen_version`` (or ``also`` is set);
+        False on timeout."""
         if self.version(instance_id) != seen_version:
             return True
         event = self._changed.setdefault(instance_id, asyncio.Event())
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(max(0.0, timeout)):
-                await event.wait()
-                return True
+        waits = [asyncio.ensure_future(event.wait())]
+        if also is not None:
+            waits.append(asyncio.ensure_future(also.wait()))
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(0.0, timeout)):
+                    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                    return True
+        finally:
+            for waiting in waits:
+                waiting.cancel()
         return self.version(instance_id) != seen_version

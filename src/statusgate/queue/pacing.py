@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 
-def next_send_at(last_started_at: float | None, delay_ms: int, now: float) -> float:
-    """A send starts no earlier than ``delay_ms`` after the previous send of the instance started.
+def next_send_at(last_ended_at: float | None, delay_ms: int, now: float) -> float:
+    """A send starts no earlier than ``delay_ms`` after the previous send call of the instance returned.
 
-    When that moment has already passed, it starts at once (``now``).
+    Counted from the return, success or failure, so the network receives an instance's statuses at least
+    the delay apart however long each call took. When that moment has already passed, it starts at once
+    (``now``).
     """
-    if last_started_at is None:
+    if last_ended_at is None:
         return now
-    return max(now, last_started_at + delay_ms / 1000.0)
+    return max(now, last_ended_at + delay_ms / 1000.0)

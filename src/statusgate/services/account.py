@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from statusgate.domain.commands import CheckNumbers, Logout, PairingCode, Reboot, ShowQr
 from statusgate.domain.instance_settings import (
     DELAY_KEY,
     WEBHOOK_URL_KEY,
@@ -25,6 +26,7 @@ from statusgate.errors import (
     ValidationError,
 )
 from statusgate.media.guard import BlockedUrlError, InvalidUrlError
+from statusgate.services import commands
 from statusgate.services.context import ServiceContext
 from statusgate.store import instances as store
 
@@ -101,11 +103,13 @@ async def contacts(
 
 async def check_whatsapp(ctx: ServiceContext, instance: Instance, chat_id: str) -> bool:
     await _require_authorized(ctx, instance)
-    return chat_id in await ctx.engine(instance.engine).existing(instance.id_instance, [chat_id])
+    existing = await commands.run(ctx, instance.id_instance, CheckNumbers((chat_id,)))
+    return chat_id in existing
 
 
 async def qr(ctx: ServiceContext, instance: Instance) -> QrAnswer:
-    return await ctx.engine(instance.engine).qr(instance.id_instance)
+    answer = await commands.run(ctx, instance.id_instance, ShowQr())
+    return QrAnswer(answer["type"], answer["message"])
 
 
 async def authorization_code(ctx: ServiceContext, instance: Instance, phone_number: int) -> str:
@@ -116,14 +120,15 @@ async def authorization_code(ctx: ServiceContext, instance: Instance, phone_numb
     if await state(ctx, instance) is InstanceState.AUTHORIZED:
         raise BadRequestError("instance account already authorized; logout first")
     try:
-        return await engine.pairing_code(instance.id_instance, str(phone_number))
+        code: str = await commands.run(ctx, instance.id_instance, PairingCode(str(phone_number)))
     except EngineError as exc:
         raise BadRequestError(f"no authorization code: {exc.message}") from exc
+    return code
 
 
 async def logout(ctx: ServiceContext, instance: Instance) -> None:
-    await ctx.engine(instance.engine).logout(instance.id_instance)
+    await commands.run(ctx, instance.id_instance, Logout())
 
 
 async def reboot(ctx: ServiceContext, instance: Instance) -> None:
-    await ctx.engine(instance.engine).reboot(instance.id_instance)
+    await commands.run(ctx, instance.id_instance, Reboot())

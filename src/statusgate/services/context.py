@@ -7,8 +7,9 @@ wiring or the worker's loops.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from statusgate.domain.models import EngineName
@@ -40,6 +41,9 @@ class Wakeups(Protocol):
     def instance_changed(self, instance_id: int) -> None:
         """Settings, queue or state of the instance changed (clear, delete, setSettings…)."""
 
+    def command_submitted(self, instance_id: int) -> None:
+        """A command for the instance's live session waits to be carried out."""
+
 
 class NoWakeups:
     """No worker in this process: it will find the change when it polls."""
@@ -48,6 +52,9 @@ class NoWakeups:
         return None
 
     def instance_changed(self, instance_id: int) -> None:
+        return None
+
+    def command_submitted(self, instance_id: int) -> None:
         return None
 
 
@@ -75,6 +82,8 @@ class ServiceContext:
     #: wakes long-polls and webhook senders when notifications are journaled
     hub: NotificationHub
     wakeups: Wakeups
+    #: set when the process begins to shut down: long-polls answer at once (with null)
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     def engine(self, name: EngineName) -> Engine:
         try:

@@ -17,6 +17,8 @@ from statusgate.services.context import ServiceContext
 from statusgate.store import instances as store
 
 _INSTANCE_ID = re.compile(r"[0-9]{1,19}")
+#: what instances.name holds
+MAX_NAME_CHARS = 100
 
 
 class UnknownInstanceError(Exception):
@@ -58,6 +60,8 @@ async def create(
     token = new_api_token()
 
     def insert(conn: Connection) -> int:
+        if name is not None and not 0 < len(name) <= MAX_NAME_CHARS:
+            raise BadRequestError(f"an instance name has 1 to {MAX_NAME_CHARS} characters")
         if name is not None and store.get_by_name(conn, name) is not None:
             raise BadRequestError(f"an instance named {name!r} already exists")
         id_instance = new_instance_id()

@@ -81,17 +81,23 @@ def _check_polling(instance: Instance) -> None:
 
 
 async def receive(ctx: ServiceContext, instance: Instance, timeout: float) -> dict[str, Any] | None:
-    """receiveNotification: the oldest notification, waiting up to ``timeout`` s for one to arrive."""
+    """receiveNotification: the oldest notification, waiting up to ``timeout`` s for one to arrive.
+
+    A notification journaled in this process wakes the wait at once; one journaled by another process (the
+    worker of an api/worker pair) is found at the next look, every poll interval. When the server stops,
+    waiting requests are answered with null."""
     _check_polling(instance)
     deadline = time.monotonic() + timeout
+    poll = ctx.settings.poll_interval_seconds
     while True:
         seen = ctx.hub.version(instance.id_instance)
         row = await ctx.db.read(notifications.oldest, instance.id_instance)
         if row is not None:
             return {"receiptId": row.receipt_id, "body": await render(ctx, instance, row)}
         remaining = deadline - time.monotonic()
-        if remaining <= 0 or not await ctx.hub.wait(instance.id_instance, seen, remaining):
+        if remaining <= 0 or ctx.stopping.is_set():
             return None
+        await ctx.hub.wait(instance.id_instance, seen, min(remaining, poll), also=ctx.stopping)
 
 
 async def delete(ctx: ServiceContext, instance: Instance, receipt_id: int) -> bool:

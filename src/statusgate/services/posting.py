@@ -19,13 +19,13 @@ from statusgate.store.outbox import NewStatus
 
 def _check_url(ctx: ServiceContext, url: str) -> None:
     try:
-        parse_url(url)
+        parsed = parse_url(url)
     except InvalidUrlError as exc:
         raise ValidationError(f"'urlFile' has an invalid format ({exc.reason})") from None
     if ctx.links.own_file(url) is not None:
         return  # read from the media store, never fetched
     try:
-        ctx.guard.check_request_url(url)
+        ctx.guard.check_request_url(parsed)
     except BlockedUrlError as exc:
         raise ValidationError(f"'urlFile' is not allowed: {exc.message}") from exc
 

@@ -7,10 +7,12 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from statusgate.domain.commands import RevokeStatus
 from statusgate.domain.models import Instance
 from statusgate.domain.posts import MediaPost, StatusPost, TextPost, status_type
 from statusgate.domain.states import InstanceState, ReceiptStatus, StatusState
 from statusgate.errors import BadRequestError, EngineError, NotAuthorizedError, UnsupportedError
+from statusgate.services import commands
 from statusgate.services.context import ServiceContext
 from statusgate.store import outbox, recipients
 
@@ -104,7 +106,8 @@ async def delete_status(ctx: ServiceContext, instance: Instance, id_message: str
         if await engine.state(instance.id_instance) is not InstanceState.AUTHORIZED:
             raise NotAuthorizedError()
         try:
-            await engine.revoke_status(instance.id_instance, id_message, row.recipients or [])
+            revoke = RevokeStatus(id_message, tuple(row.recipients or ()))
+            await commands.run(ctx, instance.id_instance, revoke)
         except EngineError as exc:
             raise BadRequestError(f"the status could not be deleted: {exc.message}") from exc
     current = row

@@ -11,6 +11,14 @@ this process queue in order rather than spinning in SQLite's busy handler (they 
 the CLI, which is why they are off the event loop). Reads run on the event loop itself, beside the writer
 (WAL): they never wait for a lock.
 
+PostgreSQL (``statusgate[postgres]``: psycopg 3): writes go through the same one writer thread, so this
+process's writes keep their order; reads run in a small thread pool, never on the event loop: each is a
+network round trip, which must not block it. The queries are the same SQL on both; what must differ
+branches on the dialect: SQLite's set-up here, the upgrade lock in ``migrate.py``.
+
+A URL may name PostgreSQL as ``postgresql://``, ``postgres://`` or ``postgresql+psycopg://``;
+:func:`database_url` turns every accepted form into the driver statusgate uses, here and nowhere else.
+
 A write the database has no room for (SQLite's "database or disk is full", PostgreSQL's ``disk_full``) is
 rolled back as a whole and raised as :class:`~statusgate.errors.StorageFullError`, here and nowhere else:
 callers tell a full disk (wait and try again) from a bug without knowing the driver.
@@ -21,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import sqlite3
+import time
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -45,33 +54,60 @@ SQLITE_PRAGMAS = (
     "PRAGMA busy_timeout=10000",
 )
 
+#: how long a connection's set-up waits for another connection's lock (as long as busy_timeout)
+_SQLITE_SETUP_WAIT = 10.0
+
 #: PostgreSQL's SQLSTATE for "disk full"
 _PG_DISK_FULL = "53100"
 
-#: a sync driver for each async URL statusgate has accepted so far
-_SYNC_DRIVERS = {"sqlite+aiosqlite": "sqlite+pysqlite", "postgresql+asyncpg": "postgresql+psycopg"}
+#: the driver statusgate runs for each way a URL may name a database (SQLAlchemy's own default for a bare
+#: ``postgresql://`` is psycopg2, which statusgate does not install; ``postgres://`` it does not know at all)
+_DRIVERS = {
+    "sqlite+aiosqlite": "sqlite+pysqlite",
+    "postgres": "postgresql+psycopg",
+    "postgresql": "postgresql+psycopg",
+    "postgres+psycopg": "postgresql+psycopg",
+    "postgresql+asyncpg": "postgresql+psycopg",
+}
+#: threads (and pooled connections) that run reads on a database server
+_SERVER_READERS = 4
+#: what to install when the PostgreSQL driver is missing
+POSTGRES_EXTRA = "statusgate[postgres]"
+
+
+class MissingDriverError(ModuleNotFoundError):
+    """The database's driver is not installed (the message says what to install)."""
+
+
+def database_url(url: str | sa.URL) -> sa.URL:
+    """The URL statusgate opens for ``url``: the same database, with the driver statusgate uses.
+
+    Raises :class:`sqlalchemy.exc.ArgumentError` for text that is no URL at all.
+    """
+    parsed = sa.make_url(url)
+    driver = _DRIVERS.get(parsed.drivername)
+    return parsed if driver is None else parsed.set(drivername=driver)
 
 
 class Database:
     """Two ways in: ``await db.read(fn, …)`` for queries and ``await db.write(fn, …)`` for changes."""
 
     def __init__(self, url: str, *, sqlite_synchronous: str = "NORMAL") -> None:
-        parsed = sa.make_url(url)
-        driver = _SYNC_DRIVERS.get(parsed.drivername)
-        if driver is not None:
-            parsed = parsed.set(drivername=driver)
+        parsed = database_url(url)
         self.url = parsed
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         #: called after a commit that journaled notifications, with their instances (from the writer thread)
         self.on_notified: Callable[[set[int]], None] | None = None
-        self._readers = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="statusgate-db-read")
+        # SQLite reads run on the event loop; a server's wait on the network, and release the GIL meanwhile
+        self._readers = concurrent.futures.ThreadPoolExecutor(
+            _SERVER_READERS, thread_name_prefix="statusgate-db-read"
+        )
         self._writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="statusgate-db-write")
         if self.is_sqlite:
-            # two readers: more threads only fight the event loop for the GIL
             self._read_engine = self._sqlite_engine(immediate=False, synchronous=sqlite_synchronous)
             self._write_engine = self._sqlite_engine(immediate=True, synchronous=sqlite_synchronous)
         else:
-            self._read_engine = sa.create_engine(parsed, pool_pre_ping=True, pool_size=5)
+            self._read_engine = _server_engine(parsed)
             self._write_engine = self._read_engine
 
     def _sqlite_engine(self, *, immediate: bool, synchronous: str) -> sa.Engine:
@@ -83,7 +119,7 @@ class Database:
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             for pragma in (*SQLITE_PRAGMAS, f"PRAGMA synchronous={synchronous}"):
-                cursor.execute(pragma)
+                _execute_waiting(cursor, pragma)
             cursor.close()
 
         if immediate:
@@ -169,14 +205,46 @@ class Database:
         return True
 
     async def dispose(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(None, self._dispose_now)
+        await asyncio.get_running_loop().run_in_executor(None, self.dispose_now)
 
-    def _dispose_now(self) -> None:
+    def dispose_now(self) -> None:
+        """Close every connection, in the calling thread (for code that is not async)."""
         self._readers.shutdown(wait=True)
         self._writer.shutdown(wait=True)
         self._read_engine.dispose()
         if self._write_engine is not self._read_engine:
             self._write_engine.dispose()
+
+
+def _execute_waiting(cursor: sqlite3.Cursor, pragma: str) -> None:
+    """Run a set-up PRAGMA, waiting (up to :data:`_SQLITE_SETUP_WAIT`) while another connection holds a lock.
+
+    Connections opening a new file together (a server and a CLI started at once) meet in the switch to WAL,
+    which SQLite answers with "database is locked" at once instead of calling its busy handler.
+    """
+    deadline = time.monotonic() + _SQLITE_SETUP_WAIT
+    while True:
+        try:
+            cursor.execute(pragma)
+            return
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def _server_engine(url: sa.URL) -> sa.Engine:
+    """A pooled engine for a database server; a missing driver is a :class:`MissingDriverError`."""
+    try:
+        # a connection for each reader and the writer; pre-ping: a server restart costs no failed transaction
+        return sa.create_engine(url, pool_pre_ping=True, pool_size=_SERVER_READERS + 1)
+    except ModuleNotFoundError as exc:
+        if url.drivername == "postgresql+psycopg":
+            raise MissingDriverError(
+                f"the PostgreSQL driver (psycopg) is not installed: pip install '{POSTGRES_EXTRA}'",
+                name=exc.name,
+            ) from None
+        raise MissingDriverError(f"the database driver is not installed: {exc}", name=exc.name) from None
 
 
 def _disk_full(error: BaseException | None) -> bool:

@@ -25,6 +25,10 @@ class IncomingRow:
     media_id: str | None
 
 
+#: the length of the sender name columns
+NAME_CHARS = 200
+
+
 def record(conn: Connection, row: IncomingRow) -> bool:
     """Store an incoming status once (a repeated event is ignored); True if it is new."""
     exists = conn.scalar(
@@ -42,8 +46,9 @@ def record(conn: Connection, row: IncomingRow) -> bool:
             received_at=row.received_at,
             type_message=row.type_message,
             sender=row.sender,
-            sender_name=row.sender_name,
-            sender_contact_name=row.sender_contact_name,
+            # names come from other people's phones: kept to what the columns hold (PostgreSQL enforces it)
+            sender_name=row.sender_name[:NAME_CHARS],
+            sender_contact_name=row.sender_contact_name[:NAME_CHARS],
             payload=row.payload,
             media_id=row.media_id,
         )

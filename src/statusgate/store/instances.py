@@ -64,7 +64,7 @@ def _row_to_instance(row: sa.Row[Any]) -> Instance:
         status_access=row.status_access,
         settings=settings_from_stored(row.settings),
         created_at=row.created_at,
-        last_send_started_at=row.last_send_started_at,
+        last_send_ended_at=row.last_send_ended_at,
     )
 
 
@@ -91,7 +91,7 @@ _GET = sa.select(instances).where(instances.c.id_instance == sa.bindparam("id_in
 _SET_LAST_SEND = (
     instances.update()
     .where(instances.c.id_instance == sa.bindparam("w_id"))
-    .values(last_send_started_at=sa.bindparam("v_at"))
+    .values(last_send_ended_at=sa.bindparam("v_at"))
 )
 
 
@@ -134,5 +134,6 @@ def set_settings(conn: Connection, id_instance: int, settings: InstanceSettings)
     conn.execute(instances.update().where(instances.c.id_instance == id_instance).values(settings=stored))
 
 
-def set_last_send_started(conn: Connection, id_instance: int, at: float) -> None:
+def set_last_send_ended(conn: Connection, id_instance: int, at: float) -> None:
+    """The pacing clock: the instance's previous send call returned (or its outcome was settled) at ``at``."""
     conn.execute(_SET_LAST_SEND, {"w_id": id_instance, "v_at": at})

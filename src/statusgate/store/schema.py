@@ -30,8 +30,8 @@ instances = sa.Table(
     sa.Column("status_access", sa.Boolean, nullable=False),
     sa.Column("settings", sa.JSON, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
-    # pacing survives restarts: the next send starts no earlier than this + delay
-    sa.Column("last_send_started_at", sa.Float, nullable=True),
+    # pacing survives restarts: the next send starts no earlier than the previous one's return + delay
+    sa.Column("last_send_ended_at", sa.Float, nullable=True),
     # receiptId of the newest notification: they increase per instance and are never reused
     sa.Column("last_receipt_id", sa.BigInteger, nullable=False, server_default="0"),
 )
@@ -56,8 +56,9 @@ media = sa.Table(
 media_sources = sa.Table(
     "media_sources",
     metadata,
-    # what a source file (by content and the kind asked for) became: the same file is converted once
-    sa.Column("source_key", sa.String(128), primary_key=True),
+    # what a source file (by content, the kind asked for and the converter settings) became: the same file
+    # is converted once; the key has no fixed length
+    sa.Column("source_key", sa.Text, primary_key=True),
     sa.Column("media_id", sa.String(64), sa.ForeignKey("media.media_id", ondelete="CASCADE"), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
 )
@@ -73,8 +74,9 @@ uploads = sa.Table(
         nullable=True,
         index=True,
     ),
-    sa.Column("file_name", sa.String(255), nullable=False),
-    sa.Column("mime_type", sa.String(100), nullable=False),
+    # as the client sent them: the name as long as the max_file_name_chars setting allows, any Content-Type
+    sa.Column("file_name", sa.Text, nullable=False),
+    sa.Column("mime_type", sa.Text, nullable=False),
     sa.Column("sha256", sa.String(64), nullable=False),
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
@@ -250,7 +252,7 @@ sandbox_messages = sa.Table(
         sa.ForeignKey("instances.id_instance", ondelete="CASCADE"),
         nullable=False,
     ),
-    # deliberately not unique: WhatsApp's repeat check is behaviour of the simulated network, not of the table
+    # deliberately not unique: a repeat of an id is a second arrival, which the network records (and counts)
     sa.Column("message_id", sa.String(64), nullable=False),
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("payload", sa.JSON, nullable=False),
@@ -303,4 +305,59 @@ sandbox_faults = sa.Table(
     ),
     sa.Column("mode", sa.String(16), nullable=False),
     sa.Column("remaining", sa.Integer, nullable=False),
+)
+
+# --- the roles: workers, their commands, the engines' state ---------------------------------------------------
+
+workers = sa.Table(
+    "workers",
+    metadata,
+    # one row per running worker process; a row whose heartbeat is older than the lease is a dead worker
+    sa.Column("worker_id", sa.String(32), primary_key=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("heartbeat_at", sa.Float, nullable=False),
+)
+
+commands = sa.Table(
+    "commands",
+    metadata,
+    # what the API asked of an account's live session; the worker carries it out and answers
+    sa.Column("command_id", BigId, primary_key=True, autoincrement=True),
+    sa.Column(
+        "instance_id",
+        sa.BigInteger,
+        sa.ForeignKey("instances.id_instance", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("args", sa.JSON, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    # never carried out after this
+    sa.Column("deadline", sa.Float, nullable=False),
+    sa.Column("taken_by", sa.String(32), nullable=True),
+    sa.Column("finished_at", sa.Float, nullable=True),
+    sa.Column("result", sa.JSON, nullable=True),
+    sa.Index("ix_commands_state_command_id", "state", "command_id"),
+)
+
+engine_states = sa.Table(
+    "engine_states",
+    metadata,
+    # an account's state as its live session last reported it (engines whose state lives in a session)
+    sa.Column(
+        "instance_id",
+        sa.BigInteger,
+        sa.ForeignKey("instances.id_instance", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("wid", sa.String(64), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    # the address book as the session last read it; None until it has been read once
+    sa.Column("contacts", sa.JSON, nullable=True),
+    sa.Column("contacts_at", sa.Float, nullable=True),
+    sa.Column("updated_at", sa.Float, nullable=False),
 )

@@ -49,6 +49,10 @@ class LocalWakeups:
         if self._target is not None:
             self._target.instance_changed(instance_id)
 
+    def command_submitted(self, instance_id: int) -> None:
+        if self._target is not None:
+            self._target.command_submitted(instance_id)
+
 
 class Core:
     """What every process of a deployment shares; ``await open()`` before use, ``await close()`` after."""
@@ -63,13 +67,11 @@ class Core:
             if resolver is None
             else UrlGuard(allow_private=settings.allow_private_urls, resolver=resolver)
         )
-        sandbox = SandboxNetwork(
-            db, reboot_seconds=settings.sandbox_reboot_seconds, dedupe=not settings.test_sandbox_no_dedupe
-        )
+        sandbox = SandboxNetwork(db, reboot_seconds=settings.sandbox_reboot_seconds)
         engines: dict[EngineName, Engine] = {
             EngineName.SANDBOX: SandboxEngine(sandbox, timeout_seconds=settings.engine_timeout_seconds),
             # neonize is imported by the engine's child processes, never in this process
-            EngineName.WHATSAPP: WhatsAppEngine(settings),
+            EngineName.WHATSAPP: WhatsAppEngine(settings, db),
         }
         prepared = PreparedMediaStore(db, files)
         links = MediaLinks(settings.effective_public_url)

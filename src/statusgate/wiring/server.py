@@ -1,30 +1,68 @@
-"""The server process: the Green API and the media host over the core, with the worker beside them."""
+"""The server process in its three roles, over one core.
+
+- ``all``: the Green API and the media host, with the worker beside them (wake-ups go straight to it).
+- ``api``: the Green API and the media host only. It starts no engine session and sends nothing; what it
+  writes (statuses, commands) the worker finds by polling the database, and what the worker writes
+  (notifications, command answers) it finds the same way.
+- ``worker``: everything else, and only ``/health`` over HTTP, on its own port.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from statusgate.api.app import build_app
+from statusgate.services import health
 from statusgate.wiring.core import Core
 from statusgate.worker.role import Worker
 
+ROLES = ("all", "api", "worker")
 
-def server_app(core: Core) -> FastAPI:
-    """The ASGI application of ``statusgate serve``: its lifespan opens the core and runs the worker."""
-    worker = Worker(core.ctx)
-    core.wakeups.attach(worker)
+
+def server_app(core: Core, role: str = "all") -> ASGIApp:
+    """The ASGI application of ``statusgate serve --role ROLE``: its lifespan opens the core (and runs the
+    worker, in the roles that have one) and closes it on shutdown."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    worker = Worker(core.ctx) if role in ("all", "worker") else None
+    if worker is not None:
+        core.wakeups.attach(worker)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(_app: Any) -> AsyncIterator[None]:
         await core.open()
-        await worker.start()
+        if worker is not None:
+            await worker.start()
         try:
             yield
         finally:
-            await worker.stop()
+            core.ctx.stopping.set()
+            if worker is not None:
+                await worker.stop()
             await core.close()
 
-    return build_app(core.ctx, lifespan=lifespan)
+    if role == "worker":
+        return _worker_app(core, lifespan)
+    app: FastAPI = build_app(core.ctx, lifespan=lifespan)
+    return app
+
+
+def _worker_app(core: Core, lifespan: Any) -> Starlette:
+    started = time.time()
+
+    async def health_page(_request: Request) -> JSONResponse:
+        report = await health.report(core.ctx)
+        report |= {"role": "worker", "uptimeSeconds": round(time.time() - started, 1)}
+        return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
+
+    return Starlette(routes=[Route("/health", health_page, methods=["GET"])], lifespan=lifespan)

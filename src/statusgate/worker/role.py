@@ -9,16 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import os
+import socket
+import time
 
 from statusgate.domain.models import MediaKind, PreparedMedia
 from statusgate.domain.posts import source
 from statusgate.engines.base import SupervisedEngine
 from statusgate.queue.retry import RetryPolicy
 from statusgate.services.context import ServiceContext
+from statusgate.store import workers
 from statusgate.store.outbox import StatusRow
 from statusgate.worker import sweeper
+from statusgate.worker.commands import CommandRunner
 from statusgate.worker.dispatcher import Dispatcher
 from statusgate.worker.webhooks import WebhookSender
+
+log = logging.getLogger("statusgate.worker")
 
 
 class Worker:
@@ -33,10 +41,17 @@ class Worker:
             retry_policy=retry_policy,
         )
         self.webhooks = WebhookSender(ctx)
+        self.worker_id = self.dispatcher.owner
+        self.commands = CommandRunner(ctx, self.worker_id)
         self._sweeper: asyncio.Task[None] | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
     async def start(self) -> None:
+        now = time.time()
+        await self.ctx.db.write(workers.prune, now - 10 * self.ctx.settings.lease_seconds)
+        await self.ctx.db.write(workers.register, self.worker_id, socket.gethostname(), os.getpid(), now)
+        self._heartbeat = asyncio.create_task(self._beat(), name="statusgate.worker-heartbeat")
         for engine in self.ctx.engines.values():
             if isinstance(engine, SupervisedEngine):
                 await engine.start()  # live sessions (child processes) belong to the worker only
@@ -45,6 +60,7 @@ class Worker:
             sweeper.run_forever(self.ctx, self._stopping), name="statusgate.sweeper"
         )
         await self.dispatcher.start()
+        await self.commands.start()
 
     async def stop(self) -> None:
         """Stop claiming, let sends in flight finish (within the grace period), release what it holds."""
@@ -53,8 +69,28 @@ class Worker:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._sweeper
+        await self.commands.stop()
         await self.dispatcher.stop()
         await self.webhooks.stop()
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            await asyncio.gather(self._heartbeat, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self.ctx.db.write(workers.unregister, self.worker_id)
+
+    async def _beat(self) -> None:
+        """API nodes answer "no worker" at once when no heartbeat is fresh (within the lease)."""
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.ctx.settings.lease_seconds / 3)
+            try:
+                if not await self.ctx.db.write(workers.heartbeat, self.worker_id, time.time()):
+                    # pruned while away (a long stall): come back
+                    await self.ctx.db.write(
+                        workers.register, self.worker_id, socket.gethostname(), os.getpid(), time.time()
+                    )
+            except Exception:
+                log.exception("worker heartbeat failed")
 
     # --- Wakeups (in-process) -----------------------------------------------------------------------
 
@@ -63,6 +99,9 @@ class Worker:
 
     def instance_changed(self, instance_id: int) -> None:
         self.dispatcher.wake(instance_id)
+
+    def command_submitted(self, instance_id: int) -> None:
+        self.commands.wake()
 
     # --- preparation --------------------------------------------------------------------------------
 

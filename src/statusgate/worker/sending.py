@@ -1,8 +1,16 @@
 """Sending: one loop per instance takes the head of its queue out, in order, paced, exactly once.
 
-The message id was fixed when the status was queued; the audience is fixed (committed) before the engine
-is called. After a crash a ``sending`` head is sent again with the same id and recipients, and the network
-ignores the repeat, so the status reaches its audience once however often the process dies.
+Exactly once means the network receives a status once. The message id was fixed when the status was
+queued; the audience is fixed (committed) before the engine is called. A status' first attempt sends. Every
+later attempt — a ``sending`` head left by a dead worker, a retry after an error or a timeout — follows one
+whose outcome may be unknown, so it first asks the engine (``Engine.delivered``): delivered, the status is
+recorded as sent without being sent again; not delivered, it is sent; still under way, it waits (``ready``
+with a retry time, an attempt counted); unknown, it fails as "may or may not have been published". A send
+whose outcome is unknown is never repeated blindly.
+
+Pacing is counted at the network: an instance's next send call starts no earlier than its delay after the
+previous attempt ended (its send call returned, or the engine's answer settled it), and that clock is written
+in the same transaction as the attempt's result.
 
 A send the engine accepted is recorded whatever the disk says: while it is full the record is tried again
 (the lease renewed meanwhile) rather than the status sent again.
@@ -19,7 +27,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from statusgate.domain.models import EngineName, Instance, PreparedMedia
+from statusgate.domain.models import DeliveryCheck, DeliveryState, EngineName, Instance, PreparedMedia
 from statusgate.domain.posts import OutgoingStatus
 from statusgate.domain.states import InstanceState, StatusState
 from statusgate.engines.base import Engine
@@ -40,6 +48,10 @@ log = logging.getLogger("statusgate.queue")
 
 LoadMedia = Callable[[str], Awaitable[PreparedMedia | None]]
 
+STILL_UNDER_WAY = "an earlier attempt is still under way (the engine has not settled it yet)"
+NOT_RESENT = "the status may or may not have been published — not resent to avoid a duplicate"
+UNKNOWN_OUTCOME = f"the engine cannot tell whether an earlier attempt reached the network; {NOT_RESENT}"
+
 
 def _head_and_instance(conn: sa.Connection, instance_id: int) -> tuple[StatusRow | None, Instance | None]:
     return outbox.head(conn, instance_id), instance_store.get(conn, instance_id)
@@ -54,7 +66,7 @@ def _claim(
     now: float,
     until: float,
 ) -> bool:
-    """Fix the audience and take the head; the pacing clock starts now (retries included)."""
+    """Fix the audience and take the head; ``attempts`` counts this attempt."""
     if head.state is StatusState.READY:
         claimed = outbox.transition(
             conn,
@@ -73,8 +85,6 @@ def _claim(
         claimed = outbox.take_lease(conn, head.seq, StatusState.SENDING, owner, now, until)
         if claimed:
             outbox.update_fields(conn, head.seq, attempts=head.attempts + 1)
-    if claimed:
-        instance_store.set_last_send_started(conn, head.instance_id, now)
     return claimed
 
 
@@ -83,7 +93,9 @@ def _delete_requested(conn: sa.Connection, seq: int) -> bool:
 
 
 def _sent(conn: sa.Connection, head: StatusRow, recipients: list[str], at: float) -> bool:
-    """Record the send; True if deleteStatus asked meanwhile for it to be revoked."""
+    """Record the send, and the attempt's end as the pacing clock; True if deleteStatus asked meanwhile for
+    it to be revoked."""
+    instance_store.set_last_send_ended(conn, head.instance_id, at)
     moved = outbox.transition_row(
         conn,
         head.seq,
@@ -101,8 +113,17 @@ def _sent(conn: sa.Connection, head: StatusRow, recipients: list[str], at: float
 
 
 def _finish(
-    conn: sa.Connection, head: StatusRow, new: StatusState, at: float, reason: str, retry_at: float | None
+    conn: sa.Connection,
+    head: StatusRow,
+    new: StatusState,
+    at: float,
+    reason: str,
+    retry_at: float | None,
+    ends_attempt: bool = False,
 ) -> None:
+    """Move the head on; ``ends_attempt``: this is an attempt's result, so the pacing clock is ``at``."""
+    if ends_attempt:
+        instance_store.set_last_send_ended(conn, head.instance_id, at)
     if head.state is StatusState.SENDING and _delete_requested(conn, head.seq):
         new, reason, retry_at = StatusState.DELETED, "deleted by deleteStatus before it went out", None
     outbox.transition(
@@ -192,19 +213,21 @@ class Sender:
         if await engine.state(instance_id) is not InstanceState.AUTHORIZED:
             return poll
         delay_ms = instance.settings.delay(self.settings.delay_default_ms)
-        start_at = pacing.next_send_at(instance.last_send_started_at, delay_ms, now)
+        start_at = pacing.next_send_at(instance.last_send_ended_at, delay_ms, now)
         if start_at > now:
             return start_at - now
         if stopping.is_set():
             return None
-        if not await self.send(engine, head):
+        ended = await self.send(engine, head)
+        if ended is None:
             return poll
-        # the next head cannot start before the delay (counted from this send's start) is over: no need to
-        # look before then, and looking then keeps the pace however long this send took
-        return max(0.0, now + delay_ms / 1000 - time.time())
+        # the next head cannot start before the delay (counted from this attempt's end) is over: no need to
+        # look before then, and looking then keeps the pace however long this attempt took
+        return max(0.0, ended + delay_ms / 1000 - time.time())
 
-    async def send(self, engine: Engine, head: StatusRow) -> bool:
-        """One attempt at sending the head; False if another worker holds it."""
+    async def send(self, engine: Engine, head: StatusRow) -> float | None:
+        """One attempt at the head: when it ended (the pacing clock written with its result; 0.0 when the
+        status failed before any attempt, for want of an audience), or None if another worker holds it."""
         now = time.time()
         recipients = head.recipients
         skipped = head.skipped_participants or []
@@ -212,47 +235,112 @@ class Sender:
             resolved = await self._resolve_audience(engine, head)
             if isinstance(resolved, str):
                 await self.db.write(_finish, head, StatusState.FAILED, now, resolved, None)
-                return True
+                return 0.0
             recipients, skipped = resolved.recipients, resolved.skipped
         until = now + self.settings.lease_seconds
         if not await self._claims.submit(_Claim(head, recipients, skipped, self.owner, now, until)):
-            return False
+            return None
         self._holding.add(head.seq)
         try:
-            await self._send_claimed(engine, head, recipients)
+            return await self._send_claimed(engine, head, recipients)
         finally:
             self._holding.discard(head.seq)
-        return True
 
-    async def _send_claimed(self, engine: Engine, head: StatusRow, recipients: list[str]) -> None:
+    async def _send_claimed(self, engine: Engine, head: StatusRow, recipients: list[str]) -> float:
+        """The claimed attempt; returns when it ended. Only a first attempt sends without asking."""
         instance_id = head.instance_id
         self.crash.reached("after_claim")
         attempts = head.attempts + 1
+        if head.attempts > 0 and not self.settings.test_blind_resend:
+            check = await self._ask(engine, head, attempts)
+            if check.state is not DeliveryState.NOT_DELIVERED:
+                return await self._settle(engine, head, recipients, check, attempts)
         media = await self.load_media(head.media_id) if head.media_id else None
         status = OutgoingStatus(head.id_message, head.post, media)
         try:
             async with asyncio.timeout(self.settings.engine_timeout_seconds):
                 outcome = await engine.send_status(instance_id, status, recipients)
-        except (EngineError, TimeoutError) as exc:
-            error = (
-                exc
-                if isinstance(exc, EngineError)
-                else EngineTransientError("the engine did not answer in time")
-            )
-            await self._failed(head, error, attempts)
-            return
+        except EngineError as exc:
+            return await self._failed(head, exc, attempts)
+        except TimeoutError:
+            error = EngineTransientError("the engine did not answer in time")
+            return await self._failed(head, error, attempts, uncertain=True)
+        except Exception:
+            # a bug in an engine, not an answer: the status may be out, so the next attempt asks
+            log.exception("send of %s raised; its outcome is unknown", head.id_message)
+            error = EngineTransientError("the engine failed while sending")
+            return await self._failed(head, error, attempts, uncertain=True)
         self.crash.reached("after_engine_send")
-        revoke = await self._record_sent(_Sent(head, list(outcome.recipients), time.time()))
+        ended = time.time()
+        revoke = await self._record_sent(_Sent(head, list(outcome.recipients), ended))
         self.crash.reached("after_sent_commit")
         if revoke:
             await self._revoke_after_send(engine, head, list(outcome.recipients))
         log.info(
-            "status %s of instance %s sent to %d recipients%s",
+            "status %s of instance %s sent to %d recipients",
             head.id_message,
             instance_id,
             len(outcome.recipients),
-            " (repeat ignored by the network)" if outcome.repeated else "",
         )
+        return ended
+
+    async def _ask(self, engine: Engine, head: StatusRow, attempts: int) -> DeliveryCheck:
+        """Did an earlier attempt reach the network? No answer in time, or an error, counts as pending."""
+        try:
+            async with asyncio.timeout(self.settings.engine_timeout_seconds):
+                return await engine.delivered(head.instance_id, head.id_message)
+        except EngineError as exc:
+            reason = exc.message
+        except TimeoutError:
+            reason = "the engine did not answer in time"
+        except Exception:
+            log.exception("asking whether %s was delivered raised", head.id_message)
+            reason = "the engine failed to answer"
+        log.warning(
+            "attempt %d at %s: whether an earlier attempt was delivered is not known yet: %s",
+            attempts,
+            head.id_message,
+            reason,
+        )
+        return DeliveryCheck(DeliveryState.PENDING)
+
+    async def _settle(
+        self, engine: Engine, head: StatusRow, recipients: list[str], check: DeliveryCheck, attempts: int
+    ) -> float:
+        """A later attempt that the engine's answer settles without sending; returns when it ended."""
+        now = time.time()
+        if check.state is DeliveryState.DELIVERED:
+            sent_to = list(check.recipients) or recipients
+            revoke = await self._record_sent(_Sent(head, sent_to, now))
+            if revoke:
+                await self._revoke_after_send(engine, head, sent_to)
+            log.info(
+                "status %s of instance %s was already delivered (the engine says so, asked at attempt %d): "
+                "recorded as sent to %d recipients without sending it again",
+                head.id_message,
+                head.instance_id,
+                attempts,
+                len(sent_to),
+            )
+            return now
+        if check.state is DeliveryState.PENDING:
+            ended, retry_in = await self._retry_later(
+                head, EngineTransientError(STILL_UNDER_WAY), attempts, True
+            )
+            log.info(
+                "attempt %d at %s: %s; %s",
+                attempts,
+                head.id_message,
+                STILL_UNDER_WAY,
+                "failed" if retry_in is None else f"asking again in {retry_in:.3g} s",
+            )
+            return ended
+        sending = dataclasses.replace(head, state=StatusState.SENDING)
+        await self.db.write(
+            _finish, sending, StatusState.FAILED, now, UNKNOWN_OUTCOME, None, ends_attempt=True
+        )
+        log.warning("status %s of instance %s failed: %s", head.id_message, head.instance_id, UNKNOWN_OUTCOME)
+        return now
 
     async def _record_sent(self, sent: _Sent) -> bool:
         """Record a send the engine accepted: it went out, so a full disk only delays the record."""
@@ -305,13 +393,29 @@ class Sender:
             return "no contact with a contactName to send the status to"
         return result
 
-    async def _failed(self, head: StatusRow, error: EngineError, attempts: int) -> None:
+    async def _failed(
+        self, head: StatusRow, error: EngineError, attempts: int, *, uncertain: bool = False
+    ) -> float:
+        """A send that failed; returns when the attempt ended."""
+        ended, _retry_in = await self._retry_later(head, error, attempts, uncertain)
+        log.warning("send of %s failed (attempt %d): %s", head.id_message, attempts, error.message)
+        return ended
+
+    async def _retry_later(
+        self, head: StatusRow, error: EngineError, attempts: int, uncertain: bool
+    ) -> tuple[float, float | None]:
+        """Back to ``ready`` with the retry policy's wait, or ``failed`` when it gives up: (when the attempt
+        ended, the wait or None). ``uncertain``: the status may have reached the network (the next attempt
+        asks); should the policy give up, the description says so."""
         decision = self.retry_policy.decide(error, attempts)
         now = time.time()
         sending = dataclasses.replace(head, state=StatusState.SENDING)
         if decision.retry_in_seconds is None:
-            await self.db.write(_finish, sending, StatusState.FAILED, now, decision.reason, None)
+            reason = f"{decision.reason}; {NOT_RESENT}" if uncertain else decision.reason
+            await self.db.write(_finish, sending, StatusState.FAILED, now, reason, None, ends_attempt=True)
         else:
             retry_at = now + decision.retry_in_seconds
-            await self.db.write(_finish, sending, StatusState.READY, now, decision.reason, retry_at)
-        log.warning("send of %s failed (attempt %d): %s", head.id_message, attempts, error.message)
+            await self.db.write(
+                _finish, sending, StatusState.READY, now, decision.reason, retry_at, ends_attempt=True
+            )
+        return now, decision.retry_in_seconds

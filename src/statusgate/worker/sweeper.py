@@ -8,7 +8,7 @@ import logging
 import time
 
 from statusgate.services.context import ServiceContext
-from statusgate.store import sweep
+from statusgate.store import commands, sweep
 
 log = logging.getLogger("statusgate.sweeper")
 
@@ -24,6 +24,7 @@ async def sweep_once(ctx: ServiceContext, now: float | None = None) -> dict[str,
         "uploads": await ctx.db.write(sweep.expired_uploads, now),
         "media_rows": await ctx.db.write(sweep.unused_media, now - GRACE_SECONDS),
         "sandbox_events": await ctx.sandbox.prune(now - settings.notification_retention_seconds),
+        "commands": await ctx.db.write(commands.forget_finished, now - settings.command_retention_seconds),
     }
     needed = await ctx.db.read(sweep.referenced_blobs)
     counts["files"] = await asyncio.to_thread(ctx.media.remove_unreferenced, needed, now - GRACE_SECONDS)

@@ -3,12 +3,15 @@
 Limits this engine states in its capabilities (see docs/engines.md):
 
 - ``explicit_audience=False``: whatsmeow posts to the phone's status audience and cannot take a list.
-- ``honours_message_id=False``: WhatsApp chooses the id. A send intent is recorded before each send, so
-  a send whose outcome is unknown (the child or the server died in between) fails instead of being repeated.
+- ``honours_message_id=False``: WhatsApp chooses the id. A send intent is recorded before each send and
+  its outcome after, so :meth:`WhatsAppEngine.delivered` answers from them, and a send whose outcome is
+  unknown (the child or the server died in between) is never repeated.
 - ``revoke=True``: a revoke goes to the phone's *current* status audience.
 
-Only the server supervises children (:meth:`start`). Another process (the CLI) builds this engine too, but
-it only reads what the server recorded in the session dirs and provisions or removes them.
+Only the worker supervises children (:meth:`start`). Other processes (an API node, the CLI) build this
+engine too, but only read what the worker recorded — the account's state, wid and a copy of its address
+book in ``engine_states`` (the session dir's state file when there is no database row) — and provision or
+remove session dirs.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 
 from statusgate.domain.models import (
     Contact,
+    DeliveryCheck,
     EngineName,
     IncomingStatusEvent,
     QrAnswer,
@@ -54,6 +58,8 @@ from statusgate.engines.whatsapp.protocol import (
 from statusgate.engines.whatsapp.sends import Sends
 from statusgate.errors import EnginePermanentError, EngineTransientError
 from statusgate.settings import Settings
+from statusgate.store import engine_states
+from statusgate.store.db import Database
 
 log = logging.getLogger("statusgate.engine.whatsapp")
 
@@ -70,8 +76,10 @@ class WhatsAppEngine:
     name = EngineName.WHATSAPP
     capabilities = EngineCapabilities(explicit_audience=False, honours_message_id=False, revoke=True)
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, db: Database | None = None) -> None:
         self.settings = settings
+        #: where the account's state is published for other processes (None: session files only)
+        self.db = db
         self.sessions = settings.data_dir / "sessions"
         self.limits = Limits.from_settings(settings)
         self.supervising = False
@@ -79,6 +87,8 @@ class WhatsAppEngine:
         self.sends = Sends(self.session_dir, settings.whatsapp_send_timeout_seconds)
         self.events = EventBuffer(settings.whatsapp_event_buffer, settings.whatsapp_receipt_hold_seconds)
         self._tasks: set[asyncio.Task[None]] = set()
+        #: when each account's address book was last copied to the database
+        self._contacts_copied: dict[int, float] = {}
 
     def _background(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -132,6 +142,9 @@ class WhatsAppEngine:
         session_dir = self.session_dir(instance_id)
         session_dir.mkdir(parents=True, exist_ok=True)
         files.write_state(session_dir, {"state": InstanceState.NOT_AUTHORIZED.value, "wid": ""})
+        if self.db is not None:
+            state = InstanceState.NOT_AUTHORIZED
+            await self.db.write(engine_states.put_state, instance_id, state, "", "", time.time())
 
     async def forget(self, instance_id: int) -> None:
         account = self.accounts.pop(instance_id, None)
@@ -148,6 +161,32 @@ class WhatsAppEngine:
         log.info("instance %s is %s %s", account.instance_id, account.state.value, account.reason)
         self.events.push(StateEvent(account.instance_id, account.state, time.time()))
         files.write_state(account.session_dir, account.snapshot())
+        if self.db is not None:
+            self._background(
+                self._publish_state(account.instance_id, account.state, account.wid, account.reason)
+            )
+            if account.state is InstanceState.AUTHORIZED:
+                self._background(self._copy_contacts(account.instance_id))
+
+    async def _publish_state(self, instance_id: int, state: InstanceState, wid: str, reason: str) -> None:
+        assert self.db is not None
+        try:
+            await self.db.write(engine_states.put_state, instance_id, state, wid, reason, time.time())
+        except Exception:
+            log.exception("recording the state of instance %s failed", instance_id)
+
+    async def _copy_contacts(self, instance_id: int) -> None:
+        """Keep a copy of the address book in the database: getContacts is answered from it, anywhere."""
+        assert self.db is not None
+        self._contacts_copied[instance_id] = time.time()
+        try:
+            found = await self._live_contacts(instance_id)
+            await self.db.write(engine_states.put_contacts, instance_id, found, time.time())
+        except Exception as exc:  # the next refresh tries again
+            log.warning("copying the address book of instance %s failed: %s", instance_id, exc)
+
+    async def _stored(self, instance_id: int) -> engine_states.EngineStateRow | None:
+        return None if self.db is None else await self.db.read(engine_states.get, instance_id)
 
     def _recorded(self, instance_id: int) -> dict[str, object]:
         session_dir = self.session_dir(instance_id)
@@ -160,6 +199,9 @@ class WhatsAppEngine:
     async def state(self, instance_id: int) -> InstanceState:
         if self.supervising:
             return self._account(instance_id).state
+        stored = await self._stored(instance_id)
+        if stored is not None:
+            return stored.state
         return InstanceState(
             str(self._recorded(instance_id).get("state", InstanceState.NOT_AUTHORIZED.value))
         )
@@ -167,6 +209,9 @@ class WhatsAppEngine:
     async def wid(self, instance_id: int) -> str:
         if self.supervising:
             return self._account(instance_id).wid
+        stored = await self._stored(instance_id)
+        if stored is not None:
+            return stored.wid
         return str(self._recorded(instance_id).get("wid", ""))
 
     # --- authorization ---------------------------------------------------------------------------------------
@@ -238,6 +283,17 @@ class WhatsAppEngine:
         raise EngineTransientError(answer.error)
 
     async def contacts(self, instance_id: int) -> list[Contact]:
+        """The worker reads the phone's address book; every other process reads the worker's copy."""
+        if self.supervising or self.db is None:
+            return await self._live_contacts(instance_id)
+        stored = await self._stored(instance_id)
+        if stored is None or stored.contacts is None:
+            raise EngineTransientError(
+                "the address book has not been read from the phone yet; try again soon"
+            )
+        return stored.contacts
+
+    async def _live_contacts(self, instance_id: int) -> list[Contact]:
         answer = await self._connected(instance_id).request(Contacts())
         result = self._result(answer, Contacts())
         assert isinstance(result, ContactsResult)
@@ -258,6 +314,10 @@ class WhatsAppEngine:
     ) -> SendOutcome:
         """Post to the phone's status audience; ``recipients`` is ignored (whatsmeow cannot take a list)."""
         return await self.sends.send(self._connected(instance_id), status)
+
+    async def delivered(self, instance_id: int, message_id: str) -> DeliveryCheck:
+        """From the send intents (any state of the account: they are on disk, in the session dir)."""
+        return await self.sends.delivered(self.accounts.get(instance_id), instance_id, message_id)
 
     async def revoke_status(self, instance_id: int, message_id: str, recipients: Sequence[str]) -> None:
         """Revoke to the phone's current status audience (it may differ from the one the status reached)."""
@@ -289,8 +349,18 @@ class WhatsAppEngine:
                 del self.accounts[instance_id]
                 self._background(account.close())
 
+    def _refresh_copies(self) -> None:
+        """The address book changes on the phone: copy it again now and then."""
+        if self.db is None:
+            return
+        due = time.time() - self.settings.whatsapp_contacts_refresh_seconds
+        for instance_id, account in self.accounts.items():
+            if account.state is InstanceState.AUTHORIZED and self._contacts_copied.get(instance_id, 0) < due:
+                self._background(self._copy_contacts(instance_id))
+
     async def drain_events(self, handler: EventHandler, limit: int = 500) -> int:
         if self.supervising:
             self._watch_deleted()
+            self._refresh_copies()
         await self.events.map_receipts(self._ours)
         return await self.events.drain(handler, limit)

@@ -1,9 +1,11 @@
-"""Sending under WhatsApp's message ids: intents before, outcomes after, and no repeat of an unknown one.
+"""Sending under WhatsApp's message ids: intents before, outcomes after, and never a second publish.
 
 WhatsApp (not us) chooses a status' id. So each send is bracketed: an intent "about to send <our id>" is on
 disk before the child is asked; the child's answer turns it into "sent as <WhatsApp's id>", or removes it
-when nothing was published. An intent that stays open — the child died, or the server stopped, between
-the two — is a send whose outcome nobody knows: it fails, and is never sent again (no duplicate status).
+when nothing was published. The same records answer whether a status was delivered (:meth:`Sends.delivered`):
+sent as WhatsApp's id, delivered; an attempt in flight or its outcome still being written, pending; no
+intent, not delivered. An intent that stays open — the child died, or the server stopped, between the two —
+is a send whose outcome nobody knows: unknown, and never sent again (no duplicate status).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import base64
 from collections.abc import Callable
 from pathlib import Path
 
-from statusgate.domain.models import SendOutcome
+from statusgate.domain.models import DeliveryCheck, DeliveryState, SendOutcome
 from statusgate.domain.posts import MediaPost, OutgoingStatus, TextPost, VoicePost
 from statusgate.engines.whatsapp.account import Account
 from statusgate.engines.whatsapp.files import Intents
@@ -78,6 +80,8 @@ class Sends:
         self._stores: dict[int, Intents] = {}
         #: outcomes being written, by our message id: a send returns only once its outcome is on disk
         self._recordings: dict[str, asyncio.Task[None]] = {}
+        #: our message ids whose intent is being written and request handed to the child
+        self._starting: set[str] = set()
 
     def store(self, instance_id: int) -> Intents:
         store = self._stores.get(instance_id)
@@ -94,7 +98,7 @@ class Sends:
             await asyncio.shield(earlier)
         known = await asyncio.to_thread(store.get, message_id)
         if known is not None and known.wa_message_id:
-            return SendOutcome((), repeated=True)
+            return SendOutcome(())  # published already: never a second time
         future = account.child.in_flight(message_id) if account.child is not None else None
         if known is not None and future is None:
             raise EnginePermanentError(CUT_OFF)
@@ -126,21 +130,49 @@ class Sends:
         raise EngineTransientError(answer.error)
 
     async def _start(self, account: Account, store: Intents, request: SendStatus) -> asyncio.Future[Response]:
-        await asyncio.to_thread(store.begin, request.message_id)
-        child = account.child
-        if child is None or not child.alive:
-            await asyncio.to_thread(store.clear, request.message_id)
-            failed: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
-            failed.set_result(Response(ok=False, error=NOT_CONNECTED, error_kind=TRANSIENT))
-            return failed
         message_id = request.message_id
+        self._starting.add(message_id)
+        try:
+            await asyncio.to_thread(store.begin, message_id)
+            child = account.child
+            if child is None or not child.alive:
+                await asyncio.to_thread(store.clear, message_id)
+                failed: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+                failed.set_result(Response(ok=False, error=NOT_CONNECTED, error_kind=TRANSIENT))
+                return failed
 
-        def on_response(answer: Response) -> None:
-            task = asyncio.create_task(self._record(store, message_id, answer))
-            self._recordings[message_id] = task
-            task.add_done_callback(lambda _t: self._recordings.pop(message_id, None))
+            def on_response(answer: Response) -> None:
+                task = asyncio.create_task(self._record(store, message_id, answer))
+                self._recordings[message_id] = task
+                task.add_done_callback(lambda _t: self._recordings.pop(message_id, None))
 
-        return await child.submit(request, on_response=on_response)
+            return await child.submit(request, on_response=on_response)
+        finally:
+            self._starting.discard(message_id)
+
+    def _under_way(self, account: Account | None, message_id: str) -> bool:
+        """An attempt at this status is being started, waits for WhatsApp, or has its outcome being written."""
+        if message_id in self._starting or message_id in self._recordings:
+            return True
+        child = account.child if account is not None else None
+        return child is not None and child.in_flight(message_id) is not None
+
+    async def delivered(self, account: Account | None, instance_id: int, message_id: str) -> DeliveryCheck:
+        """From the intents: WhatsApp's id recorded, delivered (who got it: the receipts tell); an attempt
+        under way, pending; an intent with no outcome and nothing under way, unknown; none, not delivered.
+
+        Whether an attempt is under way is asked before and after the intent is read, so an answer that
+        arrives meanwhile is never mistaken for an outcome nobody knows."""
+        if self._under_way(account, message_id):
+            return DeliveryCheck(DeliveryState.PENDING)
+        known = await asyncio.to_thread(self.store(instance_id).get, message_id)
+        if known is not None and known.wa_message_id:
+            return DeliveryCheck(DeliveryState.DELIVERED)
+        if self._under_way(account, message_id):
+            return DeliveryCheck(DeliveryState.PENDING)
+        if known is not None:
+            return DeliveryCheck(DeliveryState.UNKNOWN)
+        return DeliveryCheck(DeliveryState.NOT_DELIVERED)
 
     @staticmethod
     async def _record(store: Intents, message_id: str, answer: Response) -> None:

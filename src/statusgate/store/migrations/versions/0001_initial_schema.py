@@ -3,6 +3,10 @@
 Revision ID: 0001
 Revises:
 Create Date: 2026-11-26 05:49:20.187322
+
+The released databases are at this revision: what it makes on SQLite must never change (a test compares it
+with the released schema). Boolean defaults are ``sa.false()``: ``DEFAULT 0`` on SQLite, as released, and
+``DEFAULT false`` on PostgreSQL, which refuses a number for a boolean.
 """
 
 from __future__ import annotations
@@ -166,7 +170,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("at", sa.Float(), nullable=False),
-        sa.Column("consumed", sa.Boolean(), server_default=sa.text("0"), nullable=False),
+        sa.Column("consumed", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.ForeignKeyConstraint(
             ["instance_id"],
             ["instances.id_instance"],
@@ -238,7 +242,7 @@ def upgrade() -> None:
         sa.Column("recipients", sa.JSON(), nullable=True),
         sa.Column("skipped_participants", sa.JSON(), nullable=True),
         sa.Column("sent_at", sa.Float(), nullable=True),
-        sa.Column("delete_requested", sa.Boolean(), server_default=sa.text("0"), nullable=False),
+        sa.Column("delete_requested", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("last_action_at", sa.Float(), nullable=False),
         sa.ForeignKeyConstraint(
             ["instance_id"],

@@ -1,0 +1,20 @@
+"""``/health``: whether this process can reach its database, and whether a worker is alive."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from statusgate.services.context import ServiceContext
+from statusgate.store import workers
+
+
+async def report(ctx: ServiceContext) -> dict[str, Any]:
+    """``status`` is ``ok`` while the database answers; ``worker`` says whether any worker heartbeated
+    within the lease (an API node without one still takes statuses: they wait in the queue)."""
+    database = await ctx.db.ping()
+    worker = False
+    if database:
+        since = time.time() - ctx.settings.lease_seconds
+        worker = await ctx.db.read(workers.alive, since) > 0
+    return {"status": "ok" if database else "unavailable", "database": database, "worker": worker}
