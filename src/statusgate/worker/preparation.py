@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from statusgate.domain.models import PreparedMedia
 from statusgate.domain.states import StatusState
-from statusgate.errors import MediaError, StorageFullError
+from statusgate.errors import MediaError
 from statusgate.media.store import no_space_cause
 from statusgate.queue.crashpoints import CrashPoints
 from statusgate.queue.retry import next_wait
@@ -33,6 +33,7 @@ from statusgate.store import outbox
 from statusgate.store.batch import Batcher
 from statusgate.store.db import Database
 from statusgate.store.outbox import StatusRow
+from statusgate.worker.room import write_when_room
 
 log = logging.getLogger("statusgate.queue")
 
@@ -223,28 +224,19 @@ class Preparer:
         takes the status up). On any other error it gives up: this task ends, the heartbeat stops renewing
         the lease, and once the lease lapses the status is prepared again.
         """
-        wait: float | None = None
-        while True:
-            try:
-                await self._results.submit(result)
-            except StorageFullError:
-                wait = next_wait(
-                    wait, self.settings.prepare_retry_base_seconds, self.settings.prepare_retry_cap_seconds
-                )
-                log.warning(
-                    "recording the preparation of %s failed: the disk is full; trying again in %.3g s",
-                    result.row.id_message,
-                    wait,
-                )
-                await asyncio.sleep(wait)
-            except Exception:
-                log.exception(
-                    "recording the preparation of %s failed; it is prepared again once its lease lapses",
-                    result.row.id_message,
-                )
-                return False
-            else:
-                return True
+        try:
+            await write_when_room(
+                lambda: self._results.submit(result),
+                f"the preparation of {result.row.id_message}",
+                self.settings,
+            )
+        except Exception:
+            log.exception(
+                "recording the preparation of %s failed; it is prepared again once its lease lapses",
+                result.row.id_message,
+            )
+            return False
+        return True
 
 
 def _describe(cause: BaseException) -> str:

@@ -31,10 +31,10 @@ from statusgate.domain.models import DeliveryCheck, DeliveryState, EngineName, I
 from statusgate.domain.posts import OutgoingStatus
 from statusgate.domain.states import InstanceState, StatusState
 from statusgate.engines.base import Engine
-from statusgate.errors import EngineError, EngineTransientError, StorageFullError
+from statusgate.errors import EngineError, EngineTransientError
 from statusgate.queue import audience, pacing
 from statusgate.queue.crashpoints import CrashPoints
-from statusgate.queue.retry import RetryPolicy, next_wait
+from statusgate.queue.retry import RetryPolicy
 from statusgate.settings import Settings
 from statusgate.store import instances as instance_store
 from statusgate.store import outbox
@@ -43,6 +43,7 @@ from statusgate.store.batch import Batcher, each
 from statusgate.store.db import Database
 from statusgate.store.outbox import StatusRow
 from statusgate.store.schema import statuses
+from statusgate.worker.room import write_when_room
 
 log = logging.getLogger("statusgate.queue")
 
@@ -344,20 +345,9 @@ class Sender:
 
     async def _record_sent(self, sent: _Sent) -> bool:
         """Record a send the engine accepted: it went out, so a full disk only delays the record."""
-        wait: float | None = None
-        while True:
-            try:
-                return await self._results.submit(sent)
-            except StorageFullError:
-                wait = next_wait(
-                    wait, self.settings.prepare_retry_base_seconds, self.settings.prepare_retry_cap_seconds
-                )
-                log.warning(
-                    "recording the send of %s failed: the disk is full; trying again in %.3g s",
-                    sent.head.id_message,
-                    wait,
-                )
-                await asyncio.sleep(wait)
+        return await write_when_room(
+            lambda: self._results.submit(sent), f"the send of {sent.head.id_message}", self.settings
+        )
 
     async def _revoke_after_send(self, engine: Engine, head: StatusRow, recipients: list[str]) -> None:
         """deleteStatus came while this status was being sent: revoke it now that it is out."""
