@@ -3,14 +3,19 @@ its request sent, under Green's names (the request → post → stored → post 
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import Any, cast
 
+import httpx
 import pytest
 
+from statusgate.api.app import build_app
 from statusgate.domain.models import MediaKind
 from statusgate.domain.posts import MediaPost, TextPost, VoicePost
 from statusgate.services.statuses import green_fields
 from statusgate.store import posts
+from statusgate.wiring.core import Core
+from statusgate.worker.role import Worker
 from tests.conftest import Gateway
 
 PEOPLE = ["79990000001@c.us", "79990000002@c.us"]
@@ -35,13 +40,21 @@ BODIES: list[tuple[str, dict[str, Any]]] = [
 
 
 @pytest.fixture
-async def gw(start_gateway: Any, make_settings: Any) -> Gateway:
-    gateway: Gateway = await start_gateway(make_settings(allow_private_urls=False))
-    return gateway
+async def gw(make_settings: Any) -> AsyncIterator[Gateway]:
+    """The API alone (as ``--role api`` with its worker stopped): every status stays in the queue as
+    accepted — no preparation can fail one meanwhile (these links lead nowhere)."""
+    core = Core(make_settings(allow_private_urls=False))
+    await core.open()
+    app = build_app(core.ctx)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:9")
+    try:
+        yield Gateway(core.ctx, cast(Worker, None), client)
+    finally:
+        await client.aclose()
+        await core.close()
 
 
 async def test_show_messages_queue_shows_each_request_as_sent(gw: Gateway) -> None:
-    # not authorized: nothing leaves, every status stays in the queue
     id_instance, token = await gw.create_instance(authorized=False)
     sent = []
     for method, body in BODIES:
