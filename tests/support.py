@@ -18,7 +18,7 @@ import time
 import wave
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import httpx
 from PIL import Image
@@ -153,11 +153,13 @@ class ServerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 60.0) -> ServerProcess:
+    def argv(self) -> list[str]:
+        """The server's command line (a subclass may run it inside something: a namespace, say)."""
+        return [sys.executable, "-m", "statusgate", self.command]
+
+    def start(self, timeout: float = 60.0) -> Self:
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "statusgate", self.command], env=self.env, stdout=log, stderr=log
-        )
+        self.proc = subprocess.Popen(self.argv(), env=self.env, stdout=log, stderr=log)
         log.close()
 
         def healthy() -> bool:
@@ -185,7 +187,7 @@ class ServerProcess:
             self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout=timeout)
 
-    def __enter__(self) -> ServerProcess:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *_exc: object) -> None:

@@ -93,23 +93,9 @@ class TmpfsServer(ServerProcess):
         self.size = size
         self.seed = seed
 
-    def start(self, timeout: float = 60.0) -> TmpfsServer:
-        argv = [*UNSHARE, "sh", "-c", MOUNT_AND_RUN, str(self.mount_point), self.size, str(self.seed or "")]
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [*argv, sys.executable, "-m", "statusgate", "serve"], env=self.env, stdout=log, stderr=log
-            )
-
-        def healthy() -> bool:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise AssertionError(f"server exited with {self.proc.returncode}: {self.output()[-2000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                return httpx.get(f"{self.url}/health", timeout=1).status_code == 200
-            return False
-
-        wait_for(healthy, timeout=timeout, what="server health")
-        return self
+    def argv(self) -> list[str]:
+        mount = [*UNSHARE, "sh", "-c", MOUNT_AND_RUN, str(self.mount_point), self.size, str(self.seed or "")]
+        return [*mount, *super().argv()]
 
     @property
     def disk(self) -> Path:
