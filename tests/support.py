@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import http.server
 import io
 import json
+import locale
 import math
 import os
+import shutil
 import signal
 import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import wave
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import IO, Any, Self, TypeVar
 
 import httpx
 from PIL import Image
@@ -59,10 +63,48 @@ def wait_for(
     raise AssertionError(f"timed out after {timeout} s waiting for {what or check!r}; last value: {last!r}")
 
 
+#: the ports :func:`free_port` hands out: a block of its own for each pytest-xdist worker, below the
+#: kernel's ephemeral range, so that neither another worker nor any outgoing connection (whose local port
+#: the kernel takes from that range) can be given a port between the probe and the server's own bind
+PORT_BLOCK = 2000
+PORTS_FROM = 20000
+_port_lock = threading.Lock()
+_next_port: list[int] = []
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
+def _worker_index() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1 … under xdist
+    return int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port nothing listens on now, for a server the test starts next."""
+    low = PORTS_FROM + _worker_index() * PORT_BLOCK
+    if low + PORT_BLOCK > _ephemeral_low():  # no room below the ephemeral range: let the kernel choose
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+    with _port_lock:
+        if not _next_port:  # where in the block this process starts: a process started later goes on
+            _next_port.append(int(time.monotonic() * 1000) % PORT_BLOCK)
+        for _ in range(PORT_BLOCK):
+            # one port after the other: a port is not handed out again before the whole block was
+            port = low + _next_port[0] % PORT_BLOCK
+            _next_port[0] += 1
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    raise AssertionError(f"no free port in {low}..{low + PORT_BLOCK - 1}")
 
 
 class FileServer:
@@ -129,10 +171,100 @@ def base_env(data_dir: Path, **settings: Any) -> dict[str, str]:
     return env
 
 
-def cli(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "statusgate", *args], env=env, capture_output=True, text=True, timeout=60
-    )
+class _ForkServer:
+    """The client of tests/cli_forkserver.py: one per test process, started at the first command."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._dir: str | None = None
+
+    def _socket(self) -> str:
+        with self._lock:
+            if self._proc is None or self._proc.poll() is not None:
+                self._dir = tempfile.mkdtemp(prefix="statusgate-cli-")
+                path = os.path.join(self._dir, "socket")
+                env = {k: v for k, v in os.environ.items() if not k.startswith("STATUSGATE_")}
+                log = open(os.path.join(self._dir, "log"), "ab")  # noqa: SIM115 - the child keeps it
+                self._proc = subprocess.Popen(
+                    [sys.executable, "-m", "tests.cli_forkserver", path],
+                    cwd=ROOT,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                )
+                log.close()
+                proc = self._proc
+
+                def listening() -> bool:
+                    if proc.poll() is not None:
+                        raise AssertionError(f"the CLI fork server exited with {proc.returncode}")
+                    return os.path.exists(path)
+
+                wait_for(listening, timeout=60, interval=0.01, what="the CLI fork server")
+                atexit.register(self.stop)
+            assert self._dir is not None
+            return os.path.join(self._dir, "socket")
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+
+    def run(self, args: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+        """Run ``python -m statusgate ARGS`` as a process forked from the server; as ``subprocess.run``."""
+        path = self._socket()
+        with (
+            tempfile.TemporaryFile() as out,
+            tempfile.TemporaryFile() as err,
+            socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn,
+        ):
+            conn.settimeout(timeout)
+            conn.connect(path)
+            request = {"argv": args, "env": env, "cwd": os.getcwd()}
+            socket.send_fds(conn, [json.dumps(request).encode()], [out.fileno(), err.fileno()])
+            reader = conn.makefile("rb")
+            pid: int | None = None
+            try:
+                pid = int(reader.readline().split()[1])
+                line = reader.readline()
+                if not line.startswith(b"exit "):
+                    raise AssertionError(f"the CLI fork server broke off statusgate {' '.join(args)}")
+                code = int(line.split()[1])
+            except TimeoutError:
+                if pid is not None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                raise subprocess.TimeoutExpired(["statusgate", *args], timeout) from None
+            finally:
+                reader.close()
+
+            def text(file: IO[bytes]) -> str:  # as subprocess.run(text=True) decodes
+                file.seek(0)
+                decoded = file.read().decode(locale.getpreferredencoding(False))
+                return decoded.replace("\r\n", "\n").replace("\r", "\n")
+
+            return subprocess.CompletedProcess(["statusgate", *args], code, text(out), text(err))
+
+
+_fork_server = _ForkServer()
+
+
+def cli(
+    env: dict[str, str], *args: str, check: bool = True, fresh: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """``python -m statusgate ARGS``: a process of its own, forked from a server that has the imports done
+    (about a second saved per command); ``fresh``: a new interpreter, for tests of the process itself."""
+    if fresh:
+        result = subprocess.run(
+            [sys.executable, "-m", "statusgate", *args], env=env, capture_output=True, text=True, timeout=60
+        )
+    else:
+        result = _fork_server.run(list(args), env, timeout=60)
     if check and result.returncode != 0:
         raise AssertionError(f"statusgate {' '.join(args)} failed ({result.returncode}): {result.stderr}")
     return result

@@ -64,15 +64,16 @@ def test_instance_commands(env: dict[str, str], tmp_path: Path) -> None:
 
 
 def test_errors_exit_codes(env: dict[str, str]) -> None:
-    usage = cli(env, "instance", "frobnicate", check=False)
+    # fresh interpreters: the exit codes of `python -m statusgate` itself (elsewhere the CLI runs forked)
+    usage = cli(env, "instance", "frobnicate", check=False, fresh=True)
     assert usage.returncode == 2
-    missing = cli(env, "sandbox", "scan", "1234567890", check=False)
+    missing = cli(env, "sandbox", "scan", "1234567890", check=False, fresh=True)
     assert missing.returncode == 1
     assert missing.stderr.strip().count("\n") == 0
     assert "1234567890" in missing.stderr
     assert missing.stdout == ""
-    failed = cli(env, "instance", "create", "--engine", "sandbox", "--name", "a", "--json")
-    dup = cli(env, "instance", "create", "--name", "a", "--json", check=False)
+    failed = cli(env, "instance", "create", "--engine", "sandbox", "--name", "a", "--json", fresh=True)
+    dup = cli(env, "instance", "create", "--name", "a", "--json", check=False, fresh=True)
     assert failed.returncode == 0
     assert dup.returncode == 1
     assert dup.stdout == ""

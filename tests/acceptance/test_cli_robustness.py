@@ -294,7 +294,7 @@ def busy_port() -> Iterator[int]:
 @pytest.mark.parametrize("command", ["serve", "demo"])
 def test_a_busy_port_is_one_line_naming_the_setting(tmp_path: Path, busy_port: int, command: str) -> None:
     env = base_env(tmp_path / "data") | {"STATUSGATE_HOST": "127.0.0.1"}
-    done = cli(env, command, "--port", str(busy_port), check=False)
+    done = cli(env, command, "--port", str(busy_port), check=False, fresh=True)
     line = one_line_failure(done)
     assert "--port" in line, line
     assert "STATUSGATE_PORT" in line, line
@@ -346,7 +346,7 @@ def test_demo_prints_its_curl_once_the_port_takes_connections(tmp_path: Path) ->
 
 
 def test_version(tmp_path: Path) -> None:
-    done = cli(base_env(tmp_path / "data"), "--version")
+    done = cli(base_env(tmp_path / "data"), "--version", fresh=True)
     assert done.stdout == f"statusgate {metadata.version('statusgate')}\n"
     assert done.stderr == ""
 
@@ -360,7 +360,9 @@ def test_version(tmp_path: Path) -> None:
     ],
 )
 def test_a_database_url_is_never_shown_with_its_password(tmp_path: Path, url: str) -> None:
-    done = cli(base_env(tmp_path / "data"), "instance", "list", "--database-url", url, check=False)
+    done = cli(
+        base_env(tmp_path / "data"), "instance", "list", "--database-url", url, check=False, fresh=True
+    )
     line = one_line_failure(done)
     assert "s3cret" not in line, line
     assert "s3cret" not in done.stdout

@@ -18,7 +18,7 @@ import httpx
 from tests.support import ServerPair, base_env, cli, cli_json, wait_for
 
 STATUSES = 100
-DELAY_MS = 100
+DELAY_MS = 50
 KILLS = 3
 #: each worker process kills itself right after its N-th engine send, before recording it
 CRASH_EVERY = 30

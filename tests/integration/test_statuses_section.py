@@ -27,7 +27,14 @@ def files() -> Any:
 @pytest.fixture
 async def gw(start_gateway: Any, make_settings: Any) -> Gateway:
     gateway: Gateway = await start_gateway(
-        make_settings(send_retry_base_seconds=0.05, send_retry_cap_seconds=0.1, engine_timeout_seconds=1)
+        make_settings(
+            send_retry_base_seconds=0.05,
+            send_retry_cap_seconds=0.1,
+            engine_timeout_seconds=1,
+            # every attempt waits the instance's delay: short, so the nine attempts of test_engine_faults
+            # do not wait 4.5 s
+            delay_default_ms=20,
+        )
     )
     return gateway
 
