@@ -85,6 +85,13 @@ def key_of(type_: str, facts: dict[str, Any]) -> tuple[str, str, str, str]:
 
 def journal(env: dict[str, str], instance_id: int, count: int) -> float:
     """Append ``count`` notifications with the journal's own function, in one transaction; seconds taken."""
+    from statusgate.domain.notifications import (
+        Notification,
+        Outcome,
+        OutgoingStatusChanged,
+        StatusReceiptChanged,
+    )
+    from statusgate.domain.states import ReceiptStatus
     from statusgate.settings import Settings
     from statusgate.store import notifications
     from statusgate.store.db import Database
@@ -95,7 +102,14 @@ def journal(env: dict[str, str], instance_id: int, count: int) -> float:
     def append_all(conn: Any) -> None:
         now = time.time()
         for type_, facts in scripted(count):
-            assert notifications.append(conn, instance_id, type_, facts, now) is not None
+            fact: Notification = (
+                OutgoingStatusChanged(instance_id, facts["idMessage"], Outcome(facts["status"]), now)
+                if type_ == "outgoingMessageStatus"
+                else StatusReceiptChanged(
+                    instance_id, facts["idMessage"], facts["participant"], ReceiptStatus(facts["status"]), now
+                )
+            )
+            assert notifications.journal(conn, fact) is not None
 
     started = time.perf_counter()
     db.write_now(append_all)

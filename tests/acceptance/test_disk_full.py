@@ -410,7 +410,7 @@ async def _record_on_full_disk(disk: Path, gated: GatedFileServer, warnings: lis
     from statusgate.queue.crashpoints import CrashPoints
     from statusgate.services import instances
     from statusgate.settings import Settings
-    from statusgate.store import outbox
+    from statusgate.store import intake, outbox
     from statusgate.wiring.core import Core
     from statusgate.worker.preparation import Preparer
     from statusgate.worker.role import Worker
@@ -425,8 +425,8 @@ async def _record_on_full_disk(disk: Path, gated: GatedFileServer, warnings: lis
         instance = await instances.create(ctx, authorized=True)
         now = time.time()
         post = MediaPost(gated.url, "a.jpg", MediaKind.IMAGE)
-        new = outbox.NewStatus(instance.id_instance, "3EB0D15CF011000000A1", post, now, now + 3600)
-        await ctx.db.write(outbox.enqueue_many, [new])
+        new = intake.NewStatus(instance.id_instance, "3EB0D15CF011000000A1", post, now, now + 3600)
+        await ctx.db.write(intake.enqueue_many, [new])
         preparer = Preparer(
             settings,
             ctx.db,

@@ -14,6 +14,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from statusgate.domain.notifications import InstanceStateChanged
+from statusgate.domain.states import InstanceState
 from statusgate.engines.sandbox_network import ImportedContact
 from statusgate.store import notifications
 from statusgate.store.schema import instances as instances_table
@@ -180,7 +182,7 @@ async def test_f4_huge_minutes_mean_everything_kept(gw: Gateway) -> None:
 async def test_f3_f5_receipt_ids(gw: Gateway) -> None:
     id_instance, token = await gw.create_instance()
     await gw.ctx.db.write(
-        notifications.append, id_instance, "stateInstanceChanged", {"stateInstance": "x"}, time.time()
+        notifications.journal, InstanceStateChanged(id_instance, InstanceState.STARTING, time.time())
     )
     base = gw.path(id_instance, token, "deleteNotification")
     for huge in ("9223372036854775808", "9" * 400):
@@ -301,7 +303,7 @@ async def test_f10_a_stored_unsendable_token_postpones_instead_of_crashing(
     broken = dict(current) | {"webhookUrl": "http://127.0.0.1:9/hook", "webhookUrlToken": "été"}
     await store_settings(gw, id_instance, broken)
     await gw.ctx.db.write(
-        notifications.append, id_instance, "stateInstanceChanged", {"stateInstance": "x"}, time.time()
+        notifications.journal, InstanceStateChanged(id_instance, InstanceState.STARTING, time.time())
     )
     gw.ctx.hub.wake({id_instance})
 

@@ -16,7 +16,7 @@ from statusgate.domain.states import StatusState
 from statusgate.errors import MediaError, StorageFullError
 from statusgate.media.store import no_space_cause, translating_no_space
 from statusgate.queue.retry import next_wait
-from statusgate.store import migrate, outbox
+from statusgate.store import intake, migrate, outbox
 from statusgate.store.db import Database
 from statusgate.store.schema import instances
 from statusgate.worker.preparation import previous_wait
@@ -136,8 +136,8 @@ async def test_only_leases_in_hand_are_renewed_and_a_waiting_status_is_not_prepa
             )
         )
         post = MediaPost("http://127.0.0.1/a.jpg", "a.jpg", MediaKind.IMAGE)
-        new = [outbox.NewStatus(1, f"3EB0{n:016X}", post, 10.0, 1e12) for n in range(3)]
-        outbox.enqueue_many(conn, new)
+        new = [intake.NewStatus(1, f"3EB0{n:016X}", post, 10.0, 1e12) for n in range(3)]
+        intake.enqueue_many(conn, new)
         seqs = [row.seq for row in outbox.list_pending(conn, 1, 10)]
         for seq in seqs:
             outbox.transition(

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import random
 
 import pytest
 
 from statusgate.errors import MediaError
 from statusgate.media.guard import (
     BlockedUrlError,
+    InvalidUrlError,
     IPAddress,
     UrlGuard,
+    UrlTarget,
     forbidden_reason,
     is_forbidden_address,
+    parse_url,
+    url_target,
 )
 
 FORBIDDEN = [
@@ -227,3 +233,132 @@ async def test_resolve_refuses_an_empty_answer() -> None:
     guard = UrlGuard(allow_private=False, resolver=StubResolver({"empty.example": []}))
     with pytest.raises(MediaError, match="has no addresses"):
         await guard.resolve("empty.example", 80)
+
+
+# --- url_target: the request path's quick read must agree with httpx's whole parse ---------------------------
+
+URLS = [
+    "http://example.com/a.jpg",
+    "HTTPS://Example.COM:443/a.jpg?x=1#f",
+    "http://example.com:80",
+    "http://example.com:8080/p",
+    "https://example.com:0/",
+    "https://example.com:65536/",
+    "https://example.com:00443/",
+    "http://127.0.0.1:8080/media/u/p.jpg",
+    "http://1.2.3.999/",
+    "http://1.2.3/",
+    "http://01.2.3.4/",
+    "http://[1.2.3.4]/",
+    "http://[abc]/",
+    "http://2130706433/",
+    "http://0x7f.1/",
+    "http://[::1]:8080/x",
+    "http://[fd00:ec2::254]/",
+    "http://[::ffff:127.0.0.1]/",
+    "http://[zz::1]/",
+    "http://[1:2:3:4:5:6:7:8:9]/",
+    "http://a..b/",
+    "http://./",
+    "http://-a.com/",
+    "http://a_b.example/",
+    "http://localhost./x",
+    "http://x.localhost/",
+    "http://a" + "b" * 70 + ".com/",
+    "http://example.com/path with space",
+    "http://user:pw@example.com/",
+    "http://example.com@127.0.0.1/",
+    "http://127.0.0.1:80@example.com/",
+    "http://example.com\\@127.0.0.1/",
+    "http://пример.рф/картинка.jpg",
+    "http://xn--e1afmkfd.xn--p1ai/",
+    "ftp://example.com/a.jpg",
+    "http:///a.jpg",
+    "http://:80/",
+    "http://example.com:/",
+    "http://example.com/%zz",
+    "http://example.com/~a/!$&'()*+,;=:@",
+    "http://example.com?q",
+    "http://example.com#frag",
+    "http://EXAMPLE.com./a",
+]
+
+
+def _by_httpx(url: str) -> UrlTarget | str:
+    try:
+        return UrlTarget.of(parse_url(url))
+    except InvalidUrlError as exc:
+        return f"invalid: {exc.reason}"
+
+
+def _quick(url: str) -> UrlTarget | str:
+    try:
+        return url_target(url)
+    except InvalidUrlError as exc:
+        return f"invalid: {exc.reason}"
+
+
+@pytest.mark.parametrize("url", URLS)
+def test_url_target_reads_what_httpx_reads(url: str) -> None:
+    assert _quick(url) == _by_httpx(url)
+
+
+def test_url_target_agrees_with_httpx_on_random_urls() -> None:
+    rng = random.Random(20261202)
+    pieces = [
+        "http",
+        "https",
+        "HTTP",
+        "://",
+        ":",
+        "/",
+        "?",
+        "#",
+        "@",
+        "[",
+        "]",
+        ".",
+        "-",
+        "_",
+        "%",
+        "a",
+        "Z",
+        "0",
+        "1",
+        "9",
+        "80",
+        "443",
+        "65535",
+        "99999",
+        "127.0.0.1",
+        "::1",
+        "localhost",
+        "é",
+        " ",
+        "\\",
+    ]
+    for _ in range(3000):
+        url = rng.choice(["http://", "https://", "HTTPS://"]) + "".join(
+            rng.choice(pieces) for _ in range(rng.randint(0, 8))
+        )
+        assert _quick(url) == _by_httpx(url), url
+
+
+@pytest.mark.parametrize(
+    ("url", "blocked"),
+    [
+        ("http://127.0.0.1:8080/a.jpg", True),
+        ("http://[::1]/a.jpg", True),
+        ("http://2130706433/a.jpg", True),
+        ("http://169.254.169.254/latest", True),
+        ("http://foo.localhost/a.jpg", True),
+        ("http://example.com/a.jpg", False),
+        ("https://93.184.216.34/a.jpg", False),
+    ],
+)
+def test_check_target_refuses_what_check_request_url_refuses(url: str, blocked: bool) -> None:
+    guard = UrlGuard(allow_private=False)
+    with pytest.raises(BlockedUrlError) if blocked else contextlib.nullcontext():
+        guard.check_target(url_target(url))
+    with pytest.raises(BlockedUrlError) if blocked else contextlib.nullcontext():
+        guard.check_request_url(url)

@@ -29,7 +29,7 @@ from statusgate.errors import EngineTransientError
 from statusgate.queue.crashpoints import CrashPoints
 from statusgate.queue.retry import RetryPolicy
 from statusgate.settings import Settings
-from statusgate.store import instances, migrate, outbox
+from statusgate.store import instances, intake, migrate, outbox
 from statusgate.store.db import Database
 from statusgate.worker.sending import NOT_RESENT, Sender
 
@@ -98,7 +98,7 @@ class Queue:
 
         def _tx(conn: Any) -> outbox.StatusRow:
             now = time.time()
-            outbox.enqueue_many(conn, [outbox.NewStatus(INSTANCE, ID, TextPost("hi"), now, now + 3600)])
+            intake.enqueue_many(conn, [intake.NewStatus(INSTANCE, ID, TextPost("hi"), now, now + 3600)])
             head = outbox.head(conn, INSTANCE)
             assert head is not None
             outbox.update_fields(

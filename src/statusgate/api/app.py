@@ -7,7 +7,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from fastapi import FastAPI
+from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -104,10 +104,10 @@ class GreenRouter:
         return _Json(result)
 
 
-Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
 
 
-def build_app(ctx: ServiceContext, *, lifespan: Lifespan | None = None) -> FastAPI:
+def build_app(ctx: ServiceContext, *, lifespan: Lifespan | None = None) -> Starlette:
     """The Green routes and the media host over ``ctx``; ``lifespan`` (the composition root's) opens and
     closes what the process runs — without one, the caller has opened ``ctx`` itself."""
     settings = ctx.settings
@@ -139,32 +139,37 @@ def build_app(ctx: ServiceContext, *, lifespan: Lifespan | None = None) -> FastA
         return Response(status_code=204)
 
     verbs = ["GET", "POST", "DELETE", "PUT", "PATCH", "HEAD"]
+    # Green's calls first: nearly every request is one, and the router tries the routes in order (an OPTIONS
+    # request still reaches ``preflight``: a route whose verbs do not match is passed over)
     routes: list[BaseRoute] = [
-        Route("/{any:path}", preflight, methods=["OPTIONS"]),
-        Route("/health", health_page, methods=["GET"]),
-        Route("/media/p/{media_id}/{file_name}", prepared_file, methods=["GET", "HEAD"]),
-        Route("/media/{upload_id}/{file_name}", media_file, methods=["GET", "HEAD"]),
         Route("/waInstance{id_instance}/{method}/{token}", router.handle, methods=verbs),
         Route("/waInstance{id_instance}/{method}/{token}/{extra}", router.handle, methods=verbs),
+        Route("/media/p/{media_id}/{file_name}", prepared_file, methods=["GET", "HEAD"]),
+        Route("/media/{upload_id}/{file_name}", media_file, methods=["GET", "HEAD"]),
+        Route("/health", health_page, methods=["GET"]),
+        Route("/{any:path}", preflight, methods=["OPTIONS"]),
     ]
-    app = FastAPI(
-        title="statusgate",
-        lifespan=lifespan,
-        routes=routes,
-        docs_url=None,
-        redoc_url=None,
-        openapi_url=None,
-        middleware=[
-            Middleware(InternalErrors),
+    middleware = [Middleware(InternalErrors)]
+    origins = cors_origins(settings.cors_allowed_origins)
+    if origins:
+        # without allowed origins CORS has nothing to add (``preflight`` answers every OPTIONS), so the
+        # layer, which reads every request's headers, is left out
+        middleware.append(
             Middleware(
                 GreenCors,
-                allow_origins=cors_origins(settings.cors_allowed_origins),
+                allow_origins=origins,
                 allow_methods=["GET", "POST", "DELETE"],
                 allow_headers=["*"],
                 expose_headers=["Retry-After"],
                 max_age=600,
-            ),
-        ],
+            )
+        )
+    # Starlette rather than FastAPI: every route here is a plain Starlette route (the Green methods are
+    # dispatched and validated by GreenRouter), and FastAPI's extra layers would cost each request for nothing
+    app = Starlette(
+        lifespan=lifespan,
+        routes=routes,
+        middleware=middleware,
         exception_handlers={
             ApiError: api_error,
             EngineError: engine_error,

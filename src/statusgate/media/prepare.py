@@ -62,7 +62,7 @@ class MediaPreparer:
         file outlives the call, whatever happens.
         """
         tmp = self._store.new_temp_path()
-        output = self._store.new_temp_path()
+        output: Path | None = None  # made only when there is something to convert
         try:
             await self._obtain(url, tmp)
             probed = await asyncio.to_thread(
@@ -73,11 +73,13 @@ class MediaPreparer:
                 cached = await self._cache.get(source_key)
                 if cached is not None:
                     return cached
+            output = self._store.new_temp_path()
             converted = await asyncio.to_thread(self.convert, tmp, probed, output)
             media_id, size = await asyncio.to_thread(self._store.put_file, converted.path)
         finally:
             tmp.unlink(missing_ok=True)
-            output.unlink(missing_ok=True)
+            if output is not None:
+                output.unlink(missing_ok=True)
         media = PreparedMedia(
             media_id=media_id,
             kind=converted.kind,

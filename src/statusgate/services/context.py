@@ -25,7 +25,7 @@ from statusgate.services.prepared_media import PreparedMediaStore
 from statusgate.settings import Settings
 from statusgate.store.batch import Batcher
 from statusgate.store.db import Database
-from statusgate.store.outbox import NewStatus
+from statusgate.store.intake import NewStatus
 
 
 class Wakeups(Protocol):

@@ -1,4 +1,8 @@
-"""Notifications as Green delivers them: rendering the journal's facts, and the HTTP-API polling methods."""
+"""Notifications as Green delivers them: the journal's facts rendered to Green's bodies, and the HTTP-API
+polling methods.
+
+:func:`render` is the one place a notification body is made, for receiveNotification and webhooks alike.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,14 @@ import time
 from typing import Any
 
 from statusgate.domain.models import Instance
-from statusgate.domain.posts import DEFAULT_FONT, DEFAULT_TEXT_BACKGROUND
+from statusgate.domain.notifications import (
+    IncomingFile,
+    IncomingStatusReceived,
+    IncomingText,
+    InstanceStateChanged,
+    OutgoingStatusChanged,
+    StatusReceiptChanged,
+)
 from statusgate.errors import BadRequestError
 from statusgate.services.context import ServiceContext
 from statusgate.services.journals import media_fields
@@ -22,57 +33,57 @@ WEBHOOK_SET = (
 async def render(
     ctx: ServiceContext, instance: Instance, row: NotificationRow, *, wid: str | None = None
 ) -> dict[str, Any]:
-    """Green's envelope around the journaled facts (``wid`` when the caller already knows it)."""
+    """Green's body of a journaled notification (``wid`` when the caller already knows it)."""
     if wid is None:
         wid = await ctx.engine(instance.engine).wid(instance.id_instance)
+    fact = row.fact
     body: dict[str, Any] = {
-        "typeWebhook": row.type,
+        "typeWebhook": fact.type.value,
         "instanceData": {"idInstance": instance.id_instance, "wid": wid, "typeInstance": "whatsapp"},
         "timestamp": int(row.created_at),
     }
-    facts = dict(row.payload)
-    if row.type == "outgoingMessageStatus":
-        body |= {"chatId": "status@broadcast", "idMessage": facts["idMessage"], "status": facts["status"]}
-        if "description" in facts:
-            body["description"] = facts["description"]
-        body["sendByApi"] = True
-    elif row.type == "outgoingStatusReceipt":
-        body |= {
-            "idMessage": facts["idMessage"],
-            "participant": facts["participant"],
-            "status": facts["status"],
-        }
-    elif row.type == "incomingStatusReceived":
-        body["idMessage"] = facts["idMessage"]
-        body["senderData"] = {
-            "chatId": facts["sender"],
-            "sender": facts["sender"],
-            "senderName": facts.get("senderName", ""),
-            "senderContactName": facts.get("senderContactName", ""),
-        }
-        body["messageData"] = await _message_data(ctx, facts)
-    elif row.type == "stateInstanceChanged":
-        body["stateInstance"] = facts["stateInstance"]
+    match fact:
+        case OutgoingStatusChanged():
+            body |= {"chatId": "status@broadcast", "idMessage": fact.id_message, "status": fact.outcome.value}
+            if fact.description is not None:
+                body["description"] = fact.description
+            body["sendByApi"] = True
+        case StatusReceiptChanged():
+            body |= {
+                "idMessage": fact.id_message,
+                "participant": fact.participant,
+                "status": fact.status.value,
+            }
+        case IncomingStatusReceived():
+            body["idMessage"] = fact.id_message
+            body["senderData"] = {
+                "chatId": fact.sender,
+                "sender": fact.sender,
+                "senderName": fact.sender_name,
+                "senderContactName": fact.sender_contact_name,
+            }
+            body["messageData"] = await _message_data(ctx, fact.content)
+        case InstanceStateChanged():
+            body["stateInstance"] = fact.state.value
     return body
 
 
-async def _message_data(ctx: ServiceContext, facts: dict[str, Any]) -> dict[str, Any]:
-    type_message = facts.get("typeMessage", "extendedTextMessage")
-    if type_message == "extendedTextMessage":
+async def _message_data(ctx: ServiceContext, content: IncomingText | IncomingFile) -> dict[str, Any]:
+    if isinstance(content, IncomingText):
         return {
-            "typeMessage": type_message,
+            "typeMessage": content.type_message,
             "extendedTextMessageData": {
-                "text": facts.get("text", ""),
-                "backgroundColor": facts.get("backgroundColor", DEFAULT_TEXT_BACKGROUND),
-                "font": facts.get("font", DEFAULT_FONT),
+                "text": content.text,
+                "backgroundColor": content.background_color,
+                "font": content.font,
             },
         }
-    file_data: dict[str, Any] = {"caption": facts.get("caption", "")}
-    media = await ctx.prepared.load(facts["media_id"]) if facts.get("media_id") else None
+    file_data: dict[str, Any] = {"caption": content.caption}
+    media = await ctx.prepared.load(content.media_id) if content.media_id else None
     if media is not None:
-        file_data |= media_fields(ctx, media, facts.get("fileName", ""))
+        file_data |= media_fields(ctx, media, content.file_name)
     file_data.setdefault("jpegThumbnail", "")
-    return {"typeMessage": type_message, "fileMessageData": file_data}
+    return {"typeMessage": content.type_message, "fileMessageData": file_data}
 
 
 def _check_polling(instance: Instance) -> None:

@@ -12,20 +12,20 @@ from statusgate.domain.models import Instance
 from statusgate.domain.posts import StatusPost, source
 from statusgate.errors import UnsupportedError, ValidationError
 from statusgate.ids import new_message_id
-from statusgate.media.guard import BlockedUrlError, InvalidUrlError, parse_url
+from statusgate.media.guard import BlockedUrlError, InvalidUrlError, url_target
 from statusgate.services.context import ServiceContext
-from statusgate.store.outbox import NewStatus
+from statusgate.store.intake import NewStatus
 
 
 def _check_url(ctx: ServiceContext, url: str) -> None:
     try:
-        parsed = parse_url(url)
+        target = url_target(url)
     except InvalidUrlError as exc:
         raise ValidationError(f"'urlFile' has an invalid format ({exc.reason})") from None
     if ctx.links.own_file(url) is not None:
         return  # read from the media store, never fetched
     try:
-        ctx.guard.check_request_url(parsed)
+        ctx.guard.check_target(target)
     except BlockedUrlError as exc:
         raise ValidationError(f"'urlFile' is not allowed: {exc.message}") from exc
 

@@ -19,6 +19,10 @@ branches on the dialect: SQLite's set-up here, the upgrade lock in ``migrate.py`
 A URL may name PostgreSQL as ``postgresql://``, ``postgres://`` or ``postgresql+psycopg://``;
 :func:`database_url` turns every accepted form into the driver statusgate uses, here and nowhere else.
 
+A write transaction can :func:`announce` instances (the notification journal does, for the instances it
+journaled for): once it has committed, and only then, :attr:`Database.on_announced` is told which, so this
+process's waiters wake at once. A rollback announces nothing.
+
 A write the database has no room for (SQLite's "database or disk is full", PostgreSQL's ``disk_full``) is
 rolled back as a whole and raised as :class:`~statusgate.errors.StorageFullError`, here and nowhere else:
 callers tell a full disk (wait and try again) from a bug without knowing the driver.
@@ -28,16 +32,18 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
 
 from statusgate.errors import StorageFullError
-from statusgate.store.notifications import NOTIFIED, SETTINGS_CACHE
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -96,13 +102,18 @@ class Database:
         parsed = database_url(url)
         self.url = parsed
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        #: called after a commit that journaled notifications, with their instances (from the writer thread)
-        self.on_notified: Callable[[set[int]], None] | None = None
+        #: told, after each commit that announced instances (:func:`announce`), which ones; called in the
+        #: thread that committed (the writer thread), so it must be thread-safe and quick
+        self.on_announced: Callable[[frozenset[int]], None] | None = None
         # SQLite reads run on the event loop; a server's wait on the network, and release the GIL meanwhile
         self._readers = concurrent.futures.ThreadPoolExecutor(
             _SERVER_READERS, thread_name_prefix="statusgate-db-read"
         )
         self._writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="statusgate-db-write")
+        #: the SQLite connection the writer thread keeps between its transactions (see _writer_connection)
+        self._held = threading.local()
+        #: every reader connection a thread keeps, so dispose can close them
+        self._readers_held: list[sa.Connection] = []
         if self.is_sqlite:
             self._read_engine = self._sqlite_engine(immediate=False, synchronous=sqlite_synchronous)
             self._write_engine = self._sqlite_engine(immediate=True, synchronous=sqlite_synchronous)
@@ -111,7 +122,13 @@ class Database:
             self._write_engine = self._read_engine
 
     def _sqlite_engine(self, *, immediate: bool, synchronous: str) -> sa.Engine:
-        engine = sa.create_engine(self.url, pool_size=1 if immediate else 2, max_overflow=0)
+        # The writer's pool: the writer thread's own connection plus one for write_now. The readers': one kept
+        # by each thread that runs an event loop reading this database (one, in a server), and room for more.
+        # Every use of a connection ends in an explicit commit or rollback, so the pool's own rollback on
+        # check-in is left out.
+        engine = sa.create_engine(
+            self.url, pool_size=2, max_overflow=0 if immediate else 8, pool_reset_on_return=None
+        )
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -136,14 +153,32 @@ class Database:
     def _run_read(
         self, fn: Callable[Concatenate[sa.Connection, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        with self._read_engine.connect() as conn:
+        held = self._reader_connection()
+        with contextlib.ExitStack() as scope:
+            conn = held if held is not None else scope.enter_context(self._read_engine.connect())
             try:
                 return fn(conn, *args, **kwargs)
             finally:
+                # ends the read (and, on SQLite, its snapshot: a kept snapshot would hold back checkpoints)
                 conn.rollback()
 
+    def _reader_connection(self) -> sa.Connection | None:
+        """On SQLite, the connection this thread (the event loop's) keeps for its reads, as the writer
+        thread keeps its own (see _writer_connection); None on a server, whose reads run in a pool."""
+        if not self.is_sqlite:
+            return None
+        conn: sa.Connection | None = getattr(self._held, "reader", None)
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._read_engine.connect()
+            self._held.reader = conn
+            self._readers_held.append(conn)
+        return conn
+
     def _run_write(
-        self, fn: Callable[Concatenate[sa.Connection, P], T], *args: P.args, **kwargs: P.kwargs
+        self,
+        fn: Callable[Concatenate[sa.Connection, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
     ) -> T:
         try:
             return self._run_write_transaction(fn, *args, **kwargs)
@@ -152,25 +187,44 @@ class Database:
                 raise StorageFullError() from exc
             raise
 
+    def _writer_connection(self) -> sa.Connection | None:
+        """The writer thread's SQLite connection, opened on first use and kept: checking one out of the pool
+        and back for every transaction costs about as much as the intake's insert itself. None elsewhere
+        (write_now's callers, PostgreSQL: there the pool's pre-ping survives a server restart)."""
+        if not self.is_sqlite or not threading.current_thread().name.startswith("statusgate-db-write"):
+            return None
+        conn: sa.Connection | None = getattr(self._held, "conn", None)
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._write_engine.connect()
+            self._held.conn = conn
+        return conn
+
+    def _close_writer_connection(self) -> None:
+        conn: sa.Connection | None = getattr(self._held, "conn", None)
+        if conn is not None:
+            self._held.conn = None
+            conn.close()
+
     def _run_write_transaction(
         self, fn: Callable[Concatenate[sa.Connection, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        info: dict[Any, Any] | None = None
-        try:
-            with self._write_engine.begin() as conn:
-                info = conn.info
+        transaction = _WriteTransaction()
+        held = self._writer_connection()
+        with contextlib.ExitStack() as scope:
+            if held is None:
+                conn = scope.enter_context(self._write_engine.begin())
+            else:
+                conn = held
+                scope.enter_context(held.begin())
+            conn.info[_TRANSACTION] = transaction
+            try:
                 result = fn(conn, *args, **kwargs)
-        except BaseException:
-            if info is not None:
-                info.pop(NOTIFIED, None)  # rolled back: nothing was journaled
-            raise
-        finally:
-            if info is not None:
-                info.pop(SETTINGS_CACHE, None)
-        assert info is not None
-        notified = info.pop(NOTIFIED, None)
-        if notified and self.on_notified is not None:
-            self.on_notified(set(notified))  # runs in the writer thread: must be thread-safe
+            finally:
+                # Connection.info belongs to the DBAPI connection: it would outlive the transaction
+                del conn.info[_TRANSACTION]
+        # only here is the transaction committed: a rollback, or a failed commit, raised on the way
+        if transaction.announced and self.on_announced is not None:
+            self.on_announced(frozenset(transaction.announced))
         return result
 
     async def read(
@@ -210,10 +264,56 @@ class Database:
     def dispose_now(self) -> None:
         """Close every connection, in the calling thread (for code that is not async)."""
         self._readers.shutdown(wait=True)
+        if self.is_sqlite:
+            with contextlib.suppress(RuntimeError):  # already shut down
+                self._writer.submit(self._close_writer_connection).result()
         self._writer.shutdown(wait=True)
+        for conn in self._readers_held:
+            # closed from this thread: the sqlite3 connections allow it (check_same_thread is off under a pool)
+            conn.close()
+        self._readers_held.clear()
         self._read_engine.dispose()
         if self._write_engine is not self._read_engine:
             self._write_engine.dispose()
+
+
+#: where a write transaction's :class:`_WriteTransaction` is found from its connection (this module's own)
+_TRANSACTION = "statusgate.write-transaction"
+
+
+@dataclass
+class _WriteTransaction:
+    """What one write transaction collects while it runs (only its own thread touches it)."""
+
+    announced: set[int] = field(default_factory=set)
+    caches: dict[str, dict[Any, Any]] = field(default_factory=dict)
+
+
+def announce(conn: sa.Connection, instance_id: int) -> None:
+    """Tell :attr:`Database.on_announced` about ``instance_id`` once the transaction ``conn`` is in commits.
+
+    This is how a commit wakes the process's waiters (long-polls, webhook senders) at once, without their
+    polling. A transaction that rolls back, or whose commit fails, announces nothing; an instance announced
+    many times in one transaction is announced once. Only a transaction of :meth:`Database.write` or
+    :meth:`Database.write_now` can announce (anything else raises: the announcement would be lost).
+    """
+    _transaction(conn).announced.add(instance_id)
+
+
+def transaction_cache(conn: sa.Connection, name: str) -> dict[Any, Any]:
+    """A dict of ``name``'s own that lives as long as the write transaction ``conn`` is in.
+
+    For what one transaction would otherwise read again and again (an instance's settings, for each of its
+    hundred receipts): it is gone when the transaction ends, so it never outlives what it caches.
+    """
+    return _transaction(conn).caches.setdefault(name, {})
+
+
+def _transaction(conn: sa.Connection) -> _WriteTransaction:
+    transaction = conn.info.get(_TRANSACTION)
+    if not isinstance(transaction, _WriteTransaction):
+        raise RuntimeError("not in a write transaction of Database.write or Database.write_now")
+    return transaction
 
 
 def _execute_waiting(cursor: sqlite3.Cursor, pragma: str) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from statusgate.domain.notifications import IncomingStatusReceived
 from statusgate.store import notifications
 from statusgate.store.schema import incoming_statuses
 
@@ -53,21 +54,18 @@ def record(conn: Connection, row: IncomingRow) -> bool:
             media_id=row.media_id,
         )
     )
-    notifications.append(
-        conn,
-        row.instance_id,
-        "incomingStatusReceived",
-        {
-            "idMessage": row.id_message,
-            "sender": row.sender,
-            "senderName": row.sender_name,
-            "senderContactName": row.sender_contact_name,
-            "typeMessage": row.type_message,
-            "media_id": row.media_id,
-            **row.payload,
-        },
-        row.received_at,
+    content = notifications.incoming_content(row.type_message, row.payload, row.media_id)
+    # the names as they came: the columns' limit is this table's, not the notification's
+    received = IncomingStatusReceived(
+        instance_id=row.instance_id,
+        id_message=row.id_message,
+        sender=row.sender,
+        sender_name=row.sender_name,
+        sender_contact_name=row.sender_contact_name,
+        content=content,
+        at=row.received_at,
     )
+    notifications.journal(conn, received)
     return True
 
 

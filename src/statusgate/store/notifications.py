@@ -1,91 +1,210 @@
 """The notification journal: per instance, first in first out, until delivered or deleted.
 
-Rows are appended in the same transaction as the fact they report (a status transition, a receipt, an
-incoming status, a state change), so the journal can neither miss nor invent an event. Appending marks
-the connection so the database layer can wake waiting long-polls and webhook senders after the commit.
+:func:`journal` is the one way in: every notification is a typed fact
+(:mod:`statusgate.domain.notifications`) journaled in the same transaction as the thing it reports (a status
+transition, a receipt, an incoming status, a state change), so the journal can neither miss nor invent an
+event. It announces the instance to the database (:func:`statusgate.store.db.announce`), which wakes this
+process's long-polls and webhook senders once the transaction has committed.
+
+A row holds the fact, not Green's body: the envelope (the instance's wid, a file's download link) is made when
+it is handed out. Its JSON keeps the form earlier releases wrote, so notifications journaled before an
+upgrade are still handed out.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from statusgate.domain.instance_settings import Switch
+from statusgate.domain.instance_settings import InstanceSettings
+from statusgate.domain.notifications import (
+    IncomingFile,
+    IncomingStatusReceived,
+    IncomingText,
+    InstanceStateChanged,
+    Notification,
+    NotificationType,
+    Outcome,
+    OutgoingStatusChanged,
+    StatusReceiptChanged,
+)
+from statusgate.domain.states import InstanceState, ReceiptStatus
+from statusgate.store import db
 from statusgate.store.instances import settings_from_stored
 from statusgate.store.schema import instances, notifications
-
-#: key in ``Connection.info`` listing the instances that got notifications in the current transaction
-NOTIFIED = "statusgate.notified"
-
-#: key in ``Connection.info`` caching instances' settings for the current transaction
-SETTINGS_CACHE = "statusgate.settings-cache"
-
-#: notification types and the setting that switches each on
-TYPE_SWITCH = {
-    "outgoingMessageStatus": Switch.OUTGOING_WEBHOOK,
-    "outgoingStatusReceipt": Switch.OUTGOING_WEBHOOK,
-    "incomingStatusReceived": Switch.INCOMING_WEBHOOK,
-    "stateInstanceChanged": Switch.STATE_WEBHOOK,
-}
 
 
 @dataclass(frozen=True)
 class NotificationRow:
     instance_id: int
     receipt_id: int
-    type: str
-    payload: dict[str, Any]
+    fact: Notification
     created_at: float
     attempts: int
     next_attempt_at: float
 
 
 def _row(r: sa.Row[Any]) -> NotificationRow:
-    return NotificationRow(
-        r.instance_id, r.receipt_id, r.type, dict(r.payload), r.created_at, r.attempts, r.next_attempt_at
-    )
+    fact = _fact(r.instance_id, NotificationType(r.type), dict(r.payload), r.created_at)
+    return NotificationRow(r.instance_id, r.receipt_id, fact, r.created_at, r.attempts, r.next_attempt_at)
 
 
 # built once: this runs for every receipt and every status
 _SETTINGS = sa.select(instances.c.settings).where(instances.c.id_instance == sa.bindparam("instance_id"))
-_NEXT_RECEIPT_ID = (
+_NEXT_RECEIPT_IDS = (
     instances.update()
     .where(instances.c.id_instance == sa.bindparam("instance_id"))
-    .values(last_receipt_id=instances.c.last_receipt_id + 1)
+    .values(last_receipt_id=instances.c.last_receipt_id + sa.bindparam("count"))
     .returning(instances.c.last_receipt_id)
 )
 _INSERT = notifications.insert()
 
 
-def append(conn: Connection, instance_id: int, type_: str, payload: dict[str, Any], at: float) -> int | None:
-    """Journal a notification if the instance's settings ask for its type; its receiptId, or None."""
-    # many notifications of one instance are journaled per transaction: read its settings once
-    cache: dict[int, Any] = conn.info.setdefault(SETTINGS_CACHE, {})
+def journal(conn: Connection, fact: Notification) -> int | None:
+    """Journal ``fact`` in the transaction of ``conn`` if the instance's settings ask for its type.
+
+    Returns its receiptId, or None (its type is switched off, or the instance is gone). Call it inside the
+    transaction that records what the fact reports, never after: both commit or neither does.
+    """
+    (receipt_id,) = journal_many(conn, [fact])
+    return receipt_id
+
+
+def journal_many(conn: Connection, facts: Sequence[Notification]) -> list[int | None]:
+    """:func:`journal` for several facts at once, in their order: one counter update per instance and one
+    insert for them all, whatever their number (a group of preparations, a batch of receipts)."""
+    receipt_ids: list[int | None] = [None] * len(facts)
+    kept: dict[int, list[int]] = {}  # instance → the indexes of its facts its settings ask for
+    for index, fact in enumerate(facts):
+        settings = _settings(conn, fact.instance_id)
+        if settings is not None and settings.on(fact.type.switch):
+            kept.setdefault(fact.instance_id, []).append(index)
+    rows: list[dict[str, Any]] = []
+    for instance_id, indexes in sorted(kept.items()):  # one order, so two writers never deadlock
+        # The UPDATE locks the instance's row until this transaction ends. A concurrent transaction
+        # journaling for the same instance (another process on PostgreSQL) waits here until this one has
+        # committed or rolled back, then counts on from what was committed: receiptIds follow commit order,
+        # so a reader never sees receipt n + 1 without receipt n, and the journal is handed out in the order
+        # things happened. (On SQLite the write lock, BEGIN IMMEDIATE, serializes every write transaction.)
+        last = conn.scalar(_NEXT_RECEIPT_IDS, {"instance_id": instance_id, "count": len(indexes)})
+        assert last is not None
+        first = int(last) - len(indexes) + 1
+        for receipt_id, index in enumerate(indexes, start=first):
+            fact = facts[index]
+            receipt_ids[index] = receipt_id
+            rows.append(
+                {
+                    "instance_id": instance_id,
+                    "receipt_id": receipt_id,
+                    "type": fact.type.value,
+                    "payload": _stored(fact),
+                    "created_at": fact.at,
+                    "attempts": 0,
+                    "next_attempt_at": fact.at,
+                }
+            )
+        db.announce(conn, instance_id)
+    if rows:
+        conn.execute(_INSERT, rows)
+    return receipt_ids
+
+
+def _settings(conn: Connection, instance_id: int) -> InstanceSettings | None:
+    # one transaction journals many notifications of an instance (a batch of receipts): read its settings once
+    cache = db.transaction_cache(conn, __name__)
     if instance_id not in cache:
         stored = conn.scalar(_SETTINGS, {"instance_id": instance_id})
         cache[instance_id] = None if stored is None else settings_from_stored(stored)
-    settings = cache[instance_id]
-    if settings is None or not settings.on(TYPE_SWITCH[type_]):
-        return None
-    receipt_id = conn.scalar(_NEXT_RECEIPT_ID, {"instance_id": instance_id})
-    assert receipt_id is not None
-    conn.execute(
-        _INSERT,
-        {
-            "instance_id": instance_id,
-            "receipt_id": receipt_id,
-            "type": type_,
-            "payload": payload,
-            "created_at": at,
-            "attempts": 0,
-            "next_attempt_at": at,
-        },
-    )
-    conn.info.setdefault(NOTIFIED, set()).add(instance_id)
-    return int(receipt_id)
+    settings: InstanceSettings | None = cache[instance_id]
+    return settings
+
+
+def _stored(fact: Notification) -> dict[str, Any]:
+    """The fact as the row's JSON."""
+    match fact:
+        case OutgoingStatusChanged():
+            stored: dict[str, Any] = {"idMessage": fact.id_message, "status": fact.outcome.value}
+            if fact.description is not None:
+                stored["description"] = fact.description
+            return stored
+        case StatusReceiptChanged():
+            return {
+                "idMessage": fact.id_message,
+                "participant": fact.participant,
+                "status": fact.status.value,
+            }
+        case IncomingStatusReceived():
+            stored = {
+                "idMessage": fact.id_message,
+                "sender": fact.sender,
+                "senderName": fact.sender_name,
+                "senderContactName": fact.sender_contact_name,
+            }
+            match fact.content:
+                case IncomingText():
+                    return stored | {
+                        "typeMessage": IncomingText.type_message,
+                        "media_id": None,
+                        "text": fact.content.text,
+                        "backgroundColor": fact.content.background_color,
+                        "font": fact.content.font,
+                    }
+                case IncomingFile():
+                    return stored | {
+                        "typeMessage": fact.content.type_message,
+                        "media_id": fact.content.media_id,
+                        "caption": fact.content.caption,
+                        "fileName": fact.content.file_name,
+                    }
+        case InstanceStateChanged():
+            return {"stateInstance": fact.state.value}
+
+
+def _fact(instance_id: int, type_: NotificationType, stored: dict[str, Any], at: float) -> Notification:
+    """The row's fact (a row of an earlier release may lack what it had no value for: the defaults)."""
+    match type_:
+        case NotificationType.OUTGOING_MESSAGE_STATUS:
+            return OutgoingStatusChanged(
+                instance_id, stored["idMessage"], Outcome(stored["status"]), at, stored.get("description")
+            )
+        case NotificationType.OUTGOING_STATUS_RECEIPT:
+            return StatusReceiptChanged(
+                instance_id, stored["idMessage"], stored["participant"], ReceiptStatus(stored["status"]), at
+            )
+        case NotificationType.INCOMING_STATUS_RECEIVED:
+            content = incoming_content(
+                stored.get("typeMessage", IncomingText.type_message), stored, stored.get("media_id")
+            )
+            return IncomingStatusReceived(
+                instance_id,
+                stored["idMessage"],
+                stored["sender"],
+                stored.get("senderName", ""),
+                stored.get("senderContactName", ""),
+                content,
+                at,
+            )
+        case NotificationType.STATE_INSTANCE_CHANGED:
+            return InstanceStateChanged(instance_id, InstanceState(stored["stateInstance"]), at)
+
+
+def incoming_content(
+    type_message: str, given: dict[str, Any], media_id: str | None
+) -> IncomingText | IncomingFile:
+    """What a contact's status shows, from the keys engines give it under (the incoming journal and this
+    one store it so too); what is missing is the default."""
+    if type_message == IncomingText.type_message:
+        plain = IncomingText()
+        return IncomingText(
+            given.get("text", plain.text),
+            given.get("backgroundColor", plain.background_color),
+            given.get("font", plain.font),
+        )
+    return IncomingFile(type_message, given.get("caption", ""), given.get("fileName", ""), media_id)
 
 
 def head(conn: Connection, instance_id: int, now: float | None = None) -> NotificationRow | None:

@@ -7,6 +7,7 @@ compare-and-set on the old state (so two workers can never both win) and appends
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from statusgate.domain.models import StatusType
-from statusgate.domain.posts import StatusPost, media_kind, source, status_type
+from statusgate.domain.notifications import Notification, OutgoingStatusChanged
+from statusgate.domain.posts import StatusPost
 from statusgate.domain.states import (
     CLEARABLE_STATES,
     PENDING_STATES,
@@ -80,61 +82,6 @@ def row_from_db(row: sa.Row[Any]) -> StatusRow:
 _PENDING = [s.value for s in PENDING_STATES]
 
 
-@dataclass(frozen=True)
-class NewStatus:
-    instance_id: int
-    id_message: str
-    post: StatusPost
-    now: float
-    expires_at: float
-
-
-def enqueue_many(conn: Connection, items: list[NewStatus]) -> list[None]:
-    """Queue several statuses in a few statements, whatever their number (the intake's group commit).
-
-    A status with nothing to prepare (no file: a text status) is ready at once: queued, then ready.
-    """
-    if not items:
-        return []
-    conn.execute(
-        statuses.insert(),
-        [
-            {
-                "instance_id": item.instance_id,
-                "id_message": item.id_message,
-                "type": status_type(item.post).value,
-                "body": posts.to_stored(item.post),
-                "kind": _kind(item.post),
-                "state": (StatusState.QUEUED if source(item.post) else StatusState.READY).value,
-                "created_at": item.now,
-                "updated_at": item.now,
-                "expires_at": item.expires_at,
-                "attempts": 0,
-                "last_action_at": item.now,
-            }
-            for item in items
-        ],
-    )
-    for start in range(0, len(items), 500):
-        ids = [item.id_message for item in items[start : start + 500]]
-        for state, only in ((StatusState.QUEUED, None), (StatusState.READY, StatusState.READY)):
-            chosen: sa.ColumnElement[bool] = statuses.c.id_message.in_(ids)
-            if only is not None:
-                chosen = sa.and_(chosen, statuses.c.state == only.value)
-            conn.execute(
-                status_events.insert().from_select(
-                    ["status_seq", "state", "at"],
-                    sa.select(statuses.c.seq, sa.literal(state.value), statuses.c.created_at).where(chosen),
-                )
-            )
-    return [None] * len(items)
-
-
-def _kind(post: StatusPost) -> str | None:
-    kind = media_kind(post)
-    return None if kind is None else kind.value
-
-
 def transition(
     conn: Connection,
     seq: int,
@@ -174,12 +121,103 @@ def transition_row(
     conn.execute(
         _INSERT_EVENT, {"status_seq": seq, "state": new.value, "at": now, "description": description}
     )
-    if new in _REPORTED:
-        payload: dict[str, Any] = {"idMessage": moved.id_message, "status": _REPORTED[new]}
-        if _REPORTED[new] == "failed":
-            payload["description"] = description or new.value
-        notifications.append(conn, moved.instance_id, "outgoingMessageStatus", payload, now)
+    reported = OutgoingStatusChanged.after_move(moved.instance_id, moved.id_message, new, description, now)
+    if reported is not None:
+        notifications.journal(conn, reported)
     return moved
+
+
+@dataclass(frozen=True)
+class Move:
+    """One status's move for :func:`transition_many`: from ``old`` to ``new`` at ``at``, setting ``values``."""
+
+    seq: int
+    old: StatusState
+    new: StatusState
+    at: float
+    description: str | None = None
+    values: tuple[tuple[str, Any], ...] = ()
+
+
+def transition_many(conn: Connection, moves: Sequence[Move]) -> list[Moved | None]:
+    """:func:`transition_row` for a group of statuses, in a few statements whatever their number.
+
+    The group's rows are read first and locked (``FOR UPDATE`` on PostgreSQL; on SQLite the transaction holds
+    the write lock from its start), so each move is known to win or lose before anything is written, and the
+    winners' updates, journal rows and notifications go in one statement each. Answers per move, in order,
+    who the status belongs to, or None if it was no longer in ``old``.
+    """
+    for move in moves:
+        check_transition(move.old, move.new)
+    seqs = [move.seq for move in moves]
+    if len(set(seqs)) != len(seqs):
+        raise ValueError("a status moves at most once per group")
+    current: dict[int, Any] = {}
+    for start in range(0, len(seqs), 500):
+        for locked in conn.execute(_LOCK_ROWS, {"seqs": seqs[start : start + 500]}):
+            current[locked.seq] = locked
+    answers: list[Moved | None] = []
+    updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    events: list[dict[str, Any]] = []
+    facts: list[Notification] = []
+    for move in moves:
+        row = current.get(move.seq)
+        if row is None or row.state != move.old.value:
+            answers.append(None)
+            continue
+        moved = Moved(row.instance_id, row.id_message, bool(row.delete_requested))
+        answers.append(moved)
+        update = {
+            "state": move.new.value,
+            "updated_at": move.at,
+            "last_action_at": move.at,
+            **dict(move.values),
+        }
+        if move.description is not None:
+            update["description"] = move.description
+        params = {f"v_{key}": value for key, value in update.items()}
+        updates.setdefault(tuple(sorted(update)), []).append(
+            {"w_seq": move.seq, "w_old": move.old.value, **params}
+        )
+        events.append(
+            {"status_seq": move.seq, "state": move.new.value, "at": move.at, "description": move.description}
+        )
+        reported = OutgoingStatusChanged.after_move(
+            moved.instance_id, moved.id_message, move.new, move.description, move.at
+        )
+        if reported is not None:
+            facts.append(reported)
+    for columns, params_list in updates.items():
+        result = conn.execute(_update_statement(columns), params_list)
+        if result.rowcount != len(params_list):  # the rows are locked: only a bug can get here
+            raise RuntimeError(f"{len(params_list)} locked statuses, {result.rowcount} moved")
+    if events:
+        conn.execute(_INSERT_EVENT, events)
+    if facts:
+        notifications.journal_many(conn, facts)
+    return answers
+
+
+_LOCK_ROWS = (
+    sa.select(
+        statuses.c.seq,
+        statuses.c.state,
+        statuses.c.instance_id,
+        statuses.c.id_message,
+        statuses.c.delete_requested,
+    )
+    .where(statuses.c.seq.in_(sa.bindparam("seqs", expanding=True)))
+    .with_for_update()
+)
+
+
+@functools.cache
+def _update_statement(columns: tuple[str, ...]) -> sa.Update:
+    return (
+        statuses.update()
+        .where(statuses.c.seq == sa.bindparam("w_seq"), statuses.c.state == sa.bindparam("w_old"))
+        .values({column: sa.bindparam(f"v_{column}") for column in columns})
+    )
 
 
 # Statements built once and run with bound values: building a Core statement per call costs several times
@@ -202,15 +240,6 @@ class Moved:
     instance_id: int
     id_message: str
     delete_requested: bool
-
-
-#: transitions reported as ``outgoingMessageStatus``: the status went out, or never will
-_REPORTED = {
-    StatusState.SENT: "sent",
-    StatusState.FAILED: "failed",
-    StatusState.EXPIRED: "failed",
-    StatusState.CLEARED: "failed",
-}
 
 
 def update_fields(conn: Connection, seq: int, **values: Any) -> None:
@@ -265,28 +294,33 @@ def to_prepare(conn: Connection, now: float, limit: int) -> list[StatusRow]:
     Two queries on the (state, seq) index rather than one OR, which would scan the whole table. Only a
     preparation that waits for disk space gives a queued status a ``not_before``.
     """
-    queued = conn.execute(
-        sa.select(statuses)
-        .where(
-            statuses.c.state == StatusState.QUEUED.value,
-            sa.or_(statuses.c.not_before.is_(None), statuses.c.not_before <= now),
-        )
-        .order_by(statuses.c.seq)
-        .limit(limit)
-    )
-    orphaned = conn.execute(
-        sa.select(statuses)
-        .where(
-            statuses.c.state == StatusState.PREPARING.value,
-            sa.or_(statuses.c.lease_expires_at.is_(None), statuses.c.lease_expires_at < now),
-        )
-        .order_by(statuses.c.seq)
-        .limit(limit)
-    )
+    params = {"now": now, "limit": limit}
+    queued = conn.execute(_QUEUED_TO_PREPARE, params)
+    orphaned = conn.execute(_ORPHANED_PREPARATIONS, params)
     rows = sorted(
         [row_from_db(r) for r in queued] + [row_from_db(r) for r in orphaned], key=lambda row: row.seq
     )
     return rows[:limit]
+
+
+_QUEUED_TO_PREPARE = (
+    sa.select(statuses)
+    .where(
+        statuses.c.state == StatusState.QUEUED.value,
+        sa.or_(statuses.c.not_before.is_(None), statuses.c.not_before <= sa.bindparam("now")),
+    )
+    .order_by(statuses.c.seq)
+    .limit(sa.bindparam("limit"))
+)
+_ORPHANED_PREPARATIONS = (
+    sa.select(statuses)
+    .where(
+        statuses.c.state == StatusState.PREPARING.value,
+        sa.or_(statuses.c.lease_expires_at.is_(None), statuses.c.lease_expires_at < sa.bindparam("now")),
+    )
+    .order_by(statuses.c.seq)
+    .limit(sa.bindparam("limit"))
+)
 
 
 def take_lease(conn: Connection, seq: int, state: StatusState, owner: str, now: float, until: float) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from statusgate.domain.notifications import StatusReceiptChanged
 from statusgate.domain.states import ReceiptStatus, StatusState
 from statusgate.store import notifications
 from statusgate.store.outbox import StatusRow, row_from_db
@@ -74,12 +75,8 @@ def apply_receipt(
     if moved != 1:
         return False
     owner = conn.execute(_TOUCH, {"w_seq": seq, "v_at": at}).one()
-    notifications.append(
-        conn,
-        owner.instance_id,
-        "outgoingStatusReceipt",
-        {"idMessage": owner.id_message, "participant": participant, "status": status.value},
-        at,
+    notifications.journal(
+        conn, StatusReceiptChanged(owner.instance_id, owner.id_message, participant, status, at)
     )
     return True
 

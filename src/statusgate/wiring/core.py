@@ -27,7 +27,7 @@ from statusgate.services.context import ServiceContext, Wakeups
 from statusgate.services.media import OwnMedia
 from statusgate.services.prepared_media import PreparedMediaStore
 from statusgate.settings import Settings
-from statusgate.store import migrate, outbox
+from statusgate.store import intake, migrate
 from statusgate.store.batch import Batcher
 from statusgate.store.db import Database
 
@@ -98,7 +98,7 @@ class Core:
             engines=engines,
             sandbox=sandbox,
             preparer=preparer,
-            intake=Batcher(db, outbox.enqueue_many, "intake"),
+            intake=Batcher(db, intake.enqueue_many, "intake"),
             hub=NotificationHub(),
             wakeups=self.wakeups,
         )
@@ -109,10 +109,11 @@ class Core:
         loop = asyncio.get_running_loop()
         hub = self.ctx.hub
 
-        def notified(instance_ids: set[int]) -> None:
+        def announced(instance_ids: frozenset[int]) -> None:
+            # told in the database's writer thread; the hub and its waiters live on this loop
             loop.call_soon_threadsafe(hub.wake, instance_ids)
 
-        self.ctx.db.on_notified = notified
+        self.ctx.db.on_announced = announced
 
     async def close(self) -> None:
         for engine in self.ctx.engines.values():

@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -53,8 +52,7 @@ def server_app(core: Core, role: str = "all") -> ASGIApp:
 
     if role == "worker":
         return _worker_app(core, lifespan)
-    app: FastAPI = build_app(core.ctx, lifespan=lifespan)
-    return app
+    return build_app(core.ctx, lifespan=lifespan)
 
 
 def _worker_app(core: Core, lifespan: Any) -> Starlette:

@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 import sqlalchemy as sa
 
 from statusgate.domain.models import EngineEvent, EngineName, IncomingStatusEvent, ReceiptEvent, StateEvent
+from statusgate.domain.notifications import InstanceStateChanged
 from statusgate.domain.states import StatusState
 from statusgate.engines.base import Engine
 from statusgate.errors import StorageFullError
@@ -78,13 +79,7 @@ def _apply_events(conn: sa.Connection, events: list[EngineEvent], open_audience:
                     conn, found[0], event.participant, event.status, event.at, create_missing=open_audience
                 )
         elif isinstance(event, StateEvent):
-            notifications.append(
-                conn,
-                event.instance_id,
-                "stateInstanceChanged",
-                {"stateInstance": event.state.value},
-                event.at,
-            )
+            notifications.journal(conn, InstanceStateChanged(event.instance_id, event.state, event.at))
         elif isinstance(event, IncomingStatusEvent):
             incoming.record(conn, _incoming_row(event))
         handled.append(True)

@@ -69,65 +69,68 @@ def waiting_description(retry_at: float) -> str:
 
 
 def _record_prepared(conn: sa.Connection, results: list[Prepared]) -> list[None]:
+    # a group's outcomes in a few statements (outbox.transition_many): under load preparations end by the dozen
+    moves = []
     for result in results:
         if result.retry_at is not None:
-            outbox.transition(
-                conn,
+            move = outbox.Move(
                 result.row.seq,
                 StatusState.PREPARING,
                 StatusState.QUEUED,
                 result.at,
-                description=waiting_description(result.retry_at),
-                not_before=result.retry_at,
-                lease_owner=None,
-                lease_expires_at=None,
+                waiting_description(result.retry_at),
+                (("not_before", result.retry_at), *_NO_LEASE),
             )
         elif result.failure is None:
-            outbox.transition(
-                conn,
+            kind = result.media.kind.value if result.media else result.row.kind
+            move = outbox.Move(
                 result.row.seq,
                 StatusState.PREPARING,
                 StatusState.READY,
                 result.at,
-                media_id=result.media.media_id if result.media else None,
-                kind=result.media.kind.value if result.media else result.row.kind,
-                # the sender reads not_before as its own retry time
-                not_before=None,
-                lease_owner=None,
-                lease_expires_at=None,
+                None,
+                (
+                    ("media_id", result.media.media_id if result.media else None),
+                    ("kind", kind),
+                    # the sender reads not_before as its own retry time
+                    ("not_before", None),
+                    *_NO_LEASE,
+                ),
             )
         else:
-            outbox.transition(
-                conn,
+            move = outbox.Move(
                 result.row.seq,
                 StatusState.PREPARING,
                 StatusState.FAILED,
                 result.at,
-                description=result.failure,
-                lease_owner=None,
-                lease_expires_at=None,
+                result.failure,
+                _NO_LEASE,
             )
+        moves.append(move)
+    outbox.transition_many(conn, moves)
     return [None] * len(results)
+
+
+_NO_LEASE = (("lease_owner", None), ("lease_expires_at", None))
 
 
 def _claim(
     conn: sa.Connection, rows: list[StatusRow], owner: str, now: float, until: float
 ) -> list[StatusRow]:
+    queued = [row for row in rows if row.state is StatusState.QUEUED]
+    lease = (("lease_owner", owner), ("lease_expires_at", until))
+    moves = [
+        outbox.Move(row.seq, StatusState.QUEUED, StatusState.PREPARING, now, None, lease) for row in queued
+    ]
+    moved = outbox.transition_many(conn, moves)
+    won = {row.seq for row, answer in zip(queued, moved, strict=True) if answer is not None}
     claimed = []
     for row in rows:
-        if row.state is StatusState.QUEUED:
-            ok = outbox.transition(
-                conn,
-                row.seq,
-                StatusState.QUEUED,
-                StatusState.PREPARING,
-                now,
-                lease_owner=owner,
-                lease_expires_at=until,
-            )
-        else:  # PREPARING whose worker died: the lease expired
-            ok = outbox.take_lease(conn, row.seq, StatusState.PREPARING, owner, now, until)
-        if ok:
+        # PREPARING whose worker died (its lease expired): taken over one by one, it is rare
+        if row.seq in won or (
+            row.state is StatusState.PREPARING
+            and outbox.take_lease(conn, row.seq, StatusState.PREPARING, owner, now, until)
+        ):
             claimed.append(row)
     return claimed
 

@@ -1,0 +1,78 @@
+"""The intake's write: accepted statuses join their instances' queues, many in one transaction.
+
+sendTextStatus, sendVoiceStatus and sendMediaStatus hand their statuses to the intake's group commit
+(``store.batch.Batcher``), which writes each group with :func:`enqueue_many`. The statuses' later moves are
+the outbox's (``store.outbox``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+
+from statusgate.domain.posts import StatusPost, media_kind, source, status_type
+from statusgate.domain.states import StatusState
+from statusgate.store import posts
+from statusgate.store.schema import status_events, statuses
+
+
+@dataclass(frozen=True)
+class NewStatus:
+    instance_id: int
+    id_message: str
+    post: StatusPost
+    now: float
+    expires_at: float
+
+
+# built once: the intake runs these for every accepted status, and building (and cache-keying) a statement
+# costs more than executing it
+_INSERT_STATUSES = statuses.insert().returning(statuses.c.seq, sort_by_parameter_order=True)
+_INSERT_EVENTS = status_events.insert()
+
+
+def enqueue_many(conn: Connection, items: list[NewStatus]) -> list[None]:
+    """Queue several statuses in two statements, whatever their number (the intake's group commit).
+
+    A status with nothing to prepare (no file: a text status) is ready at once: queued, then ready.
+    """
+    if not items:
+        return []
+    ready = [source(item.post) is None for item in items]
+    seqs = conn.execute(
+        _INSERT_STATUSES,
+        [
+            {
+                "instance_id": item.instance_id,
+                "id_message": item.id_message,
+                "type": status_type(item.post).value,
+                "body": posts.to_stored(item.post),
+                "kind": _kind(item.post),
+                "state": (StatusState.READY if is_ready else StatusState.QUEUED).value,
+                "created_at": item.now,
+                "updated_at": item.now,
+                "expires_at": item.expires_at,
+                "attempts": 0,
+                "last_action_at": item.now,
+            }
+            for item, is_ready in zip(items, ready, strict=True)
+        ],
+    ).scalars()
+    events: list[dict[str, Any]] = []
+    for seq, item, is_ready in zip(seqs, items, ready, strict=True):
+        events.append(
+            {"status_seq": seq, "state": StatusState.QUEUED.value, "at": item.now, "description": None}
+        )
+        if is_ready:
+            events.append(
+                {"status_seq": seq, "state": StatusState.READY.value, "at": item.now, "description": None}
+            )
+    conn.execute(_INSERT_EVENTS, events)
+    return [None] * len(items)
+
+
+def _kind(post: StatusPost) -> str | None:
+    kind = media_kind(post)
+    return None if kind is None else kind.value
