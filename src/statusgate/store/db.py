@@ -203,25 +203,33 @@ class Database:
         conn: sa.Connection | None = getattr(self._held, "conn", None)
         if conn is not None:
             self._held.conn = None
-            conn.close()
+            with contextlib.suppress(Exception):  # never hides the error that made us close it
+                conn.close()
 
     def _run_write_transaction(
         self, fn: Callable[Concatenate[sa.Connection, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
         transaction = _WriteTransaction()
         held = self._writer_connection()
-        with contextlib.ExitStack() as scope:
-            if held is None:
-                conn = scope.enter_context(self._write_engine.begin())
-            else:
-                conn = held
-                scope.enter_context(held.begin())
-            conn.info[_TRANSACTION] = transaction
-            try:
-                result = fn(conn, *args, **kwargs)
-            finally:
-                # Connection.info belongs to the DBAPI connection: it would outlive the transaction
-                del conn.info[_TRANSACTION]
+        try:
+            with contextlib.ExitStack() as scope:
+                if held is None:
+                    conn = scope.enter_context(self._write_engine.begin())
+                else:
+                    conn = held
+                    scope.enter_context(held.begin())
+                conn.info[_TRANSACTION] = transaction
+                try:
+                    result = fn(conn, *args, **kwargs)
+                finally:
+                    # Connection.info belongs to the DBAPI connection: it would outlive the transaction
+                    del conn.info[_TRANSACTION]
+        except BaseException:
+            if held is not None:
+                # whatever failed (a BEGIN that waited out the busy timeout, a full disk at COMMIT), the next
+                # transaction starts on a fresh connection rather than on whatever state this one was left in
+                self._close_writer_connection()
+            raise
         # only here is the transaction committed: a rollback, or a failed commit, raised on the way
         if transaction.announced and self.on_announced is not None:
             self.on_announced(frozenset(transaction.announced))
