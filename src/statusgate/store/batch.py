@@ -14,7 +14,7 @@ from typing import Generic, TypeVar
 
 import sqlalchemy as sa
 
-from statusgate.store.db import Database
+from statusgate.store.db import Database, InlineWriteUnavailableError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -25,11 +25,18 @@ class Batcher(Generic[T, R]):
     """``apply(conn, items)`` writes a group and returns one result per item, in order."""
 
     def __init__(
-        self, db: Database, apply: Callable[[sa.Connection, list[T]], Sequence[R]], name: str
+        self,
+        db: Database,
+        apply: Callable[[sa.Connection, list[T]], Sequence[R]],
+        name: str,
+        *,
+        inline: bool = False,
     ) -> None:
         self.db = db
         self.apply = apply
         self.name = name
+        #: try each group on the event loop first (Database.write_inline): for quick groups only
+        self.inline = inline
         self._waiting: list[tuple[T, asyncio.Future[R]]] = []
         self._committer: asyncio.Task[None] | None = None
 
@@ -44,7 +51,7 @@ class Batcher(Generic[T, R]):
         while self._waiting:
             group, self._waiting = self._waiting, []
             try:
-                results = await self.db.write(self.apply, [item for item, _ in group])
+                results = await self._write([item for item, _ in group])
             except Exception:
                 if len(group) > 1:
                     log.warning("%s: group of %d failed; committing one by one", self.name, len(group))
@@ -54,10 +61,18 @@ class Batcher(Generic[T, R]):
                 if not future.done():
                     future.set_result(result)
 
+    async def _write(self, items: list[T]) -> Sequence[R]:
+        if self.inline:
+            try:
+                return self.db.write_inline(self.apply, items)
+            except InlineWriteUnavailableError:
+                pass  # another connection holds the write lock: the writer thread waits for it
+        return await self.db.write(self.apply, items)
+
     async def _one_by_one(self, group: list[tuple[T, asyncio.Future[R]]]) -> None:
         for item, future in group:
             try:
-                (result,) = await self.db.write(self.apply, [item])
+                (result,) = await self._write([item])
             except Exception as exc:
                 if not future.done():
                     future.set_exception(exc)

@@ -19,6 +19,15 @@ branches on the dialect: SQLite's set-up here, the upgrade lock in ``migrate.py`
 A URL may name PostgreSQL as ``postgresql://``, ``postgres://`` or ``postgresql+psycopg://``;
 :func:`database_url` turns every accepted form into the driver statusgate uses, here and nowhere else.
 
+On SQLite a write can also run *inline*, on the event loop itself (:meth:`Database.write_inline`), when the
+write lock is free at that instant: the intake does so. Handing a transaction to the writer thread costs
+more than running it: that thread must take the GIL back after every SQLite call while the event loop
+holds it, and waits up to the interpreter's switch interval (5 ms) each time, with every request of the
+group waiting behind it. Inline, a group commit never waits for a lock (``busy_timeout`` is 0 on that
+connection: a lock held elsewhere sends the group to the writer thread instead) and never checkpoints (a
+checkpoint with its fsync is handed to the writer thread every :data:`_INLINE_CHECKPOINT_EVERY` commits).
+Under ``synchronous=FULL`` every commit is an fsync, which must not block the loop: no inline writes then.
+
 A write transaction can :func:`announce` instances (the notification journal does, for the instances it
 journaled for): once it has committed, and only then, :attr:`Database.on_announced` is told which, so this
 process's waiters wake at once. A rollback announces nothing.
@@ -48,6 +57,12 @@ from statusgate.errors import StorageFullError
 T = TypeVar("T")
 P = ParamSpec("P")
 
+
+class InlineWriteUnavailableError(Exception):
+    """:meth:`Database.write_inline` did not run: the write lock is held elsewhere, or this database takes
+    no inline writes (a server, or SQLite with ``synchronous=FULL``). Nothing was written."""
+
+
 #: SQLite set-up, applied to every connection.
 #: WAL lets readers run beside the writer. ``synchronous=NORMAL`` in WAL mode makes every commit durable
 #: against a crash of the *process*: the commit is in the WAL file (in the OS page cache) before
@@ -59,6 +74,10 @@ SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     "PRAGMA busy_timeout=10000",
 )
+
+#: inline commits between two checkpoints handed to the writer thread (SQLite's own autocheckpoint, off on
+#: the inline connection, runs one every ~1,000 WAL pages)
+_INLINE_CHECKPOINT_EVERY = 200
 
 #: how long a connection's set-up waits for another connection's lock (as long as busy_timeout)
 _SQLITE_SETUP_WAIT = 10.0
@@ -114,14 +133,20 @@ class Database:
         self._held = threading.local()
         #: every reader connection a thread keeps, so dispose can close them
         self._readers_held: list[sa.Connection] = []
+        self._inline_held: list[sa.Connection] = []
+        self._inline_commits = 0
+        self._inline = self.is_sqlite and sqlite_synchronous.upper() not in ("FULL", "EXTRA")
         if self.is_sqlite:
             self._read_engine = self._sqlite_engine(immediate=False, synchronous=sqlite_synchronous)
             self._write_engine = self._sqlite_engine(immediate=True, synchronous=sqlite_synchronous)
+            self._inline_engine = self._sqlite_engine(
+                immediate=True, synchronous=sqlite_synchronous, inline=True
+            )
         else:
             self._read_engine = _server_engine(parsed)
             self._write_engine = self._read_engine
 
-    def _sqlite_engine(self, *, immediate: bool, synchronous: str) -> sa.Engine:
+    def _sqlite_engine(self, *, immediate: bool, synchronous: str, inline: bool = False) -> sa.Engine:
         # The writer's pool: the writer thread's own connection plus one for write_now. The readers': one kept
         # by each thread that runs an event loop reading this database (one, in a server), and room for more.
         # Every use of a connection ends in an explicit commit or rollback, so the pool's own rollback on
@@ -137,6 +162,9 @@ class Database:
             cursor = dbapi_connection.cursor()
             for pragma in (*SQLITE_PRAGMAS, f"PRAGMA synchronous={synchronous}"):
                 _execute_waiting(cursor, pragma)
+            if inline:  # see write_inline: never wait for a lock, never checkpoint on the event loop
+                cursor.execute("PRAGMA busy_timeout=0")
+                cursor.execute("PRAGMA wal_autocheckpoint=0")
             cursor.close()
 
         if immediate:
@@ -246,6 +274,56 @@ class Database:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._readers, lambda: self._run_read(fn, *args, **kwargs))
 
+    def write_inline(
+        self, fn: Callable[Concatenate[sa.Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """:meth:`write`'s transaction run right here, on the event loop, if SQLite's write lock is free at
+        once; :class:`InlineWriteUnavailableError` (nothing written) if it is not, for the caller to
+        :meth:`write` instead. Only for quick transactions: the loop waits for it."""
+        if not self._inline:
+            raise InlineWriteUnavailableError()
+        conn: sa.Connection | None = getattr(self._held, "inline", None)
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._inline_engine.connect()
+            self._held.inline = conn
+            self._inline_held.append(conn)
+        transaction = _WriteTransaction()
+        try:
+            with conn.begin():
+                conn.info[_TRANSACTION] = transaction
+                try:
+                    result = fn(conn, *args, **kwargs)
+                finally:
+                    del conn.info[_TRANSACTION]
+        except sa.exc.OperationalError as exc:
+            code = getattr(exc.orig, "sqlite_errorcode", None)
+            if code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise InlineWriteUnavailableError() from exc
+            if _disk_full(exc.orig):
+                raise StorageFullError() from exc
+            raise
+        if transaction.announced and self.on_announced is not None:
+            self.on_announced(frozenset(transaction.announced))
+        self._inline_commits += 1
+        if self._inline_commits % _INLINE_CHECKPOINT_EVERY == 0:
+            self._writer.submit(self._checkpoint)
+        return result
+
+    def _checkpoint(self) -> None:
+        """In the writer thread: copy the WAL's pages into the database file, never waiting for anyone.
+
+        Straight on the driver's connection: through SQLAlchemy the PRAGMA would open a transaction, and on
+        the writer's connection every transaction begins IMMEDIATE, taking the very lock a checkpoint is
+        about (the checkpoint then fails and the transaction stays open).
+        """
+        held = self._writer_connection()
+        if held is None:
+            return
+        driver = held.connection.driver_connection
+        assert driver is not None  # a connection just checked out of the pool
+        with contextlib.suppress(sqlite3.Error):  # busy or a full disk: the next one will do
+            driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
     async def write(
         self, fn: Callable[Concatenate[sa.Connection, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
@@ -276,11 +354,14 @@ class Database:
             with contextlib.suppress(RuntimeError):  # already shut down
                 self._writer.submit(self._close_writer_connection).result()
         self._writer.shutdown(wait=True)
-        for conn in self._readers_held:
+        for conn in (*self._readers_held, *self._inline_held):
             # closed from this thread: the sqlite3 connections allow it (check_same_thread is off under a pool)
             conn.close()
         self._readers_held.clear()
+        self._inline_held.clear()
         self._read_engine.dispose()
+        if self.is_sqlite:
+            self._inline_engine.dispose()
         if self._write_engine is not self._read_engine:
             self._write_engine.dispose()
 

@@ -98,7 +98,8 @@ class Core:
             engines=engines,
             sandbox=sandbox,
             preparer=preparer,
-            intake=Batcher(db, intake.enqueue_many, "intake"),
+            # the intake's groups are two statements: quick enough to commit on the event loop
+            intake=Batcher(db, intake.enqueue_many, "intake", inline=True),
             hub=NotificationHub(),
             wakeups=self.wakeups,
         )
