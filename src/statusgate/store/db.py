@@ -132,8 +132,8 @@ class Database:
         #: the SQLite connection the writer thread keeps between its transactions (see _writer_connection)
         self._held = threading.local()
         #: every reader connection a thread keeps, so dispose can close them
-        self._readers_held: list[sa.Connection] = []
-        self._inline_held: list[sa.Connection] = []
+        #: every connection some thread keeps (see _kept), so dispose can close them
+        self._kept_all: list[sa.Connection] = []
         self._inline_commits = 0
         self._inline = self.is_sqlite and sqlite_synchronous.upper() not in ("FULL", "EXTRA")
         if self.is_sqlite:
@@ -193,14 +193,30 @@ class Database:
     def _reader_connection(self) -> sa.Connection | None:
         """On SQLite, the connection this thread (the event loop's) keeps for its reads, as the writer
         thread keeps its own (see _writer_connection); None on a server, whose reads run in a pool."""
-        if not self.is_sqlite:
-            return None
-        conn: sa.Connection | None = getattr(self._held, "reader", None)
+        return self._kept("reader", self._read_engine) if self.is_sqlite else None
+
+    def _kept(self, role: str, engine: sa.Engine) -> sa.Connection:
+        """The connection the calling thread keeps for ``role`` (``reader``, ``writer``, ``inline``), opened on
+        first use or after it was closed or invalidated: checking one out of the pool and back for every
+        transaction costs about as much as the intake's insert itself."""
+        kept: dict[str, sa.Connection] = self._held.__dict__.setdefault("kept", {})
+        conn = kept.get(role)
         if conn is None or conn.closed or conn.invalidated:
-            conn = self._read_engine.connect()
-            self._held.reader = conn
-            self._readers_held.append(conn)
+            if conn is not None:
+                self._drop_kept(role)
+            conn = engine.connect()
+            kept[role] = conn
+            self._kept_all.append(conn)
         return conn
+
+    def _drop_kept(self, role: str) -> None:
+        """Close the calling thread's ``role`` connection; the next use opens a fresh one."""
+        conn = self._held.__dict__.get("kept", {}).pop(role, None)
+        if conn is not None:
+            with contextlib.suppress(ValueError):
+                self._kept_all.remove(conn)
+            with contextlib.suppress(Exception):  # never hides the error that made us close it
+                conn.close()
 
     def _run_write(
         self,
@@ -216,23 +232,11 @@ class Database:
             raise
 
     def _writer_connection(self) -> sa.Connection | None:
-        """The writer thread's SQLite connection, opened on first use and kept: checking one out of the pool
-        and back for every transaction costs about as much as the intake's insert itself. None elsewhere
-        (write_now's callers, PostgreSQL: there the pool's pre-ping survives a server restart)."""
+        """The writer thread's kept SQLite connection (see _kept). None elsewhere (write_now's callers, and
+        PostgreSQL: there the pool's pre-ping survives a server restart)."""
         if not self.is_sqlite or not threading.current_thread().name.startswith("statusgate-db-write"):
             return None
-        conn: sa.Connection | None = getattr(self._held, "conn", None)
-        if conn is None or conn.closed or conn.invalidated:
-            conn = self._write_engine.connect()
-            self._held.conn = conn
-        return conn
-
-    def _close_writer_connection(self) -> None:
-        conn: sa.Connection | None = getattr(self._held, "conn", None)
-        if conn is not None:
-            self._held.conn = None
-            with contextlib.suppress(Exception):  # never hides the error that made us close it
-                conn.close()
+        return self._kept("writer", self._write_engine)
 
     def _run_write_transaction(
         self, fn: Callable[Concatenate[sa.Connection, P], T], *args: P.args, **kwargs: P.kwargs
@@ -256,7 +260,7 @@ class Database:
             if held is not None:
                 # whatever failed (a BEGIN that waited out the busy timeout, a full disk at COMMIT), the next
                 # transaction starts on a fresh connection rather than on whatever state this one was left in
-                self._close_writer_connection()
+                self._drop_kept("writer")
             raise
         # only here is the transaction committed: a rollback, or a failed commit, raised on the way
         if transaction.announced and self.on_announced is not None:
@@ -282,11 +286,7 @@ class Database:
         :meth:`write` instead. Only for quick transactions: the loop waits for it."""
         if not self._inline:
             raise InlineWriteUnavailableError()
-        conn: sa.Connection | None = getattr(self._held, "inline", None)
-        if conn is None or conn.closed or conn.invalidated:
-            conn = self._inline_engine.connect()
-            self._held.inline = conn
-            self._inline_held.append(conn)
+        conn = self._kept("inline", self._inline_engine)
         transaction = _WriteTransaction()
         try:
             with conn.begin():
@@ -352,13 +352,12 @@ class Database:
         self._readers.shutdown(wait=True)
         if self.is_sqlite:
             with contextlib.suppress(RuntimeError):  # already shut down
-                self._writer.submit(self._close_writer_connection).result()
+                self._writer.submit(self._drop_kept, "writer").result()
         self._writer.shutdown(wait=True)
-        for conn in (*self._readers_held, *self._inline_held):
+        for conn in self._kept_all:
             # closed from this thread: the sqlite3 connections allow it (check_same_thread is off under a pool)
             conn.close()
-        self._readers_held.clear()
-        self._inline_held.clear()
+        self._kept_all.clear()
         self._read_engine.dispose()
         if self.is_sqlite:
             self._inline_engine.dispose()
