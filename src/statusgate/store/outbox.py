@@ -108,13 +108,8 @@ def transition_row(
 ) -> Moved | None:
     """:func:`transition`, answering who the status belongs to (None if it was no longer in ``old``)."""
     check_transition(old, new)
-    update = {"state": new.value, "updated_at": now, "last_action_at": now, **values}
-    if description is not None:
-        update["description"] = description
-    params = {f"v_{key}": value for key, value in update.items()}
-    row = conn.execute(
-        _transition_statement(tuple(sorted(update))), {"w_seq": seq, "w_old": old.value, **params}
-    ).first()
+    columns, params = _move_params(seq, old, new, now, description, values)
+    row = conn.execute(_transition_statement(columns), params).first()
     if row is None:
         return None
     moved = Moved(row.instance_id, row.id_message, bool(row.delete_requested))
@@ -125,6 +120,22 @@ def transition_row(
     if reported is not None:
         notifications.journal(conn, reported)
     return moved
+
+
+def _move_params(
+    seq: int,
+    old: StatusState,
+    new: StatusState,
+    at: float,
+    description: str | None,
+    values: dict[str, Any],
+) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """The columns a move sets (the key of its pre-built statement) and the statement's bound values."""
+    update = {"state": new.value, "updated_at": at, "last_action_at": at, **values}
+    if description is not None:
+        update["description"] = description
+    params = {f"v_{key}": value for key, value in update.items()}
+    return tuple(sorted(update)), {"w_seq": seq, "w_old": old.value, **params}
 
 
 @dataclass(frozen=True)
@@ -167,18 +178,10 @@ def transition_many(conn: Connection, moves: Sequence[Move]) -> list[Moved | Non
             continue
         moved = Moved(row.instance_id, row.id_message, bool(row.delete_requested))
         answers.append(moved)
-        update = {
-            "state": move.new.value,
-            "updated_at": move.at,
-            "last_action_at": move.at,
-            **dict(move.values),
-        }
-        if move.description is not None:
-            update["description"] = move.description
-        params = {f"v_{key}": value for key, value in update.items()}
-        updates.setdefault(tuple(sorted(update)), []).append(
-            {"w_seq": move.seq, "w_old": move.old.value, **params}
+        columns, params = _move_params(
+            move.seq, move.old, move.new, move.at, move.description, dict(move.values)
         )
+        updates.setdefault(columns, []).append(params)
         events.append(
             {"status_seq": move.seq, "state": move.new.value, "at": move.at, "description": move.description}
         )
