@@ -101,8 +101,11 @@ def serve(path: str) -> None:
     parent = os.getppid()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # runners are reaped by the kernel
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
+    # bound under another name and renamed once listening: the client waits for ``path`` to exist, and a
+    # connect between bind() and listen() would be refused
+    listener.bind(path + ".binding")
     listener.listen(64)
+    os.rename(path + ".binding", path)
     listener.settimeout(1.0)
     gc.freeze()  # the imported modules' objects stay out of the collector: fewer pages copied per fork
     while os.getppid() == parent:
