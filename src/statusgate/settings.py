@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -147,7 +147,15 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(
         30,
         gt=0,
-        description="A claimed send is recovered by another worker after this long without a heartbeat.",
+        description="A worker's hold on an instance, and on a claimed send, lapses after this long without "
+        "a heartbeat; another worker then takes it over. Renewed every third of it.",
+    )
+    lease_margin_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="A worker that could not renew its leases stops sending for its instances this long "
+        "before they lapse (by its own clock), so that it never acts on a lease another worker may hold; "
+        "empty means a sixth of lease_seconds.",
     )
     poll_interval_seconds: float = Field(
         0.5, gt=0, description="How often idle workers look for changes made outside the server (CLI)."
@@ -286,6 +294,22 @@ class Settings(BaseSettings):
     test_whatsapp_child_prefix: str = Field(
         "", description="Test only: command prefix for engine processes, e.g. `unshare -n`."
     )
+
+    @model_validator(mode="after")
+    def _margin_within_lease(self) -> Settings:
+        if self.lease_margin_seconds is not None and self.lease_margin_seconds >= self.lease_seconds:
+            raise ValueError(
+                f"lease_margin_seconds ({self.lease_margin_seconds:g}) must be less than lease_seconds "
+                f"({self.lease_seconds:g}): a worker would never hold a lease long enough to use it"
+            )
+        return self
+
+    @property
+    def lease_margin(self) -> float:
+        """:attr:`lease_margin_seconds`, or its default."""
+        if self.lease_margin_seconds is None:
+            return self.lease_seconds / 6
+        return self.lease_margin_seconds
 
     @property
     def effective_public_url(self) -> str:

@@ -20,6 +20,7 @@ from statusgate.store import workers
 from statusgate.store.schema import commands as commands_table
 from statusgate.wiring.core import Core
 from statusgate.worker.commands import CommandRunner
+from statusgate.worker.ownership import Ownership
 
 
 @pytest.fixture
@@ -67,12 +68,12 @@ async def test_a_command_nobody_takes_in_time_fails_and_never_runs_later(api_onl
     ctx = core.ctx
     created = await instances.create(ctx, authorized=True)
     # a worker that heartbeats but carries nothing out (stuck): the request gives up at the timeout
-    await ctx.db.write(workers.register, "stuck", "host", 1, time.time())
+    await ctx.db.write(workers.register, "stuck", "host", 1)
     response = await client.get(f"/waInstance{created.id_instance}/logout/{created.api_token}")
     assert response.status_code == 502, response.text
     assert "did not answer within 0.5 s" in response.json()["message"]
     # the worker comes back later: the command is past its deadline and is never carried out
-    runner = CommandRunner(ctx, "late")
+    runner = CommandRunner(ctx, "late", lambda: {created.id_instance})
     await runner.start()
     try:
 
@@ -95,12 +96,16 @@ async def test_the_worker_carries_out_and_answers(make_settings: Any) -> None:
     core = Core(make_settings())
     await core.open()
     ctx = core.ctx
-    runner = CommandRunner(ctx, "w1")
+    await ctx.db.write(workers.register, "w1", "host", 1)
+    # the worker takes only its own instances' commands: w1 owns the instance
+    created = await instances.create(ctx, authorized=True)
+    ownership = Ownership(ctx.settings, ctx.db, "w1")
+    await ownership.start()
+    assert ownership.held() == {created.id_instance}
+    runner = CommandRunner(ctx, "w1", ownership.held)
     core.wakeups.attach(_Wake(runner))
-    await ctx.db.write(workers.register, "w1", "host", 1, time.time())
     await runner.start()
     try:
-        created = await instances.create(ctx, authorized=True)
         assert await command_service.run(ctx, created.id_instance, Logout()) is None
         engine = ctx.engine(EngineName.SANDBOX)
         assert await engine.state(created.id_instance) is InstanceState.NOT_AUTHORIZED
@@ -108,6 +113,7 @@ async def test_the_worker_carries_out_and_answers(make_settings: Any) -> None:
         assert [(r.kind, r.state, r.taken_by) for r in rows] == [("logout", "done", "w1")]
     finally:
         await runner.stop()
+        await ownership.stop()
         await core.close()
 
 

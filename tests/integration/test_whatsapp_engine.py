@@ -204,6 +204,7 @@ async def test_linked_but_offline_is_starting(make_engine: Make) -> None:
     store_device(engine.session_dir(1))
     write_script(engine.session_dir(1), connect_error="failed to dial whatsapp web websocket: offline")
     await engine.start()
+    await engine.hold([1])
     account = engine.accounts[1]
     await until(lambda: asyncio.sleep(0, account.restarts >= 2), "restarts")
     assert await engine.state(1) is InstanceState.STARTING
@@ -265,6 +266,7 @@ async def test_linked_without_neonize_keeps_retrying(make_engine: Make) -> None:
     await engine.provision(1)
     store_device(engine.session_dir(1))
     await engine.start()
+    await engine.hold([1])
     account = engine.accounts[1]
     await until(lambda: asyncio.sleep(0, account.restarts >= 3), "restarts")
     assert await engine.state(1) is InstanceState.STARTING
@@ -276,3 +278,29 @@ async def test_missing_neonize_is_a_clear_error(make_engine: Make, tmp_path: Pat
     await engine.provision(1)
     answer = await engine.qr(1)
     assert answer.type == "error" and "pip install 'statusgate[whatsapp]'" in answer.message
+
+
+async def test_only_held_sessions_run_and_a_let_go_stops_them(make_engine: Make) -> None:
+    first = await authorized(await make_engine(), 1)
+    await authorized(first, 2)
+    await first.close()
+    # the next worker process: started, it runs no child until it is given instances
+    engine = await make_engine()
+    assert engine.accounts == {}
+    await engine.hold([2])
+    await until(lambda: _is(engine, 2, InstanceState.AUTHORIZED), "the held session back")
+    assert set(engine.accounts) == {2}
+    pid = engine.accounts[2].child.pid  # type: ignore[union-attr]
+    assert pid is not None
+    await engine.let_go([2])
+    assert engine.accounts == {}
+
+    def gone() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    await until(lambda: asyncio.sleep(0, gone()), "the child stopped")
+    assert files.has_device(engine.session_dir(2))  # the session stays, for the next owner

@@ -93,7 +93,8 @@ async def test_linked_session_offline_is_starting_and_retried(engines: Any, prox
     await first.close()
     _bogus_device(first.session_dir(1) / "whatsmeow.db")
 
-    engine = await engines()  # a server start finds the linked session and supervises it
+    engine = await engines()
+    await engine.hold([1])  # the worker that takes the instance over finds the linked session and runs it
     account = engine.accounts[1]
     for _ in range(300):
         if account.restarts >= 2:

@@ -29,8 +29,9 @@ from statusgate.errors import EngineTransientError
 from statusgate.queue.crashpoints import CrashPoints
 from statusgate.queue.retry import RetryPolicy
 from statusgate.settings import Settings
-from statusgate.store import instances, intake, migrate, outbox
+from statusgate.store import instances, intake, migrate, outbox, ownership
 from statusgate.store.db import Database
+from statusgate.store.ownership import Lease
 from statusgate.worker.sending import NOT_RESENT, Sender
 
 INSTANCE = 1_100_000_001
@@ -84,13 +85,22 @@ async def no_media(_media_id: str) -> PreparedMedia | None:
 class Queue:
     db: Database
     settings: Settings
+    #: the instance's lease, held by "me" (the sender's worker) in the database
+    lease: Lease
 
     def sender(self, engine: ScriptedEngine, **overrides: Any) -> Sender:
         settings = self.settings.model_copy(update=overrides)
         policy = RetryPolicy(max_attempts=3, base_seconds=10, cap_seconds=10)
         engines: dict[EngineName, Any] = {EngineName.SANDBOX: engine}
         return Sender(
-            settings, self.db, engines, no_media, owner="me", crash=CrashPoints(""), retry_policy=policy
+            settings,
+            self.db,
+            engines,
+            no_media,
+            owner="me",
+            leases=lambda instance_id: self.lease if instance_id == INSTANCE else None,
+            crash=CrashPoints(""),
+            retry_policy=policy,
         )
 
     async def status(self, *, attempts: int, state: StatusState = StatusState.SENDING) -> outbox.StatusRow:
@@ -134,7 +144,8 @@ async def queue(tmp_path: Path, make_settings: Callable[..., Settings]) -> Async
     await migrate.upgrade(db)
     instance = Instance(INSTANCE, None, EngineName.SANDBOX, "0" * 64, True, InstanceSettings(), time.time())
     await db.write(instances.insert, instance)
-    yield Queue(db, make_settings(engine_timeout_seconds=0.2))
+    [lease] = await db.write(ownership.claim, "me", 3600, 1)
+    yield Queue(db, make_settings(engine_timeout_seconds=0.2), lease)
     await db.dispose()
 
 
@@ -261,3 +272,48 @@ async def test_the_next_send_waits_the_delay_after_the_previous_one_returned(que
     delay = queue.settings.delay_default_ms / 1000
     assert engine.sends == [] and wait is not None and 0 < wait <= delay
     assert wait >= ended + delay - time.time()
+
+
+class TakenOverMidSend(ScriptedEngine):
+    """While the send call runs, another worker takes the instance over (this worker stalled past its
+    lease): the send itself still reaches the network."""
+
+    db: Database | None = None
+
+    async def send_status(
+        self, instance_id: int, status: OutgoingStatus, recipients: Sequence[str]
+    ) -> SendOutcome:
+        assert self.db is not None
+        await self.db.write(ownership.release, "me")
+        assert await self.db.write(ownership.claim, "other", 3600, 1)
+        return await super().send_status(instance_id, status, recipients)
+
+
+async def test_a_worker_whose_lease_was_taken_over_neither_claims_nor_sends(queue: Queue) -> None:
+    engine = ScriptedEngine()
+    head = await queue.status(attempts=0, state=StatusState.READY)
+    await queue.db.write(ownership.release, "me")
+    [newer] = await queue.db.write(ownership.claim, "other", 3600, 1)
+    assert newer.epoch == queue.lease.epoch + 1
+    # the sender still believes its old lease (it has not renewed yet): the claim's fence refuses it
+    assert await queue.sender(engine).send(engine, head) is None  # type: ignore[arg-type]
+    assert engine.sends == []
+    row = await queue.head()
+    assert row.state is StatusState.READY and row.attempts == 0
+
+
+async def test_a_send_that_ends_after_a_takeover_is_left_for_the_new_owner_to_settle(
+    queue: Queue, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = TakenOverMidSend()
+    engine.db = queue.db
+    head = await queue.status(attempts=0, state=StatusState.READY)
+    with caplog.at_level(logging.WARNING, "statusgate.queue"):
+        await queue.sender(engine).send(engine, head)  # type: ignore[arg-type]
+    assert engine.sends == [ID]
+    # not recorded by the stale owner: still `sending`, so the new owner asks the engine (which says
+    # delivered) instead of sending it again
+    row = await queue.head()
+    assert row.state is StatusState.SENDING and row.attempts == 1
+    assert await queue.clock() is None
+    assert "not recorded here" in caplog.text

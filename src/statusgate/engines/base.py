@@ -122,3 +122,11 @@ class SupervisedEngine(Protocol):
 
     async def start(self) -> None:
         """Called once by the server when its workers start; ``close`` stops what it started."""
+
+    async def hold(self, instance_ids: Sequence[int]) -> None:
+        """This worker now owns these instances (some may be another engine's: ignored): connect their live
+        sessions. Only the owner of an instance connects it, so one session is never open twice."""
+
+    async def let_go(self, instance_ids: Sequence[int]) -> None:
+        """This worker no longer owns these instances: disconnect their sessions now, before another worker
+        connects them."""

@@ -58,7 +58,7 @@ async def run(ctx: ServiceContext, instance_id: int, command: Command) -> Any:
     """Have ``command`` carried out for the instance; its answer (JSON-able, per command)."""
     settings = ctx.settings
     now = time.time()
-    if not await ctx.db.read(workers.alive, now - settings.lease_seconds):
+    if not await ctx.db.read(workers.alive, settings.lease_seconds):
         raise EngineTransientError(NO_WORKER)
     wait = settings.command_timeout_seconds
     command_id = await ctx.db.write(store.submit, instance_id, command, now, now + wait)

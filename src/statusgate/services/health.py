@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from statusgate.services.context import ServiceContext
@@ -15,6 +14,5 @@ async def report(ctx: ServiceContext) -> dict[str, Any]:
     database = await ctx.db.ping()
     worker = False
     if database:
-        since = time.time() - ctx.settings.lease_seconds
-        worker = await ctx.db.read(workers.alive, since) > 0
+        worker = await ctx.db.read(workers.alive, ctx.settings.lease_seconds) > 0
     return {"status": "ok" if database else "unavailable", "database": database, "worker": worker}

@@ -320,6 +320,23 @@ workers = sa.Table(
     sa.Column("heartbeat_at", sa.Float, nullable=False),
 )
 
+instance_owners = sa.Table(
+    "instance_owners",
+    metadata,
+    # the worker that holds an instance (its live session, queue, commands, events), one at a time, until
+    # expires_at (the database's clock); epoch grows with every change of hands and fences stale owners
+    sa.Column(
+        "instance_id",
+        sa.BigInteger,
+        sa.ForeignKey("instances.id_instance", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("worker_id", sa.String(32), nullable=True),
+    sa.Column("epoch", sa.BigInteger, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Index("ix_instance_owners_worker_id", "worker_id"),
+)
+
 commands = sa.Table(
     "commands",
     metadata,

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from statusgate.domain.commands import (
@@ -56,9 +57,11 @@ async def carry_out(engine: Engine, instance_id: int, command: Command) -> Any:
 
 
 class CommandRunner:
-    def __init__(self, ctx: ServiceContext, worker_id: str) -> None:
+    def __init__(self, ctx: ServiceContext, worker_id: str, held: Callable[[], set[int]]) -> None:
         self.ctx = ctx
         self.worker_id = worker_id
+        #: the instances this worker owns: only their commands are its to carry out
+        self.held = held
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
@@ -91,7 +94,9 @@ class CommandRunner:
         while not self._stopping.is_set():
             self._wakeup.clear()
             try:
-                taken = await self.ctx.db.write(store.take_due, self.worker_id, None, time.time(), _BATCH)
+                taken = await self.ctx.db.write(
+                    store.take_due, self.worker_id, self.held(), time.time(), _BATCH
+                )
                 for row in taken:
                     task = asyncio.create_task(
                         self._execute(row), name=f"statusgate.command[{row.command_id}]"

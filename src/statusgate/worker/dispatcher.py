@@ -1,7 +1,8 @@
 """The queue's supervisor: it starts and stops the workers behind every instance's queue.
 
 - **Preparation** (``preparation.Preparer``) makes queued statuses' media ready, any instance, authorized or not.
-- **One sender loop per instance** with pending statuses (``sending.Sender``) sends strictly in order.
+- **One sender loop per instance** this worker owns (``ownership.Ownership``) with pending statuses
+  (``sending.Sender``) sends strictly in order; an instance lost or handed back has its loop stopped.
 - **The pump** applies the engines' events (receipts) to the statistics.
 - **The sweeper** expires statuses that waited longer than the queue retention.
 - **The heartbeat** renews the leases of the work this process has in hand (preparations running, sends
@@ -18,7 +19,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import secrets
 import time
 from collections.abc import Mapping, Sequence
 
@@ -34,6 +34,7 @@ from statusgate.queue.retry import RetryPolicy, next_wait
 from statusgate.settings import Settings
 from statusgate.store import incoming, notifications, outbox, recipients
 from statusgate.store.db import Database
+from statusgate.worker.ownership import Ownership
 from statusgate.worker.preparation import PrepareMedia, Preparer
 from statusgate.worker.sending import LoadMedia, Sender
 
@@ -110,12 +111,15 @@ class Dispatcher:
         *,
         prepare_media: PrepareMedia,
         load_media: LoadMedia,
+        owner: str,
+        ownership: Ownership,
         retry_policy: RetryPolicy | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.engines = engines
-        self.owner = secrets.token_hex(8)
+        self.owner = owner
+        self.ownership = ownership
         crash = CrashPoints(settings.test_crash_point)
         self.preparer = Preparer(
             settings, db, prepare_media, owner=self.owner, crash=crash, on_done=self.wake
@@ -126,6 +130,7 @@ class Dispatcher:
             engines,
             load_media,
             owner=self.owner,
+            leases=ownership.lease,
             crash=crash,
             retry_policy=retry_policy
             or RetryPolicy(
@@ -143,6 +148,10 @@ class Dispatcher:
         self._in_flight: set[asyncio.Task[float | None]] = set()
         self._last_sweep = 0.0
         self._queued_for: set[int] = set()
+        #: instances with a send step running (not to be handed back now)
+        self._stepping: set[int] = set()
+        self._look_everywhere = False
+        ownership.subscribe(self)
 
     # --- lifecycle ------------------------------------------------------------------------------------
 
@@ -174,6 +183,34 @@ class Dispatcher:
         unfinished = sum(1 for task in in_flight if not task.done())
         log.info("queue stopped (%d send step(s) cut short by the grace period)", unfinished)
 
+    # --- OwnershipListener ----------------------------------------------------------------------------
+
+    async def gained(self, instance_ids: list[int]) -> None:
+        self._look_everywhere = True
+        self._supervisor_wakeup.set()
+
+    async def lost(self, instance_ids: list[int]) -> None:
+        """Stop the loops at once; a send step in flight runs on (shielded), and its writes are refused if
+        another worker holds the instance by then."""
+        for instance_id in instance_ids:
+            task = self._loops.pop(instance_id, None)
+            if task is not None:
+                task.cancel()
+            self.sender.forget(instance_id)
+
+    def _step_done(self, instance_id: int) -> None:
+        self._stepping.discard(instance_id)
+        loop = self._loops.get(instance_id)
+        if loop is None or loop.done():
+            # its loop was stopped while the step ran (the instance lost, maybe regained meanwhile): the
+            # supervisor starts a new one if the instance is still ours
+            self._look_everywhere = True
+            self._supervisor_wakeup.set()
+
+    def busy(self, instance_id: int) -> bool:
+        """A send step of this instance is running."""
+        return instance_id in self._stepping
+
     def wake(self, instance_id: int | None = None) -> None:
         """Something changed (a status was queued, settings changed…): look now, not at the next poll."""
         if instance_id is not None and instance_id in self._wakeups:
@@ -193,8 +230,10 @@ class Dispatcher:
             self._supervisor_wakeup.clear()
             try:
                 periodic = time.time() - self._last_sweep >= self.settings.poll_interval_seconds
-                if periodic:
-                    # what other processes (the CLI, a crashed predecessor) may have changed: look everywhere
+                if periodic or self._look_everywhere:
+                    # what other processes (the CLI, a crashed predecessor, API nodes) may have changed, or
+                    # instances just taken over: look everywhere
+                    self._look_everywhere = False
                     await self._sweep()
                     await self._start_loops()
                 await self._start_loops(self._new_instances())
@@ -256,7 +295,12 @@ class Dispatcher:
     async def _start_loops(self, instance_ids: list[int] | None = None) -> None:
         if instance_ids is None:
             instance_ids = await self.db.read(outbox.instances_with_pending)
+        held = self.ownership.held()
         for instance_id in instance_ids:
+            # a step left running by a stopped loop must end before another loop starts: two steps of one
+            # instance at once could send its head twice
+            if instance_id not in held or instance_id in self._stepping:
+                continue
             task = self._loops.get(instance_id)
             if task is None or task.done():
                 self._loops[instance_id] = asyncio.create_task(
@@ -277,7 +321,9 @@ class Dispatcher:
             # shielded: on shutdown a send in flight finishes (stop() waits for it) instead of being cut
             step = asyncio.create_task(self.sender.step(instance_id, self._stopping))
             self._in_flight.add(step)
+            self._stepping.add(instance_id)
             step.add_done_callback(self._in_flight.discard)
+            step.add_done_callback(lambda _step: self._step_done(instance_id))
             try:
                 delay = await asyncio.shield(step)
             except asyncio.CancelledError:

@@ -11,8 +11,8 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import socket
-import time
 
 from statusgate.domain.models import MediaKind, PreparedMedia
 from statusgate.domain.posts import source
@@ -24,33 +24,65 @@ from statusgate.store.outbox import StatusRow
 from statusgate.worker import sweeper
 from statusgate.worker.commands import CommandRunner
 from statusgate.worker.dispatcher import Dispatcher
+from statusgate.worker.ownership import Ownership
 from statusgate.worker.webhooks import WebhookSender
 
 log = logging.getLogger("statusgate.worker")
 
 
+class EngineSessions:
+    """Live sessions follow ownership: an engine connects an instance when this worker takes it and
+    disconnects it when the worker loses or hands it back (before the database says it is free)."""
+
+    def __init__(self, engines: list[SupervisedEngine]) -> None:
+        self.engines = engines
+
+    async def gained(self, instance_ids: list[int]) -> None:
+        for engine in self.engines:
+            try:
+                await engine.hold(instance_ids)
+            except Exception:
+                log.exception("connecting %d instance(s) failed", len(instance_ids))
+
+    async def lost(self, instance_ids: list[int]) -> None:
+        for engine in self.engines:
+            try:
+                await engine.let_go(instance_ids)
+            except Exception:
+                log.exception("disconnecting %d instance(s) failed", len(instance_ids))
+
+
 class Worker:
     def __init__(self, ctx: ServiceContext, *, retry_policy: RetryPolicy | None = None) -> None:
         self.ctx = ctx
+        self.worker_id = secrets.token_hex(8)
+        self.ownership = Ownership(
+            ctx.settings, ctx.db, self.worker_id, busy=lambda instance_id: self.dispatcher.busy(instance_id)
+        )
         self.dispatcher = Dispatcher(
             ctx.settings,
             ctx.db,
             ctx.engines,
             prepare_media=self.prepare_media,
             load_media=ctx.prepared.load,
+            owner=self.worker_id,
+            ownership=self.ownership,
             retry_policy=retry_policy,
         )
+        self.sessions = EngineSessions(
+            [engine for engine in ctx.engines.values() if isinstance(engine, SupervisedEngine)]
+        )
+        self.ownership.subscribe(self.sessions)
         self.webhooks = WebhookSender(ctx)
-        self.worker_id = self.dispatcher.owner
-        self.commands = CommandRunner(ctx, self.worker_id)
+        self.commands = CommandRunner(ctx, self.worker_id, self.ownership.held)
         self._sweeper: asyncio.Task[None] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
     async def start(self) -> None:
-        now = time.time()
-        await self.ctx.db.write(workers.prune, now - 10 * self.ctx.settings.lease_seconds)
-        await self.ctx.db.write(workers.register, self.worker_id, socket.gethostname(), os.getpid(), now)
+        await self.ctx.db.write(workers.prune, 10 * self.ctx.settings.lease_seconds)
+        # registered (and so counted live) before claiming: the fair share counts this worker in
+        await self.ctx.db.write(workers.register, self.worker_id, socket.gethostname(), os.getpid())
         self._heartbeat = asyncio.create_task(self._beat(), name="statusgate.worker-heartbeat")
         for engine in self.ctx.engines.values():
             if isinstance(engine, SupervisedEngine):
@@ -59,6 +91,7 @@ class Worker:
         self._sweeper = asyncio.create_task(
             sweeper.run_forever(self.ctx, self._stopping), name="statusgate.sweeper"
         )
+        await self.ownership.start()
         await self.dispatcher.start()
         await self.commands.start()
 
@@ -71,6 +104,8 @@ class Worker:
                 await self._sweeper
         await self.commands.stop()
         await self.dispatcher.stop()
+        # handed back as soon as nothing is sent for them any more: other workers take them at once
+        await self.ownership.stop()
         await self.webhooks.stop()
         if self._heartbeat is not None:
             self._heartbeat.cancel()
@@ -84,10 +119,10 @@ class Worker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.ctx.settings.lease_seconds / 3)
             try:
-                if not await self.ctx.db.write(workers.heartbeat, self.worker_id, time.time()):
+                if not await self.ctx.db.write(workers.heartbeat, self.worker_id):
                     # pruned while away (a long stall): come back
                     await self.ctx.db.write(
-                        workers.register, self.worker_id, socket.gethostname(), os.getpid(), time.time()
+                        workers.register, self.worker_id, socket.gethostname(), os.getpid()
                     )
             except Exception:
                 log.exception("worker heartbeat failed")
@@ -98,6 +133,7 @@ class Worker:
         self.dispatcher.queued(instance_id)
 
     def instance_changed(self, instance_id: int) -> None:
+        self.ownership.wake()  # maybe a new instance, to be taken
         self.dispatcher.wake(instance_id)
 
     def command_submitted(self, instance_id: int) -> None:

@@ -8,6 +8,11 @@ recorded as sent without being sent again; not delivered, it is sent; still unde
 with a retry time, an attempt counted); unknown, it fails as "may or may not have been published". A send
 whose outcome is unknown is never repeated blindly.
 
+Only the instance's owner sends (``worker.ownership``): each step starts with the lease the worker holds,
+and every write of the step first checks, in its transaction, that the lease is still the worker's
+(``store.ownership.holds``). A stale owner's claim is refused; its record of a send is refused too, leaving
+the status ``sending`` for the new owner, which asks the engine rather than sending again.
+
 Pacing is counted at the network: an instance's next send call starts no earlier than its delay after the
 previous attempt ended (its send call returned, or the engine's answer settled it), and that clock is written
 in the same transaction as the attempt's result.
@@ -37,11 +42,12 @@ from statusgate.queue.crashpoints import CrashPoints
 from statusgate.queue.retry import RetryPolicy
 from statusgate.settings import Settings
 from statusgate.store import instances as instance_store
-from statusgate.store import outbox
+from statusgate.store import outbox, ownership
 from statusgate.store import recipients as recipient_store
 from statusgate.store.batch import Batcher, each
 from statusgate.store.db import Database
 from statusgate.store.outbox import StatusRow
+from statusgate.store.ownership import Lease
 from statusgate.store.schema import statuses
 from statusgate.worker.room import write_when_room
 
@@ -54,6 +60,17 @@ NOT_RESENT = "the status may or may not have been published — not resent to av
 UNKNOWN_OUTCOME = f"the engine cannot tell whether an earlier attempt reached the network; {NOT_RESENT}"
 
 
+@dataclass(frozen=True)
+class Fence:
+    """Who writes for an instance, and the lease those writes are checked against."""
+
+    owner: str
+    lease: Lease
+
+    def holds(self, conn: sa.Connection) -> bool:
+        return ownership.holds(conn, self.owner, self.lease)
+
+
 def _head_and_instance(conn: sa.Connection, instance_id: int) -> tuple[StatusRow | None, Instance | None]:
     return outbox.head(conn, instance_id), instance_store.get(conn, instance_id)
 
@@ -63,11 +80,14 @@ def _claim(
     head: StatusRow,
     recipients: list[str],
     skipped: list[str],
-    owner: str,
+    fence: Fence,
     now: float,
     until: float,
 ) -> bool:
     """Fix the audience and take the head; ``attempts`` counts this attempt."""
+    if not fence.holds(conn):
+        return False
+    owner = fence.owner
     if head.state is StatusState.READY:
         claimed = outbox.transition(
             conn,
@@ -93,9 +113,14 @@ def _delete_requested(conn: sa.Connection, seq: int) -> bool:
     return bool(conn.scalar(sa.select(statuses.c.delete_requested).where(statuses.c.seq == seq)))
 
 
-def _sent(conn: sa.Connection, head: StatusRow, recipients: list[str], at: float) -> bool:
+def _sent(
+    conn: sa.Connection, head: StatusRow, recipients: list[str], at: float, fence: Fence
+) -> bool | None:
     """Record the send, and the attempt's end as the pacing clock; True if deleteStatus asked meanwhile for
-    it to be revoked."""
+    it to be revoked, None if the lease is no longer ours (nothing recorded: the next owner asks the
+    engine)."""
+    if not fence.holds(conn):
+        return None
     instance_store.set_last_send_ended(conn, head.instance_id, at)
     moved = outbox.transition_row(
         conn,
@@ -120,9 +145,13 @@ def _finish(
     at: float,
     reason: str,
     retry_at: float | None,
+    fence: Fence,
     ends_attempt: bool = False,
-) -> None:
-    """Move the head on; ``ends_attempt``: this is an attempt's result, so the pacing clock is ``at``."""
+) -> bool:
+    """Move the head on; ``ends_attempt``: this is an attempt's result, so the pacing clock is ``at``.
+    False, writing nothing, if the lease is no longer ours."""
+    if not fence.holds(conn):
+        return False
     if ends_attempt:
         instance_store.set_last_send_ended(conn, head.instance_id, at)
     if head.state is StatusState.SENDING and _delete_requested(conn, head.seq):
@@ -138,6 +167,7 @@ def _finish(
         lease_owner=None,
         lease_expires_at=None,
     )
+    return True
 
 
 @dataclass(frozen=True)
@@ -145,13 +175,13 @@ class _Claim:
     head: StatusRow
     recipients: list[str]
     skipped: list[str]
-    owner: str
+    fence: Fence
     now: float
     until: float
 
 
 def _claim_one(conn: sa.Connection, claim: _Claim) -> bool:
-    return _claim(conn, claim.head, claim.recipients, claim.skipped, claim.owner, claim.now, claim.until)
+    return _claim(conn, claim.head, claim.recipients, claim.skipped, claim.fence, claim.now, claim.until)
 
 
 @dataclass(frozen=True)
@@ -159,10 +189,11 @@ class _Sent:
     head: StatusRow
     recipients: list[str]
     at: float
+    fence: Fence
 
 
-def _sent_one(conn: sa.Connection, sent: _Sent) -> bool:
-    return _sent(conn, sent.head, sent.recipients, sent.at)
+def _sent_one(conn: sa.Connection, sent: _Sent) -> bool | None:
+    return _sent(conn, sent.head, sent.recipients, sent.at, sent.fence)
 
 
 class Sender:
@@ -174,6 +205,7 @@ class Sender:
         load_media: LoadMedia,
         *,
         owner: str,
+        leases: Callable[[int], Lease | None],
         crash: CrashPoints,
         retry_policy: RetryPolicy,
     ) -> None:
@@ -182,13 +214,16 @@ class Sender:
         self.engines = engines
         self.load_media = load_media
         self.owner = owner
+        self.leases = leases
         self.crash = crash
         self.retry_policy = retry_policy
         # many instances send at once: their claims and results share transactions
         self._claims: Batcher[_Claim, bool] = Batcher(db, each(_claim_one), "claims")
-        self._results: Batcher[_Sent, bool] = Batcher(db, each(_sent_one), "sent")
+        self._results: Batcher[_Sent, bool | None] = Batcher(db, each(_sent_one), "sent")
         self._wids: dict[int, str] = {}
         self._holding: set[int] = set()
+        #: the fence of each instance's step in progress (one step per instance at a time)
+        self._fences: dict[int, Fence] = {}
 
     @property
     def in_flight(self) -> list[int]:
@@ -200,7 +235,10 @@ class Sender:
         self._wids.pop(instance_id, None)
 
     async def step(self, instance_id: int, stopping: asyncio.Event) -> float | None:
-        """Advance the head of one instance's queue; how long to wait, or None when the queue is empty."""
+        """Advance the head of one instance's queue; how long to wait, or None when the queue is empty or
+        the instance is not (or no longer) this worker's."""
+        if self.leases(instance_id) is None:
+            return None
         now = time.time()
         head, instance = await self.db.read(_head_and_instance, instance_id)
         if head is None or instance is None:
@@ -229,17 +267,30 @@ class Sender:
     async def send(self, engine: Engine, head: StatusRow) -> float | None:
         """One attempt at the head: when it ended (the pacing clock written with its result; 0.0 when the
         status failed before any attempt, for want of an audience), or None if another worker holds it."""
+        lease = self.leases(head.instance_id)
+        if lease is None:
+            return None
+        self._fences[head.instance_id] = Fence(self.owner, lease)
+        try:
+            return await self._send(engine, head)
+        finally:
+            self._fences.pop(head.instance_id, None)
+
+    def _fence(self, head: StatusRow) -> Fence:
+        return self._fences[head.instance_id]
+
+    async def _send(self, engine: Engine, head: StatusRow) -> float | None:
         now = time.time()
         recipients = head.recipients
         skipped = head.skipped_participants or []
         if recipients is None:
             resolved = await self._resolve_audience(engine, head)
             if isinstance(resolved, str):
-                await self.db.write(_finish, head, StatusState.FAILED, now, resolved, None)
+                await self.db.write(_finish, head, StatusState.FAILED, now, resolved, None, self._fence(head))
                 return 0.0
             recipients, skipped = resolved.recipients, resolved.skipped
         until = now + self.settings.lease_seconds
-        if not await self._claims.submit(_Claim(head, recipients, skipped, self.owner, now, until)):
+        if not await self._claims.submit(_Claim(head, recipients, skipped, self._fence(head), now, until)):
             return None
         self._holding.add(head.seq)
         try:
@@ -257,6 +308,13 @@ class Sender:
             if check.state is not DeliveryState.NOT_DELIVERED:
                 return await self._settle(engine, head, recipients, check, attempts)
         media = await self.load_media(head.media_id) if head.media_id else None
+        if self.leases(instance_id) != self._fence(head).lease:
+            # the lease ran out (or changed hands) since the claim: whoever holds it now finds the status
+            # `sending` and asks the engine, which says it was not delivered
+            log.warning(
+                "instance %s was lost before %s went out: not sent here", instance_id, head.id_message
+            )
+            return time.time()
         status = OutgoingStatus(head.id_message, head.post, media)
         try:
             async with asyncio.timeout(self.settings.engine_timeout_seconds):
@@ -273,7 +331,7 @@ class Sender:
             return await self._failed(head, error, attempts, uncertain=True)
         self.crash.reached("after_engine_send")
         ended = time.time()
-        revoke = await self._record_sent(_Sent(head, list(outcome.recipients), ended))
+        revoke = await self._record_sent(_Sent(head, list(outcome.recipients), ended, self._fence(head)))
         self.crash.reached("after_sent_commit")
         if revoke:
             await self._revoke_after_send(engine, head, list(outcome.recipients))
@@ -312,7 +370,7 @@ class Sender:
         now = time.time()
         if check.state is DeliveryState.DELIVERED:
             sent_to = list(check.recipients) or recipients
-            revoke = await self._record_sent(_Sent(head, sent_to, now))
+            revoke = await self._record_sent(_Sent(head, sent_to, now, self._fence(head)))
             if revoke:
                 await self._revoke_after_send(engine, head, sent_to)
             log.info(
@@ -338,16 +396,33 @@ class Sender:
             return ended
         sending = dataclasses.replace(head, state=StatusState.SENDING)
         await self.db.write(
-            _finish, sending, StatusState.FAILED, now, UNKNOWN_OUTCOME, None, ends_attempt=True
+            _finish,
+            sending,
+            StatusState.FAILED,
+            now,
+            UNKNOWN_OUTCOME,
+            None,
+            self._fence(head),
+            ends_attempt=True,
         )
         log.warning("status %s of instance %s failed: %s", head.id_message, head.instance_id, UNKNOWN_OUTCOME)
         return now
 
     async def _record_sent(self, sent: _Sent) -> bool:
-        """Record a send the engine accepted: it went out, so a full disk only delays the record."""
-        return await write_when_room(
+        """Record a send the engine accepted: it went out, so a full disk only delays the record. True if it
+        is to be revoked now."""
+        revoke = await write_when_room(
             lambda: self._results.submit(sent), f"the send of {sent.head.id_message}", self.settings
         )
+        if revoke is None:
+            log.warning(
+                "the send of %s went out after this worker lost instance %s: not recorded here; the next "
+                "owner asks the engine whether it was delivered",
+                sent.head.id_message,
+                sent.head.instance_id,
+            )
+            return False
+        return revoke
 
     async def _revoke_after_send(self, engine: Engine, head: StatusRow, recipients: list[str]) -> None:
         """deleteStatus came while this status was being sent: revoke it now that it is out."""
@@ -358,7 +433,15 @@ class Sender:
             # stays `sent` with the request noted; a later deleteStatus can try again
             log.warning("revoking %s after its send failed: %s", head.id_message, exc.message)
             return
-        await self.db.write(_finish, sent, StatusState.DELETED, time.time(), "deleted by deleteStatus", None)
+        await self.db.write(
+            _finish,
+            sent,
+            StatusState.DELETED,
+            time.time(),
+            "deleted by deleteStatus",
+            None,
+            self._fence(head),
+        )
 
     async def _resolve_audience(self, engine: Engine, head: StatusRow) -> audience.Audience | str:
         """The recipients, or the reason there are none."""
@@ -402,10 +485,19 @@ class Sender:
         sending = dataclasses.replace(head, state=StatusState.SENDING)
         if decision.retry_in_seconds is None:
             reason = f"{decision.reason}; {NOT_RESENT}" if uncertain else decision.reason
-            await self.db.write(_finish, sending, StatusState.FAILED, now, reason, None, ends_attempt=True)
+            await self.db.write(
+                _finish, sending, StatusState.FAILED, now, reason, None, self._fence(head), ends_attempt=True
+            )
         else:
             retry_at = now + decision.retry_in_seconds
             await self.db.write(
-                _finish, sending, StatusState.READY, now, decision.reason, retry_at, ends_attempt=True
+                _finish,
+                sending,
+                StatusState.READY,
+                now,
+                decision.reason,
+                retry_at,
+                self._fence(head),
+                ends_attempt=True,
             )
         return now, decision.retry_in_seconds

@@ -101,13 +101,22 @@ class WhatsAppEngine:
     # --- lifecycle -------------------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Supervise: start a child for every linked session found in the data dir."""
+        """Supervise: from now on this process runs children, for the sessions it is given (:meth:`hold`)."""
         self.supervising = True
-        if not self.sessions.is_dir():
-            return
-        for entry in sorted(self.sessions.iterdir()):
-            if entry.name.isdigit() and await asyncio.to_thread(files.has_device, entry):
-                self._account(int(entry.name))  # a linked account starts its child at once
+
+    async def hold(self, instance_ids: Sequence[int]) -> None:
+        """Start a child for each of these instances that has a linked session in the data dir."""
+        for instance_id in instance_ids:
+            session_dir = self.session_dir(instance_id)
+            if instance_id not in self.accounts and await asyncio.to_thread(files.has_device, session_dir):
+                self._account(instance_id)  # a linked account starts its child at once
+
+    async def let_go(self, instance_ids: Sequence[int]) -> None:
+        """Stop these instances' children: the session files stay, for the next owner."""
+        accounts = [self.accounts.pop(i) for i in instance_ids if i in self.accounts]
+        await asyncio.gather(*(account.close() for account in accounts), return_exceptions=True)
+        for account in accounts:
+            self.sends.forget(account.instance_id)
 
     async def close(self) -> None:
         accounts, self.accounts = list(self.accounts.values()), {}

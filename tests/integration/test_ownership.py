@@ -1,0 +1,177 @@
+"""Each instance has one owning worker at a time: leases with epochs on the database's clock, fair shares,
+handover on stop (issue 11, step 2)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from statusgate.services import instances
+from statusgate.settings import Settings
+from statusgate.store import clock, ownership, workers
+from statusgate.store.db import Database
+from statusgate.store.ownership import Lease
+from statusgate.wiring.core import Core
+from statusgate.worker.ownership import Ownership
+from statusgate.worker.role import Worker
+
+
+async def _instances(core: Core, count: int) -> list[int]:
+    """``count`` new instances' ids, lowest first (the order workers take them in)."""
+    return sorted([(await instances.create(core.ctx)).id_instance for _ in range(count)])
+
+
+async def _eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+async def test_one_owner_at_a_time_with_a_new_epoch_each_change_of_hands(
+    make_settings: Callable[..., Settings],
+) -> None:
+    core = Core(make_settings())
+    await core.open()
+    db: Database = core.ctx.db
+    try:
+        first, second, third = await _instances(core, 3)
+        taken = await db.write(ownership.claim, "a", 60, 2)
+        assert taken == [Lease(first, 1), Lease(second, 1)]
+        # what "a" holds is not free: "b" gets only the rest
+        assert await db.write(ownership.claim, "b", 60, 5) == [Lease(third, 1)]
+        assert await db.write(ownership.claim, "c", 60, 5) == []
+        assert await db.read(ownership.owner, first) == "a"
+
+        # handed back, the next owner's epoch is one more; the old lease no longer passes the fence
+        assert await db.write(ownership.release, "a", [first]) == 1
+        assert await db.write(ownership.claim, "b", 60, 5) == [Lease(first, 2)]
+        assert not await db.write(ownership.holds, "a", Lease(first, 1))
+        assert not await db.write(ownership.holds, "b", Lease(first, 1))
+        assert await db.write(ownership.holds, "b", Lease(first, 2))
+        assert await db.write(ownership.renew, "a", 60) == [Lease(second, 1)]
+
+        # a lease that lapsed (by the database's clock) is not renewed, and anyone may take it over
+        assert await db.write(ownership.renew, "b", -1) == [Lease(first, 2), Lease(third, 1)]
+        assert await db.write(ownership.renew, "b", 60) == []
+        assert not await db.write(ownership.holds, "b", Lease(first, 2))
+        assert await db.write(ownership.claim, "c", 60, 5) == [Lease(first, 3), Lease(third, 2)]
+
+        # everyone's, at once (a SQLite worker starting after a crash)
+        assert await db.write(ownership.release, None) == 3
+        assert await db.read(ownership.owner, second) is None
+    finally:
+        await core.close()
+
+
+async def test_the_share_counts_live_workers_on_the_database_clock(
+    make_settings: Callable[..., Settings],
+) -> None:
+    core = Core(make_settings())
+    await core.open()
+    db = core.ctx.db
+    try:
+        await _instances(core, 10)
+        await db.write(workers.register, "a", "host", 1)
+        await db.write(workers.register, "b", "host", 2)
+        await db.write(workers.register, "c", "host", 3)
+        census = await db.read(ownership.census, 30)
+        assert (census.instances, census.live_workers, census.share()) == (10, 3, 4)
+        # "c" stopped heartbeating a minute ago (by the database's clock): no longer live
+        from statusgate.store.schema import workers as workers_table
+
+        def stale(conn: Any) -> None:
+            conn.execute(
+                workers_table.update()
+                .where(workers_table.c.worker_id == "c")
+                .values(heartbeat_at=clock.now(conn) - 60)
+            )
+
+        await db.write(stale)
+        census = await db.read(ownership.census, 30)
+        assert (census.live_workers, census.share()) == (2, 5)
+        assert await db.write(workers.prune, 30) == 1
+    finally:
+        await core.close()
+
+
+async def test_workers_share_the_instances_fairly_and_hand_them_over_on_stop(
+    make_settings: Callable[..., Settings],
+) -> None:
+    # leases far longer than the test: every handover seen here is a hand-back, never a lapse
+    settings = make_settings(lease_seconds=600)
+    cores = [Core(settings) for _ in range(3)]
+    for core in cores:
+        await core.open()
+    running: list[Worker] = []
+    try:
+        ids = set(await _instances(cores[0], 10))
+        first = Worker(cores[0].ctx)
+        await first.start()
+        running.append(first)
+        assert first.ownership.held() == ids
+
+        second, third = Worker(cores[1].ctx), Worker(cores[2].ctx)
+        for worker in (second, third):
+            await worker.start()
+            running.append(worker)
+
+        async def fair() -> bool:
+            shares = [len(worker.ownership.held()) for worker in running]
+            return sorted(shares) == [3, 3, 4]
+
+        await _eventually(fair, "three workers holding 4, 3 and 3 of 10 instances")
+        held = [worker.ownership.held() for worker in running]
+        assert set().union(*held) == ids and sum(map(len, held)) == len(ids)  # each owned exactly once
+
+        # a stopping worker hands its instances back at once: the others take them long before any lease
+        # (600 s) could lapse
+        started = time.monotonic()
+        await first.stop()
+        running.remove(first)
+
+        async def taken_over() -> bool:
+            return set().union(*(worker.ownership.held() for worker in running)) == ids
+
+        await _eventually(taken_over, "the stopped worker's instances taken over")
+        assert time.monotonic() - started < 60
+        assert sorted(len(worker.ownership.held()) for worker in running) == [5, 5]
+    finally:
+        for worker in running:
+            await worker.stop()
+        for core in cores:
+            await core.close()
+
+
+async def test_a_stalled_worker_stops_trusting_its_leases_before_they_lapse(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(lease_seconds=3, lease_margin_seconds=1)
+    core = Core(settings)
+    await core.open()
+    db = core.ctx.db
+    try:
+        ids = set(await _instances(core, 2))
+        await db.write(workers.register, "w", "host", 1)
+        held = Ownership(settings, db, "w")
+        await held.start()
+        try:
+            assert held.held() == ids
+            # the whole process stalls (the event loop blocked: no renewal can run) for over lease - margin
+            time.sleep(2.2)  # noqa: ASYNC251 - the stall is the point
+            # it no longer acts for its instances, though their leases have not lapsed in the database yet
+            assert held.held() == set() and held.lease(min(ids)) is None
+            assert await db.read(ownership.owner, min(ids)) == "w"
+
+            # running again, it renews them in time (within the lease) and trusts them again
+            async def trusted() -> bool:
+                return held.held() == ids
+
+            await _eventually(trusted, "the leases renewed after the stall")
+        finally:
+            await held.stop()
+        assert await db.read(ownership.owner, min(ids)) is None  # handed back on stop
+    finally:
+        await core.close()
