@@ -12,13 +12,14 @@ about the time, the database is the one clock they share.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from statusgate.store.clock import clock
+from statusgate.store.clock import clock, clock_sql
 from statusgate.store.schema import instance_owners, instances, workers
 
 
@@ -103,15 +104,23 @@ def release(conn: Connection, worker_id: str | None, instance_ids: list[int] | N
 def holds(conn: Connection, worker_id: str, lease: Lease) -> bool:
     """Whether ``worker_id`` still holds ``lease`` now; the row stays locked (PostgreSQL) until the caller's
     transaction ends, so no other worker can take the instance over before what the caller writes commits."""
+    params = {"instance_id": lease.instance_id, "worker_id": worker_id, "epoch": lease.epoch}
+    return conn.execute(_holds_statement(conn.dialect.name), params).first() is not None
+
+
+@functools.cache
+def _holds_statement(dialect: str) -> sa.Select[tuple[int]]:
+    # built once per dialect: every send's claim and result runs it, and building (and cache-keying) a
+    # statement costs several times more than running it
     query = sa.select(instance_owners.c.instance_id).where(
-        instance_owners.c.instance_id == lease.instance_id,
-        instance_owners.c.worker_id == worker_id,
-        instance_owners.c.epoch == lease.epoch,
-        instance_owners.c.expires_at >= clock(conn),
+        instance_owners.c.instance_id == sa.bindparam("instance_id"),
+        instance_owners.c.worker_id == sa.bindparam("worker_id"),
+        instance_owners.c.epoch == sa.bindparam("epoch"),
+        instance_owners.c.expires_at >= clock_sql(dialect),
     )
-    if conn.dialect.name == "postgresql":
+    if dialect == "postgresql":
         query = query.with_for_update(read=True)
-    return conn.scalar(query) is not None
+    return query
 
 
 def owner(conn: Connection, instance_id: int) -> str | None:
