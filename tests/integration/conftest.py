@@ -43,6 +43,9 @@ SQLITE_ONLY: dict[str, str] = {
 POSTGRESQL_ONLY: dict[str, str] = {
     "test_ownership.py::test_workers_share_the_instances_fairly_and_hand_them_over_on_stop": "several "
     "workers on one database: on SQLite the role lock allows one worker per database",
+    "test_ownership.py::test_each_event_is_applied_once_by_its_instances_owner": "several workers on one "
+    "database: on SQLite the role lock allows one worker per database",
+    "test_signals.py": "LISTEN/NOTIFY: the processes sharing a SQLite file poll instead",
 }
 
 
@@ -61,7 +64,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     module, test = Path(metafunc.definition.path).name, metafunc.definition.originalname
     if sqlite_only(module, test):
         metafunc.parametrize("store_backend", BACKENDS[:1])
-    elif f"{module}::{test}" in POSTGRESQL_ONLY:
+    elif f"{module}::{test}" in POSTGRESQL_ONLY or module in POSTGRESQL_ONLY:
         metafunc.parametrize("store_backend", BACKENDS[1:])
     else:
         metafunc.parametrize("store_backend", BACKENDS)

@@ -10,7 +10,7 @@ from typing import Any
 
 from statusgate.services import instances
 from statusgate.settings import Settings
-from statusgate.store import clock, ownership, workers
+from statusgate.store import clock, notifications, ownership, workers
 from statusgate.store.db import Database
 from statusgate.store.ownership import Lease
 from statusgate.wiring.core import Core
@@ -175,3 +175,41 @@ async def test_a_stalled_worker_stops_trusting_its_leases_before_they_lapse(
         assert await db.read(ownership.owner, min(ids)) is None  # handed back on stop
     finally:
         await core.close()
+
+
+async def test_each_event_is_applied_once_by_its_instances_owner(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(lease_seconds=600)
+    cores = [Core(settings) for _ in range(2)]
+    for core in cores:
+        await core.open()
+    running: list[Worker] = []
+    try:
+        ids = await _instances(cores[0], 6)
+        for core in cores:
+            worker = Worker(core.ctx)
+            await worker.start()
+            running.append(worker)
+
+        async def shared() -> bool:
+            return sorted(len(worker.ownership.held()) for worker in running) == [3, 3]
+
+        await _eventually(shared, "two workers holding 3 instances each")
+        # every phone scans: one state event per account, for two workers that both drain the network
+        for instance_id in ids:
+            await cores[0].ctx.sandbox.scan(instance_id)
+
+        async def journaled() -> bool:
+            counts = [await cores[0].ctx.db.read(notifications.count, i) for i in ids]
+            return min(counts) >= 1
+
+        await _eventually(journaled, "a stateInstanceChanged journaled for every instance")
+        await asyncio.sleep(1)  # time for a second worker to apply an event twice, if it would
+        for instance_id in ids:
+            assert await cores[0].ctx.db.read(notifications.count, instance_id) == 1
+    finally:
+        for worker in running:
+            await worker.stop()
+        for core in cores:
+            await core.close()

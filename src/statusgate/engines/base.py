@@ -14,7 +14,7 @@ sends again only when the answer is ``NOT_DELIVERED``.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -96,9 +96,12 @@ class Engine(Protocol):
 
     async def reboot(self, instance_id: int) -> None: ...
 
-    async def drain_events(self, handler: EventHandler, limit: int = 500) -> int:
+    async def drain_events(
+        self, handler: EventHandler, limit: int = 500, *, instance_ids: Collection[int] | None = None
+    ) -> int:
         """Hand pending network events to ``handler`` in order, as one batch; an event the handler
-        reports handled is gone, the others are offered again at the next call. Returns how many went."""
+        reports handled is gone, the others are offered again at the next call. Returns how many went.
+        ``instance_ids``: only these instances' events (the ones this worker owns); None: every one."""
 
     async def close(self) -> None:
         """Release resources; no call follows."""

@@ -6,7 +6,7 @@ import asyncio
 import base64
 import dataclasses
 import io
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, NoReturn
 
 import segno
@@ -134,9 +134,11 @@ class SandboxEngine:
     async def reboot(self, instance_id: int) -> None:
         await self.network.reboot(instance_id)
 
-    async def drain_events(self, handler: EventHandler, limit: int = 500) -> int:
-        await self.network.finish_reboots()
-        pending = await self.network.pending_events(limit)
+    async def drain_events(
+        self, handler: EventHandler, limit: int = 500, *, instance_ids: Collection[int] | None = None
+    ) -> int:
+        await self.network.finish_reboots(instance_ids)
+        pending = await self.network.pending_events(limit, instance_ids)
         if not pending:
             return 0
         events: list[EngineEvent] = []

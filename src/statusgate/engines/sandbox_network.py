@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -56,6 +56,23 @@ __all__ = ["FAULT_MODES", "Account", "Arrivals", "Fault", "ImportedContact", "Sa
 
 
 # read for every status sent with the default audience
+#: how often a worker looks for reboots it did not begin itself (it took the account over meanwhile)
+REBOOT_LOOK_SECONDS = 1.0
+
+#: instance ids bound in one statement at most (SQLite allows 32,766 values)
+_IDS_PER_QUERY = 10_000
+
+# built once: the worker reads the pending events at every pass of its supervisor
+_PENDING_EVENTS = (
+    sa.select(sandbox_events)
+    .where(sandbox_events.c.consumed.is_(False))
+    .order_by(sandbox_events.c.event_id)
+    .limit(sa.bindparam("limit"))
+)
+_PENDING_EVENTS_OF = _PENDING_EVENTS.where(
+    sandbox_events.c.instance_id.in_(sa.bindparam("ids", expanding=True))
+)
+
 _CONTACTS = (
     sa.select(sandbox_contacts.c.wid, sandbox_contacts.c.name, sandbox_contacts.c.contact_name)
     .where(sandbox_contacts.c.instance_id == sa.bindparam("instance_id"))
@@ -74,6 +91,7 @@ class SandboxNetwork(SandboxTraffic):
         #: when the earliest pending reboot of this process ends (None: none pending); 0 makes the first pass
         #: look, for a reboot a previous server process started
         self._reboots_end: float | None = 0.0
+        self._next_reboot_look = 0.0
         # many accounts post at once: their deliveries share transactions
         self._posts = Batcher(db, each(deliver_post), "sandbox-posts")
         self._arriving = {}
@@ -221,12 +239,20 @@ class SandboxNetwork(SandboxTraffic):
 
         return await self.db.write(_tx)
 
-    async def finish_reboots(self) -> None:
-        """Accounts whose reboot is over are back in their state: the network says so."""
+    async def finish_reboots(self, instance_ids: Collection[int] | None = None) -> None:
+        """Accounts whose reboot is over are back in their state: the network says so. ``instance_ids``:
+        only these accounts (the worker's own; None: all)."""
         now = time.time()
-        if self._reboots_end is None or now < self._reboots_end:
-            return  # reboots are asked through the server's API, so this process knows when one is due
-        self._reboots_end = None
+        due = self._reboots_end is not None and now >= self._reboots_end
+        # reboots this process carried out it knows the end of; one another worker began before this one
+        # took the account over is found by a look every REBOOT_LOOK_SECONDS
+        if not due and now < self._next_reboot_look:
+            return
+        if instance_ids is not None and not instance_ids:
+            return
+        self._next_reboot_look = now + REBOOT_LOOK_SECONDS
+        if due:
+            self._reboots_end = None
         over = sa.select(sandbox_accounts.c.instance_id, sandbox_accounts.c.state).where(
             sandbox_accounts.c.starting_until.is_not(None), sandbox_accounts.c.starting_until <= now
         )
@@ -238,7 +264,8 @@ class SandboxNetwork(SandboxTraffic):
             return
 
         def _tx(conn: Connection) -> None:
-            rows = conn.execute(over).all()
+            # few accounts reboot at once: the owner's are picked here rather than by a list in SQL
+            rows = [r for r in conn.execute(over) if instance_ids is None or r.instance_id in instance_ids]
             for row in rows:
                 conn.execute(
                     sandbox_accounts.update()
@@ -249,14 +276,25 @@ class SandboxNetwork(SandboxTraffic):
 
         await self.db.write(_tx)
 
-    async def pending_events(self, limit: int) -> list[tuple[int, int, str, dict[str, Any], float]]:
+    async def pending_events(
+        self, limit: int, instance_ids: Collection[int] | None = None
+    ) -> list[tuple[int, int, str, dict[str, Any], float]]:
+        """The oldest unconsumed events (of ``instance_ids`` only, unless None)."""
+        if instance_ids is None:
+            chunks: list[list[int]] = []
+        else:
+            # within every database's limit on bound values per statement
+            ids = sorted(instance_ids)
+            chunks = [ids[start : start + _IDS_PER_QUERY] for start in range(0, len(ids), _IDS_PER_QUERY)]
+
         def _tx(conn: Connection) -> list[tuple[int, int, str, dict[str, Any], float]]:
-            rows = conn.execute(
-                sa.select(sandbox_events)
-                .where(sandbox_events.c.consumed.is_(False))
-                .order_by(sandbox_events.c.event_id)
-                .limit(limit)
-            )
+            if instance_ids is None:
+                rows = list(conn.execute(_PENDING_EVENTS, {"limit": limit}))
+            else:
+                rows = []
+                for chunk in chunks:
+                    rows += conn.execute(_PENDING_EVENTS_OF, {"limit": limit, "ids": chunk})
+                rows = sorted(rows, key=lambda r: r.event_id)[:limit]
             return [(r.event_id, r.instance_id, r.kind, dict(r.payload), r.at) for r in rows]
 
         return await self.db.read(_tx)

@@ -94,9 +94,9 @@ def _check_polling(instance: Instance) -> None:
 async def receive(ctx: ServiceContext, instance: Instance, timeout: float) -> dict[str, Any] | None:
     """receiveNotification: the oldest notification, waiting up to ``timeout`` s for one to arrive.
 
-    A notification journaled in this process wakes the wait at once; one journaled by another process (the
-    worker of an api/worker pair) is found at the next look, every poll interval. When the server stops,
-    waiting requests are answered with null."""
+    A notification journaled in this process wakes the wait at once; one journaled by another process (a
+    worker) wakes it at once on PostgreSQL (``store.signals``) and is found at the next look, every poll
+    interval, on SQLite. When the server stops, waiting requests are answered with null."""
     _check_polling(instance)
     deadline = time.monotonic() + timeout
     poll = ctx.settings.poll_interval_seconds

@@ -25,6 +25,7 @@ from statusgate.domain.commands import (
     RevokeStatus,
     ShowQr,
 )
+from statusgate.store import signals
 from statusgate.store.schema import commands
 
 _KINDS: dict[type[Any], str] = {
@@ -103,6 +104,7 @@ def submit(conn: Connection, instance_id: int, command: Command, now: float, dea
         )
     )
     command_id = result.inserted_primary_key[0]  # type: ignore[index]
+    signals.send(conn, signals.Signal.COMMAND_SUBMITTED, [instance_id])
     return int(command_id)
 
 

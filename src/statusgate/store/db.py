@@ -53,6 +53,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from statusgate.errors import StorageFullError
+from statusgate.store import signals
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -378,14 +379,19 @@ class _WriteTransaction:
 
 
 def announce(conn: sa.Connection, instance_id: int) -> None:
-    """Tell :attr:`Database.on_announced` about ``instance_id`` once the transaction ``conn`` is in commits.
+    """Tell :attr:`Database.on_announced` about ``instance_id`` once the transaction ``conn`` is in commits
+    (and, on PostgreSQL, every other listening process at the same commit: ``store.signals``).
 
     This is how a commit wakes the process's waiters (long-polls, webhook senders) at once, without their
     polling. A transaction that rolls back, or whose commit fails, announces nothing; an instance announced
     many times in one transaction is announced once. Only a transaction of :meth:`Database.write` or
     :meth:`Database.write_now` can announce (anything else raises: the announcement would be lost).
     """
-    _transaction(conn).announced.add(instance_id)
+    announced = _transaction(conn).announced
+    if instance_id not in announced:
+        announced.add(instance_id)
+        # and to the other processes (PostgreSQL: at the same commit)
+        signals.send(conn, signals.Signal.NOTIFIED, [instance_id])
 
 
 def transaction_cache(conn: sa.Connection, name: str) -> dict[Any, Any]:

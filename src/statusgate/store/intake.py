@@ -16,8 +16,8 @@ from sqlalchemy import Connection
 
 from statusgate.domain.posts import StatusPost, media_kind, source, status_type
 from statusgate.domain.states import StatusState
-from statusgate.store import posts
-from statusgate.store.schema import status_events, statuses
+from statusgate.store import posts, signals
+from statusgate.store.schema import instances, status_events, statuses
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,12 @@ class NewStatus:
 _INSERT_STATUSES = statuses.insert()
 _INSERT_STATUSES_RETURNING = statuses.insert().returning(statuses.c.seq, sort_by_parameter_order=True)
 _LAST_SEQ = sa.select(sa.func.max(statuses.c.seq))
+_LOCK_INSTANCES = (
+    sa.select(instances.c.id_instance)
+    .where(instances.c.id_instance.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(instances.c.id_instance)
+    .with_for_update()
+)
 _INSERT_EVENTS = status_events.insert()
 
 
@@ -73,6 +79,10 @@ def enqueue_many(conn: Connection, items: list[NewStatus]) -> list[None]:
             row["seq"] = seq
         conn.execute(_INSERT_STATUSES, rows)
     else:
+        # Several API nodes may queue for one instance at once: each group first locks its instances' rows,
+        # so a later group's statuses get later seqs than an earlier group's — the queue's order is the
+        # order the clients were answered in (the lock is held to the commit, which comes before the answer)
+        conn.execute(_LOCK_INSTANCES, {"ids": sorted({item.instance_id for item in items})}).all()
         seqs = conn.execute(_INSERT_STATUSES_RETURNING, rows).scalars()
     events: list[dict[str, Any]] = []
     for seq, item, is_ready in zip(seqs, items, ready, strict=True):
@@ -84,6 +94,7 @@ def enqueue_many(conn: Connection, items: list[NewStatus]) -> list[None]:
                 {"status_seq": seq, "state": StatusState.READY.value, "at": item.now, "description": None}
             )
     conn.execute(_INSERT_EVENTS, events)
+    signals.send(conn, signals.Signal.STATUS_QUEUED, {item.instance_id for item in items})
     return [None] * len(items)
 
 

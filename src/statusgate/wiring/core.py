@@ -30,6 +30,7 @@ from statusgate.settings import Settings
 from statusgate.store import intake, migrate
 from statusgate.store.batch import Batcher
 from statusgate.store.db import Database
+from statusgate.store.signals import Listener, Signal
 
 
 class LocalWakeups:
@@ -88,6 +89,7 @@ class Core:
             cache=prepared,
         )
         self.wakeups = LocalWakeups()
+        self._listener: Listener | None = None
         self.ctx = ServiceContext(
             settings=settings,
             db=db,
@@ -116,7 +118,34 @@ class Core:
 
         self.ctx.db.on_announced = announced
 
+    def listen(self) -> None:
+        """On PostgreSQL, hear the other processes' commits at once (``store.signals``): statuses queued and
+        commands submitted wake this process's worker, notifications its long-polls and webhook senders.
+        For servers only: a CLI command waits for nothing."""
+        if self.ctx.db.is_sqlite or self._listener is not None:
+            return
+        hub, wakeups = self.ctx.hub, self.wakeups
+
+        def on_signal(signal: Signal, instance_id: int) -> None:
+            if signal is Signal.STATUS_QUEUED:
+                wakeups.status_queued(instance_id)
+            elif signal is Signal.COMMAND_SUBMITTED:
+                wakeups.command_submitted(instance_id)
+            else:
+                hub.wake((instance_id,))
+
+        conninfo = self.ctx.db.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._listener = Listener(conninfo, on_signal)
+        self._listener.start()
+
+    @property
+    def listener(self) -> Listener | None:
+        return self._listener
+
     async def close(self) -> None:
+        if self._listener is not None:
+            await self._listener.stop()
+            self._listener = None
         for engine in self.ctx.engines.values():
             await engine.close()
         await self.ctx.db.dispose()

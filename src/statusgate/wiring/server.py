@@ -2,8 +2,9 @@
 
 - ``all``: the Green API and the media host, with the worker beside them (wake-ups go straight to it).
 - ``api``: the Green API and the media host only. It starts no engine session and sends nothing; what it
-  writes (statuses, commands) the worker finds by polling the database, and what the worker writes
-  (notifications, command answers) it finds the same way.
+  writes (statuses, commands) the workers hear of at the commit on PostgreSQL (``store.signals``) and find
+  by polling the database on SQLite, and what the workers write (notifications, command answers) it learns
+  the same way.
 - ``worker``: everything else, and only ``/health`` over HTTP, on its own port.
 """
 
@@ -40,6 +41,7 @@ def server_app(core: Core, role: str = "all") -> ASGIApp:
     @asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
         await core.open()
+        core.listen()
         if worker is not None:
             await worker.start()
         try:

@@ -238,10 +238,13 @@ class Dispatcher:
                     await self._start_loops()
                 await self._start_loops(self._new_instances())
                 await self.preparer.start_more()
+                held = self.ownership.held()
                 for engine in self.engines.values():
                     open_audience = not engine.capabilities.explicit_audience
+                    # only the owner applies an instance's events (once, in order)
                     await engine.drain_events(
-                        functools.partial(self._apply_events, open_audience=open_audience)
+                        functools.partial(self._apply_events, open_audience=open_audience),
+                        instance_ids=held,
                     )
             except asyncio.CancelledError:
                 raise

@@ -73,7 +73,8 @@ class Worker:
             [engine for engine in ctx.engines.values() if isinstance(engine, SupervisedEngine)]
         )
         self.ownership.subscribe(self.sessions)
-        self.webhooks = WebhookSender(ctx)
+        self.webhooks = WebhookSender(ctx, self.ownership.held)
+        self.ownership.subscribe(self.webhooks)
         self.commands = CommandRunner(ctx, self.worker_id, self.ownership.held)
         self._sweeper: asyncio.Task[None] | None = None
         self._heartbeat: asyncio.Task[None] | None = None

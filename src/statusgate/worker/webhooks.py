@@ -5,6 +5,9 @@ Success is a 2xx within ``webhook_timeout_seconds``. Otherwise the same notifica
 holding back the later ones, until it is older than ``notification_retention_seconds``. The next attempt's
 time is stored with the notification, so a restart loses nothing and does not hammer a receiver that was
 down.
+
+Only the instance's owner (``worker.ownership``) delivers its webhooks, so that they stay in order however
+many workers run; a loop stops when its instance is lost or handed back.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Callable
 
 import httpx
 
@@ -36,8 +40,10 @@ WEBHOOK_CACHE_SECONDS = 30.0
 
 
 class WebhookSender:
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, held: Callable[[], set[int]]) -> None:
         self.ctx = ctx
+        #: the instances this worker owns: only their webhooks are its to deliver
+        self.held = held
         self.settings = ctx.settings
         self._loops: dict[int, asyncio.Task[None]] = {}
         self._stopping = asyncio.Event()
@@ -74,7 +80,7 @@ class WebhookSender:
                     self.ctx.hub.take_woken()
                 else:
                     candidates = {i for i in self.ctx.hub.take_woken() if await self._has_webhook(i)}
-                for instance_id in candidates:
+                for instance_id in candidates & self.held():
                     task = self._loops.get(instance_id)
                     if task is None or task.done():
                         self._loops[instance_id] = asyncio.create_task(
@@ -88,6 +94,22 @@ class WebhookSender:
                 await asyncio.wait_for(self.ctx.hub.anything.wait(), self.settings.poll_interval_seconds)
             # many notifications journaled together: one pass for all of them
             await asyncio.sleep(self.settings.queue_batch_window_seconds)
+
+    # --- OwnershipListener ----------------------------------------------------------------------------
+
+    async def gained(self, instance_ids: list[int]) -> None:
+        self._last_scan = 0.0  # look at their journals at the next pass
+        self.ctx.hub.anything.set()
+
+    async def lost(self, instance_ids: list[int]) -> None:
+        """Stop their deliveries now: a POST under way may still land, and the next owner sends it again
+        (webhooks are at least once; removed only after their 2xx)."""
+        tasks = [self._loops.pop(i) for i in instance_ids if i in self._loops]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
     async def _has_webhook(self, instance_id: int) -> bool:
         """Whether the instance delivers by webhook (cached for a poll interval: settings rarely change)."""
@@ -132,7 +154,7 @@ class WebhookSender:
                 await asyncio.wait_for(self._stopping.wait(), retry)
 
     async def _deliver_until_done(self, instance_id: int) -> None:
-        while not self._stopping.is_set():
+        while not self._stopping.is_set() and instance_id in self.held():
             seen = self.ctx.hub.version(instance_id)
             instance = await self.ctx.db.read(instance_store.get, instance_id)
             if instance is None or not instance.settings.webhook_url:

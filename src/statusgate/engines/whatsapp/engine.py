@@ -20,7 +20,7 @@ import asyncio
 import logging
 import shutil
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Collection, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -367,7 +367,10 @@ class WhatsAppEngine:
             if account.state is InstanceState.AUTHORIZED and self._contacts_copied.get(instance_id, 0) < due:
                 self._background(self._copy_contacts(instance_id))
 
-    async def drain_events(self, handler: EventHandler, limit: int = 500) -> int:
+    async def drain_events(
+        self, handler: EventHandler, limit: int = 500, *, instance_ids: Collection[int] | None = None
+    ) -> int:
+        # the events come from this process's own sessions, which run for the instances it owns only
         if self.supervising:
             self._watch_deleted()
             self._refresh_copies()
