@@ -8,11 +8,16 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
+
+from statusgate.domain.models import DeliveryState, EngineName
+from statusgate.domain.ownership import Fence, Lease
+from statusgate.domain.posts import OutgoingStatus, TextPost
+from statusgate.errors import EngineTransientError
 from statusgate.services import instances
 from statusgate.settings import Settings
 from statusgate.store import clock, notifications, ownership, workers
 from statusgate.store.db import Database
-from statusgate.store.ownership import Lease
 from statusgate.wiring.core import Core
 from statusgate.worker.ownership import Ownership
 from statusgate.worker.role import Worker
@@ -48,15 +53,15 @@ async def test_one_owner_at_a_time_with_a_new_epoch_each_change_of_hands(
         # handed back, the next owner's epoch is one more; the old lease no longer passes the fence
         assert await db.write(ownership.release, "a", [first]) == 1
         assert await db.write(ownership.claim, "b", 60, 5) == [Lease(first, 2)]
-        assert not await db.write(ownership.holds, "a", Lease(first, 1))
-        assert not await db.write(ownership.holds, "b", Lease(first, 1))
-        assert await db.write(ownership.holds, "b", Lease(first, 2))
+        assert not await db.write(ownership.holds, Fence("a", Lease(first, 1)))
+        assert not await db.write(ownership.holds, Fence("b", Lease(first, 1)))
+        assert await db.write(ownership.holds, Fence("b", Lease(first, 2)))
         assert await db.write(ownership.renew, "a", 60) == [Lease(second, 1)]
 
         # a lease that lapsed (by the database's clock) is not renewed, and anyone may take it over
         assert await db.write(ownership.renew, "b", -1) == [Lease(first, 2), Lease(third, 1)]
         assert await db.write(ownership.renew, "b", 60) == []
-        assert not await db.write(ownership.holds, "b", Lease(first, 2))
+        assert not await db.write(ownership.holds, Fence("b", Lease(first, 2)))
         assert await db.write(ownership.claim, "c", 60, 5) == [Lease(first, 3), Lease(third, 2)]
 
         # everyone's, at once (a SQLite worker starting after a crash)
@@ -213,3 +218,64 @@ async def test_each_event_is_applied_once_by_its_instances_owner(
             await worker.stop()
         for core in cores:
             await core.close()
+
+
+async def test_the_simulated_network_refuses_a_post_from_a_stale_owner(
+    make_settings: Callable[..., Settings],
+) -> None:
+    core = Core(make_settings())
+    await core.open()
+    try:
+        created = await instances.create(core.ctx, authorized=True)
+        instance_id = created.id_instance
+        db = core.ctx.db
+        [stale] = await db.write(ownership.claim, "a", 60, 1)
+        engine = core.ctx.engine(EngineName.SANDBOX)
+        post = TextPost("hello")
+        # "a" stalled mid-send, past its lease: "b" took the instance over meanwhile
+        await db.write(ownership.release, "a")
+        [current] = await db.write(ownership.claim, "b", 60, 1)
+        with pytest.raises(EngineTransientError, match="no longer holds this instance"):
+            await engine.send_status(
+                instance_id, OutgoingStatus("3EB0STALE", post, fence=Fence("a", stale)), []
+            )
+        assert (await engine.delivered(instance_id, "3EB0STALE")).state is DeliveryState.NOT_DELIVERED
+        # the current owner's post goes through
+        sent = OutgoingStatus("3EB0CURRENT", post, fence=Fence("b", current))
+        await engine.send_status(instance_id, sent, [])
+        assert (await engine.delivered(instance_id, "3EB0CURRENT")).state is DeliveryState.DELIVERED
+    finally:
+        await core.close()
+
+
+async def test_a_stalled_preparation_does_not_record_over_the_worker_that_took_it_over(
+    make_settings: Callable[..., Settings],
+) -> None:
+    from statusgate.domain.models import MediaKind
+    from statusgate.domain.posts import MediaPost
+    from statusgate.domain.states import StatusState
+    from statusgate.store import intake, outbox
+    from statusgate.worker.preparation import Prepared, _claim, _record_prepared
+
+    core = Core(make_settings())
+    await core.open()
+    db = core.ctx.db
+    try:
+        created = await instances.create(core.ctx)
+        now = time.time()
+        post = MediaPost("http://127.0.0.1:9/p.jpg", "p.jpg", MediaKind.IMAGE)
+        new = intake.NewStatus(created.id_instance, "3EB0PREPARED", post, now, now + 3600)
+        await db.write(intake.enqueue_many, [new])
+        [row] = await db.read(outbox.to_prepare, now, 10)
+        # "a" claims it and stalls; its lease lapses and "b" takes the preparation over
+        assert await db.write(_claim, [row], "a", now, now - 1)
+        [orphan] = await db.read(outbox.to_prepare, time.time(), 10)
+        assert await db.write(_claim, [orphan], "b", time.time(), time.time() + 60)
+        # "a" wakes up with a failure (its fetch timed out across the stall): not recorded
+        await db.write(_record_prepared, [Prepared(row, None, "timed out", time.time(), owner="a")])
+        assert (await db.read(outbox.get, row.seq)).state is StatusState.PREPARING  # type: ignore[union-attr]
+        # "b"'s outcome is
+        await db.write(_record_prepared, [Prepared(orphan, None, "not an image", time.time(), owner="b")])
+        assert (await db.read(outbox.get, row.seq)).state is StatusState.FAILED  # type: ignore[union-attr]
+    finally:
+        await core.close()

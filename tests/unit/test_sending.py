@@ -22,6 +22,7 @@ from statusgate.domain.models import (
     PreparedMedia,
     SendOutcome,
 )
+from statusgate.domain.ownership import Lease
 from statusgate.domain.posts import OutgoingStatus, TextPost
 from statusgate.domain.states import InstanceState, StatusState
 from statusgate.engines.base import EngineCapabilities
@@ -31,7 +32,6 @@ from statusgate.queue.retry import RetryPolicy
 from statusgate.settings import Settings
 from statusgate.store import instances, intake, migrate, outbox, ownership
 from statusgate.store.db import Database
-from statusgate.store.ownership import Lease
 from statusgate.worker.sending import NOT_RESENT, Sender
 
 INSTANCE = 1_100_000_001

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from statusgate.domain.models import MediaKind, PreparedMedia, StatusType
+from statusgate.domain.ownership import Fence
 
 #: the fonts of a text status (Green's names)
 FONTS = ("SERIF", "SANS_SERIF", "NORICAN_REGULAR", "BRYNDAN_WRITE", "OSWALD_HEAVY")
@@ -55,6 +56,8 @@ class OutgoingStatus:
     message_id: str
     post: StatusPost
     media: PreparedMedia | None = None
+    #: the sending worker's lease on the instance, for a network that can check it (None: not checked)
+    fence: Fence | None = None
 
 
 def status_type(post: StatusPost) -> StatusType:

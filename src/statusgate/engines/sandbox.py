@@ -78,7 +78,9 @@ class SandboxEngine:
                 "mime_type": status.media.mime_type,
             }
         try:
-            result = await self.network.deliver(instance_id, status.message_id, kind, payload, recipients)
+            result = await self.network.deliver(
+                instance_id, status.message_id, kind, payload, recipients, status.fence
+            )
         except SandboxError as exc:
             raise EngineTransientError(f"sandbox: {exc}") from exc
         if isinstance(result, Fault):

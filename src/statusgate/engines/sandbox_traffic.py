@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from statusgate.domain.ownership import Fence
 from statusgate.domain.states import InstanceState, ReceiptStatus
 from statusgate.engines.sandbox_records import (
     FAULT_MODES,
@@ -27,6 +28,7 @@ from statusgate.engines.sandbox_records import (
     load_account,
 )
 from statusgate.ids import new_incoming_id
+from statusgate.store import ownership
 from statusgate.store.batch import Batcher
 from statusgate.store.db import Database
 from statusgate.store.schema import (
@@ -85,12 +87,21 @@ class _Post:
     payload: dict[str, Any]
     recipients: tuple[str, ...]
     at: float
+    fence: Fence | None = None
 
+
+#: a post refused because its worker no longer holds the instance
+STALE_OWNER = "the sending worker no longer holds this instance (its lease lapsed or changed hands)"
 
 _Outcome = list[str] | Fault | SandboxError
 
 
 def deliver_post(conn: Connection, post: _Post) -> _Outcome:
+    # The network checks the sender's lease in the very transaction that records the post (on PostgreSQL
+    # the lease row stays locked until it commits): a worker that stalled past its lease and wakes up in
+    # the middle of a send cannot post after another worker took the instance over.
+    if post.fence is not None and not ownership.holds(conn, post.fence):
+        return SandboxError(STALE_OWNER)
     fault = _take_fault(conn, post.instance_id)
     if fault is not None:
         return fault
@@ -189,14 +200,20 @@ class SandboxTraffic:
         return await self.db.write(_tx)
 
     async def deliver(
-        self, instance_id: int, message_id: str, kind: str, payload: dict[str, Any], recipients: Sequence[str]
+        self,
+        instance_id: int,
+        message_id: str,
+        kind: str,
+        payload: dict[str, Any],
+        recipients: Sequence[str],
+        fence: Fence | None = None,
     ) -> list[str] | Fault:
         """Post a status: who received it, or the injected fault that spoiled this attempt (consumed and
         committed, so the next attempt goes through). Each post that gets through is a new arrival, a repeat
         of an id included. Posts arriving together are recorded in one transaction (each its own
         savepoint-free unit: they are independent); a post whose sender gives up is recorded all the same,
         and :meth:`first_arrival` waits for it."""
-        post = _Post(instance_id, message_id, kind, payload, tuple(recipients), time.time())
+        post = _Post(instance_id, message_id, kind, payload, tuple(recipients), time.time(), fence)
         key = (instance_id, message_id)
         arriving = asyncio.ensure_future(self._posts.submit(post))
         self._arriving[key] = arriving

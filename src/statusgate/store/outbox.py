@@ -148,6 +148,9 @@ class Move:
     at: float
     description: str | None = None
     values: tuple[tuple[str, Any], ...] = ()
+    #: only if the status's lease is this worker's: a worker that stalled past the lease, while another
+    #: took the status over in the same state, must not record its outcome
+    leased_to: str | None = None
 
 
 def transition_many(conn: Connection, moves: Sequence[Move]) -> list[Moved | None]:
@@ -173,7 +176,11 @@ def transition_many(conn: Connection, moves: Sequence[Move]) -> list[Moved | Non
     facts: list[Notification] = []
     for move in moves:
         row = current.get(move.seq)
-        if row is None or row.state != move.old.value:
+        if (
+            row is None
+            or row.state != move.old.value
+            or (move.leased_to is not None and row.lease_owner != move.leased_to)
+        ):
             answers.append(None)
             continue
         moved = Moved(row.instance_id, row.id_message, bool(row.delete_requested))
@@ -208,6 +215,7 @@ _LOCK_ROWS = (
         statuses.c.instance_id,
         statuses.c.id_message,
         statuses.c.delete_requested,
+        statuses.c.lease_owner,
     )
     .where(statuses.c.seq.in_(sa.bindparam("seqs", expanding=True)))
     .with_for_update()

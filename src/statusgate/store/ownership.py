@@ -19,16 +19,9 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from statusgate.domain.ownership import Fence, Lease
 from statusgate.store.clock import clock, clock_sql
 from statusgate.store.schema import instance_owners, instances, workers
-
-
-@dataclass(frozen=True, order=True)
-class Lease:
-    """An instance held by a worker, and the epoch its writes are checked against."""
-
-    instance_id: int
-    epoch: int
 
 
 def renew(conn: Connection, worker_id: str, ttl: float) -> list[Lease]:
@@ -101,10 +94,12 @@ def release(conn: Connection, worker_id: str | None, instance_ids: list[int] | N
     return int(conn.execute(query.values(worker_id=None, expires_at=0.0)).rowcount)
 
 
-def holds(conn: Connection, worker_id: str, lease: Lease) -> bool:
-    """Whether ``worker_id`` still holds ``lease`` now; the row stays locked (PostgreSQL) until the caller's
-    transaction ends, so no other worker can take the instance over before what the caller writes commits."""
-    params = {"instance_id": lease.instance_id, "worker_id": worker_id, "epoch": lease.epoch}
+def holds(conn: Connection, fence: Fence) -> bool:
+    """Whether ``fence``'s worker still holds its lease now; the row stays locked (PostgreSQL) until the
+    caller's transaction ends, so no other worker can take the instance over before what the caller writes
+    commits."""
+    lease = fence.lease
+    params = {"instance_id": lease.instance_id, "worker_id": fence.owner, "epoch": lease.epoch}
     return conn.execute(_holds_statement(conn.dialect.name), params).first() is not None
 
 

@@ -20,10 +20,10 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from statusgate.domain.ownership import Lease
 from statusgate.settings import Settings
 from statusgate.store import ownership
 from statusgate.store.db import Database
-from statusgate.store.ownership import Lease
 
 log = logging.getLogger("statusgate.worker")
 

@@ -49,6 +49,8 @@ class Prepared:
     at: float
     #: set when the disk was full: back to the queue, to be prepared again then
     retry_at: float | None = None
+    #: the worker that prepared it: its outcome counts only while the status's lease is still that worker's
+    owner: str | None = None
 
 
 def previous_wait(row: StatusRow) -> float | None:
@@ -80,6 +82,7 @@ def _record_prepared(conn: sa.Connection, results: list[Prepared]) -> list[None]
                 result.at,
                 waiting_description(result.retry_at),
                 (("not_before", result.retry_at), *_NO_LEASE),
+                result.owner,
             )
         elif result.failure is None:
             kind = result.media.kind.value if result.media else result.row.kind
@@ -96,6 +99,7 @@ def _record_prepared(conn: sa.Connection, results: list[Prepared]) -> list[None]
                     ("not_before", None),
                     *_NO_LEASE,
                 ),
+                result.owner,
             )
         else:
             move = outbox.Move(
@@ -105,6 +109,7 @@ def _record_prepared(conn: sa.Connection, results: list[Prepared]) -> list[None]
                 result.at,
                 result.failure,
                 _NO_LEASE,
+                result.owner,
             )
         moves.append(move)
     outbox.transition_many(conn, moves)
@@ -213,12 +218,13 @@ class Preparer:
                     wait,
                     time.strftime("%H:%M:%S", time.localtime(now + wait)),
                 )
-                return Prepared(row, None, None, now, retry_at=now + wait)
+                return Prepared(row, None, None, now, retry_at=now + wait, owner=self.owner)
             if isinstance(exc, MediaError):
-                return Prepared(row, None, exc.message, now)
+                return Prepared(row, None, exc.message, now, owner=self.owner)
             log.exception("preparing %s failed unexpectedly", row.id_message)
-            return Prepared(row, None, f"the file could not be prepared ({type(exc).__name__})", now)
-        return Prepared(row, media, None, time.time())
+            failure = f"the file could not be prepared ({type(exc).__name__})"
+            return Prepared(row, None, failure, now, owner=self.owner)
+        return Prepared(row, media, None, time.time(), owner=self.owner)
 
     async def _record(self, result: Prepared) -> bool:
         """Write the outcome; False if it could not be written for another reason than a full disk.

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from statusgate.domain.models import DeliveryCheck, DeliveryState, EngineName, Instance, PreparedMedia
+from statusgate.domain.ownership import Fence, Lease
 from statusgate.domain.posts import OutgoingStatus
 from statusgate.domain.states import InstanceState, StatusState
 from statusgate.engines.base import Engine
@@ -47,7 +48,6 @@ from statusgate.store import recipients as recipient_store
 from statusgate.store.batch import Batcher, each
 from statusgate.store.db import Database
 from statusgate.store.outbox import StatusRow
-from statusgate.store.ownership import Lease
 from statusgate.store.schema import statuses
 from statusgate.worker.room import write_when_room
 
@@ -58,17 +58,6 @@ LoadMedia = Callable[[str], Awaitable[PreparedMedia | None]]
 STILL_UNDER_WAY = "an earlier attempt is still under way (the engine has not settled it yet)"
 NOT_RESENT = "the status may or may not have been published — not resent to avoid a duplicate"
 UNKNOWN_OUTCOME = f"the engine cannot tell whether an earlier attempt reached the network; {NOT_RESENT}"
-
-
-@dataclass(frozen=True)
-class Fence:
-    """Who writes for an instance, and the lease those writes are checked against."""
-
-    owner: str
-    lease: Lease
-
-    def holds(self, conn: sa.Connection) -> bool:
-        return ownership.holds(conn, self.owner, self.lease)
 
 
 def _head_and_instance(conn: sa.Connection, instance_id: int) -> tuple[StatusRow | None, Instance | None]:
@@ -85,7 +74,7 @@ def _claim(
     until: float,
 ) -> bool:
     """Fix the audience and take the head; ``attempts`` counts this attempt."""
-    if not fence.holds(conn):
+    if not ownership.holds(conn, fence):
         return False
     owner = fence.owner
     if head.state is StatusState.READY:
@@ -119,7 +108,7 @@ def _sent(
     """Record the send, and the attempt's end as the pacing clock; True if deleteStatus asked meanwhile for
     it to be revoked, None if the lease is no longer ours (nothing recorded: the next owner asks the
     engine)."""
-    if not fence.holds(conn):
+    if not ownership.holds(conn, fence):
         return None
     instance_store.set_last_send_ended(conn, head.instance_id, at)
     moved = outbox.transition_row(
@@ -150,7 +139,7 @@ def _finish(
 ) -> bool:
     """Move the head on; ``ends_attempt``: this is an attempt's result, so the pacing clock is ``at``.
     False, writing nothing, if the lease is no longer ours."""
-    if not fence.holds(conn):
+    if not ownership.holds(conn, fence):
         return False
     if ends_attempt:
         instance_store.set_last_send_ended(conn, head.instance_id, at)
@@ -315,7 +304,8 @@ class Sender:
                 "instance %s was lost before %s went out: not sent here", instance_id, head.id_message
             )
             return time.time()
-        status = OutgoingStatus(head.id_message, head.post, media)
+        # the fence goes along: a network that can (the sandbox) refuses a stale owner's post
+        status = OutgoingStatus(head.id_message, head.post, media, fence=self._fence(head))
         try:
             async with asyncio.timeout(self.settings.engine_timeout_seconds):
                 outcome = await engine.send_status(instance_id, status, recipients)
