@@ -11,6 +11,7 @@ Seeded: the same kills in the same order every run.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -204,3 +205,38 @@ def test_workers_killed_stopped_and_an_api_node_killed_lose_and_repeat_nothing(
         assert arrivals == sorted(arrivals), f"instance {instance_id}: out of order"
         gaps = [later - earlier for earlier, later in zip(arrivals, arrivals[1:], strict=False)]
         assert min(gaps) >= DELAY_MS / 1000, f"instance {instance_id}: two arrivals {min(gaps):.4f} s apart"
+
+
+def test_a_worker_stopped_by_sigterm_hands_its_instances_over_at_once(
+    tmp_path: Path, postgres: Cluster
+) -> None:
+    # leases far longer than the test: a takeover seen here is a hand-back, never a lapse
+    url = postgres.url(postgres.new_database(), scheme="postgresql")
+    env = base_env(tmp_path / "data", database_url=url, lease_seconds=600, poll_interval_seconds=0.1)
+    for _ in range(6):
+        cli_json(env, "instance", "create", "--authorized")
+    cluster = Cluster5(env, tmp_path)
+    first, second = cluster.workers[0], cluster.workers[1]
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"), poolclass=sa.NullPool)
+
+    def holdings() -> list[int]:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text("SELECT count(*) FROM instance_owners WHERE worker_id IS NOT NULL GROUP BY worker_id")
+            ).all()
+        return sorted(int(row[0]) for row in rows)
+
+    try:
+        first.start()
+        second.start()
+        wait_for(lambda: holdings() == [3, 3], timeout=60, what="two workers holding 3 instances each")
+        started = time.monotonic()
+        assert first.terminate(timeout=60) in (0, -signal.SIGTERM)
+        wait_for(lambda: holdings() == [6], timeout=60, what="the other worker holding all six")
+        assert time.monotonic() - started < 60  # the leases (600 s) never lapsed
+    finally:
+        for worker in (first, second):
+            with contextlib.suppress(Exception):
+                worker.terminate(timeout=30)
+            worker.kill()
+        engine.dispose()
