@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -26,52 +25,11 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from statusgate.domain.posts import TextPost  # noqa: E402
-from statusgate.domain.states import InstanceState, StatusState  # noqa: E402
-from statusgate.engines.sandbox_network import ImportedContact  # noqa: E402
-from statusgate.services import instances, posting  # noqa: E402
+from bench.dispatch import DELAY_MS, authorize_all, populate, wait_all_sent  # noqa: E402
 from statusgate.settings import Settings  # noqa: E402
-from statusgate.store.schema import (  # noqa: E402
-    instance_owners,
-    sandbox_accounts,
-    sandbox_events,
-    sandbox_messages,
-    statuses,
-)
-from statusgate.wiring.core import Core  # noqa: E402
+from statusgate.store.schema import instance_owners, sandbox_messages, statuses  # noqa: E402
 from tests import postgres  # noqa: E402
 from tests.support import ServerProcess, base_env, free_port, wait_for  # noqa: E402
-
-DELAY_MS = 500
-
-
-async def populate(settings: Settings, count: int, per_instance: int) -> None:
-    core = Core(settings)
-    await core.open()
-    ctx = core.ctx
-    for n in range(count):
-        creds = await instances.create(ctx)
-        await ctx.sandbox.import_contacts(
-            creds.id_instance, [ImportedContact(f"7990{n:08d}@c.us", f"U{n}", f"Contact {n}", True)]
-        )
-        instance = await instances.get(ctx, creds.id_instance)
-        for k in range(per_instance):
-            await posting.queue_status(ctx, instance, TextPost(f"status {k} of {n}"))
-    await core.close()
-
-
-def authorize_all(engine: sa.Engine) -> float:
-    with engine.begin() as conn:
-        now = time.time()
-        ids = list(conn.scalars(sa.select(sandbox_accounts.c.instance_id)))
-        conn.execute(
-            sandbox_accounts.update().values(state=InstanceState.AUTHORIZED.value, state_changed_at=now)
-        )
-        conn.execute(
-            sandbox_events.insert(),
-            [{"instance_id": i, "kind": "state", "payload": {"state": "authorized"}, "at": now} for i in ids],
-        )
-    return now
 
 
 def shares(engine: sa.Engine) -> list[int]:
@@ -115,16 +73,7 @@ def run(
         held = shares(engine)
         t0 = authorize_all(engine)
 
-        def all_sent() -> bool:
-            with engine.connect() as conn:
-                sent = conn.scalar(
-                    sa.select(sa.func.count())
-                    .select_from(statuses)
-                    .where(statuses.c.state == StatusState.SENT.value)
-                )
-            return bool(sent == total)
-
-        wait_for(all_sent, timeout=900, interval=0.5, what="all statuses sent")
+        wait_all_sent(engine, total)
     finally:
         for process in processes:
             process.terminate()

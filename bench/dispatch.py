@@ -50,8 +50,9 @@ from tests.support import ServerProcess, base_env, wait_for  # noqa: E402
 DELAY_MS = 500
 
 
-async def populate(data_dir: Path, count: int, per_instance: int) -> None:
-    core = Core(Settings(data_dir=data_dir, delay_default_ms=DELAY_MS))
+async def populate(settings: Settings, count: int, per_instance: int) -> None:
+    """``count`` sandbox instances with one named contact each and ``per_instance`` text statuses queued."""
+    core = Core(settings)
     await core.open()
     ctx = core.ctx
     for n in range(count):
@@ -79,6 +80,21 @@ def authorize_all(engine: sa.Engine) -> float:
     return now
 
 
+def wait_all_sent(engine: sa.Engine, total: int) -> None:
+    """Until ``total`` statuses are sent (a generous deadline)."""
+
+    def all_sent() -> bool:
+        with engine.connect() as conn:
+            sent = conn.scalar(
+                sa.select(sa.func.count())
+                .select_from(statuses)
+                .where(statuses.c.state == StatusState.SENT.value)
+            )
+        return bool(sent == total)
+
+    wait_for(all_sent, timeout=900, interval=0.5, what="all statuses sent")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -93,7 +109,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         started = time.monotonic()
-        asyncio.run(populate(data, args.instances, args.statuses))
+        asyncio.run(
+            populate(Settings(data_dir=data, delay_default_ms=DELAY_MS), args.instances, args.statuses)
+        )
         print(
             f"set-up: {args.instances} instances, {total} queued statuses in {time.monotonic() - started:.0f} s"
         )
@@ -114,16 +132,7 @@ def main() -> None:
             wait_for(ready, timeout=600, interval=0.5, what="all statuses prepared")
             t0 = authorize_all(engine)
 
-            def all_sent() -> bool:
-                with engine.connect() as conn:
-                    sent = conn.scalar(
-                        sa.select(sa.func.count())
-                        .select_from(statuses)
-                        .where(statuses.c.state == StatusState.SENT.value)
-                    )
-                return bool(sent == total)
-
-            wait_for(all_sent, timeout=900, interval=0.5, what="all statuses sent")
+            wait_all_sent(engine, total)
         finally:
             server.terminate()
         with engine.connect() as conn:

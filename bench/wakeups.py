@@ -33,6 +33,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.webhooks import percentile  # noqa: E402
 from tests import postgres  # noqa: E402
 from tests.support import ServerPair, base_env, cli_json  # noqa: E402
 
@@ -65,11 +66,6 @@ def measure(env: dict[str, str], tmp: Path, database_url: str, samples: int) -> 
             delays.append(returned - float(created_at))
     engine.dispose()
     return delays
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
 
 
 def main() -> None:

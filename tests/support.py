@@ -156,6 +156,13 @@ class FileServer:
         self._server.server_close()
 
 
+#: an address book for sandbox instances (``statusgate sandbox contacts import``): two named contacts
+TWO_CONTACTS = [
+    {"id": "79990000001@c.us", "name": "Ann", "contactName": "Ann", "inAddressBook": True},
+    {"id": "79990000002@c.us", "name": "Ben", "contactName": "Ben", "inAddressBook": True},
+]
+
+
 def base_env(data_dir: Path, **settings: Any) -> dict[str, str]:
     """The environment of a statusgate subprocess: fast polling, loopback media allowed, the given settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("STATUSGATE_")}

@@ -28,17 +28,14 @@ from PIL import Image
 
 from tests.postgres import Cluster
 from tests.postgres import postgres as postgres  # the session's cluster (a fixture)
-from tests.support import ServerProcess, base_env, cli, cli_json, free_port, wait_for
+from tests.support import TWO_CONTACTS, ServerProcess, base_env, cli, cli_json, free_port, wait_for
 
 INSTANCES = 50
 PER_INSTANCE = 10
 DELAY_MS = 500
 LEASE_SECONDS = 3.0
 MIN_KILLS = 5
-CONTACTS = [
-    {"id": "79990000001@c.us", "name": "Ann", "contactName": "Ann", "inAddressBook": True},
-    {"id": "79990000002@c.us", "name": "Ben", "contactName": "Ben", "inAddressBook": True},
-]
+CONTACTS = TWO_CONTACTS
 
 
 def _picture() -> bytes:

@@ -15,17 +15,14 @@ from typing import Any
 
 import httpx
 
-from tests.support import ServerPair, base_env, cli, cli_json, wait_for
+from tests.support import TWO_CONTACTS, ServerPair, base_env, cli, cli_json, wait_for
 
 STATUSES = 100
 DELAY_MS = 50
 KILLS = 3
 #: each worker process kills itself right after its N-th engine send, before recording it
 CRASH_EVERY = 30
-CONTACTS = [
-    {"id": "79990000001@c.us", "name": "Ann", "contactName": "Ann", "inAddressBook": True},
-    {"id": "79990000002@c.us", "name": "Ben", "contactName": "Ben", "inAddressBook": True},
-]
+CONTACTS = TWO_CONTACTS
 
 
 def deliveries(env: dict[str, str], id_instance: int) -> list[dict[str, Any]]:

@@ -4,8 +4,9 @@ handover on stop (issue 11, step 2)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -21,6 +22,23 @@ from statusgate.store.db import Database
 from statusgate.wiring.core import Core
 from statusgate.worker.ownership import Ownership
 from statusgate.worker.role import Worker
+
+
+@contextlib.asynccontextmanager
+async def _processes(settings: Settings, count: int) -> AsyncIterator[tuple[list[Core], list[Worker]]]:
+    """``count`` cores on one database, as that many processes would have them, and a list for the workers
+    the test starts on them: those still in it are stopped at the end, then the cores closed."""
+    cores = [Core(settings) for _ in range(count)]
+    for core in cores:
+        await core.open()
+    running: list[Worker] = []
+    try:
+        yield cores, running
+    finally:
+        for worker in running:
+            await worker.stop()
+        for core in cores:
+            await core.close()
 
 
 async def _instances(core: Core, count: int) -> list[int]:
@@ -106,12 +124,7 @@ async def test_workers_share_the_instances_fairly_and_hand_them_over_on_stop(
     make_settings: Callable[..., Settings],
 ) -> None:
     # leases far longer than the test: every handover seen here is a hand-back, never a lapse
-    settings = make_settings(lease_seconds=600)
-    cores = [Core(settings) for _ in range(3)]
-    for core in cores:
-        await core.open()
-    running: list[Worker] = []
-    try:
+    async with _processes(make_settings(lease_seconds=600), 3) as (cores, running):
         ids = set(await _instances(cores[0], 10))
         first = Worker(cores[0].ctx)
         await first.start()
@@ -143,11 +156,6 @@ async def test_workers_share_the_instances_fairly_and_hand_them_over_on_stop(
         await _eventually(taken_over, "the stopped worker's instances taken over")
         assert time.monotonic() - started < 60
         assert sorted(len(worker.ownership.held()) for worker in running) == [5, 5]
-    finally:
-        for worker in running:
-            await worker.stop()
-        for core in cores:
-            await core.close()
 
 
 async def test_a_stalled_worker_stops_trusting_its_leases_before_they_lapse(
@@ -185,12 +193,7 @@ async def test_a_stalled_worker_stops_trusting_its_leases_before_they_lapse(
 async def test_each_event_is_applied_once_by_its_instances_owner(
     make_settings: Callable[..., Settings],
 ) -> None:
-    settings = make_settings(lease_seconds=600)
-    cores = [Core(settings) for _ in range(2)]
-    for core in cores:
-        await core.open()
-    running: list[Worker] = []
-    try:
+    async with _processes(make_settings(lease_seconds=600), 2) as (cores, running):
         ids = await _instances(cores[0], 6)
         for core in cores:
             worker = Worker(core.ctx)
@@ -213,11 +216,6 @@ async def test_each_event_is_applied_once_by_its_instances_owner(
         await asyncio.sleep(1)  # time for a second worker to apply an event twice, if it would
         for instance_id in ids:
             assert await cores[0].ctx.db.read(notifications.count, instance_id) == 1
-    finally:
-        for worker in running:
-            await worker.stop()
-        for core in cores:
-            await core.close()
 
 
 async def test_the_simulated_network_refuses_a_post_from_a_stale_owner(
