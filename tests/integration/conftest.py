@@ -45,6 +45,8 @@ POSTGRESQL_ONLY: dict[str, str] = {
     "workers on one database: on SQLite the role lock allows one worker per database",
     "test_ownership.py::test_each_event_is_applied_once_by_its_instances_owner": "several workers on one "
     "database: on SQLite the role lock allows one worker per database",
+    "test_ownership.py::test_preparation_claims_skip_statuses_another_worker_is_claiming": "row locks: a "
+    "SQLite transaction holds the whole database's write lock from its start",
     "test_signals.py": "LISTEN/NOTIFY: the processes sharing a SQLite file poll instead",
 }
 

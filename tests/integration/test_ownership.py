@@ -277,3 +277,70 @@ async def test_a_stalled_preparation_does_not_record_over_the_worker_that_took_i
         assert (await db.read(outbox.get, row.seq)).state is StatusState.FAILED  # type: ignore[union-attr]
     finally:
         await core.close()
+
+
+async def test_preparation_claims_skip_statuses_another_worker_is_claiming(
+    make_settings: Callable[..., Settings],
+) -> None:
+    import sqlalchemy as sa
+
+    from statusgate.domain.models import MediaKind
+    from statusgate.domain.posts import MediaPost
+    from statusgate.store import intake, outbox
+    from statusgate.store.schema import statuses
+    from statusgate.worker.preparation import _claim
+
+    settings = make_settings()
+    async with _processes(settings, 1) as ([core], _running):
+        db = core.ctx.db
+        created = await instances.create(core.ctx)
+        now = time.time()
+        posts = [MediaPost(f"http://127.0.0.1:9/{n}.jpg", f"{n}.jpg", MediaKind.IMAGE) for n in range(2)]
+        new = [
+            intake.NewStatus(created.id_instance, f"3EB0CLAIM{n}", post, now, now + 3600)
+            for n, post in enumerate(posts)
+        ]
+        await db.write(intake.enqueue_many, new)
+        first, second = await db.read(outbox.to_prepare, now, 10)
+        # another worker's claim is under way on the first status: its row is locked until that commits
+        other = sa.create_engine(db.url)
+        with other.connect() as conn, conn.begin():
+            conn.execute(sa.select(statuses.c.seq).where(statuses.c.seq == first.seq).with_for_update())
+            claimed = await asyncio.wait_for(db.write(_claim, [first, second], "me", now, now + 60), 10)
+        other.dispose()
+        # not waited for: the locked one is left to the other worker, the free one is ours
+        assert [row.seq for row in claimed] == [second.seq]
+
+
+async def test_two_workers_storing_the_same_prepared_file_at_once_both_succeed(
+    make_settings: Callable[..., Settings],
+) -> None:
+    import concurrent.futures
+
+    import sqlalchemy as sa
+
+    from statusgate.store import media as media_store
+
+    async with _processes(make_settings(), 1) as ([core], _running):
+        row = media_store.MediaRow("ab" * 32, "image", "image/jpeg", "jpg", 1234)
+        engine = sa.create_engine(core.ctx.db.url)
+        try:
+            with engine.connect() as first, first.begin():
+                # the first worker's transaction has stored the file's row, not yet committed
+                media_store.remember_source(first, "source-1", row, time.time())
+                with concurrent.futures.ThreadPoolExecutor(1) as pool:
+
+                    def second_worker() -> None:
+                        with engine.begin() as conn:
+                            media_store.remember_source(conn, "source-1", row, time.time())
+
+                    # it waits for the first (PostgreSQL: the unique key) or for the write lock (SQLite) …
+                    waiting = pool.submit(second_worker)
+                    await asyncio.sleep(0.3)
+                    assert not waiting.done()
+                    first.commit()
+                    # … and then finds the rows there, without an error
+                    waiting.result(timeout=30)
+            assert await core.ctx.db.read(media_store.get_media, row.media_id) is not None
+        finally:
+            engine.dispose()

@@ -8,6 +8,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from statusgate.store.schema import media, media_sources, uploads
 
@@ -63,8 +65,15 @@ def get_media(conn: Connection, media_id: str) -> MediaRow | None:
 
 
 def put_media(conn: Connection, row: MediaRow, now: float) -> None:
-    if get_media(conn, row.media_id) is None:
-        conn.execute(media.insert().values(**dataclasses.asdict(row), created_at=now))
+    """Store a prepared file's row, unless it is there already (the same bytes prepared by two workers at
+    once, for two statuses: the second insert is not needed, and must not fail its preparation)."""
+    _insert_once(conn, media, {**dataclasses.asdict(row), "created_at": now})
+
+
+def _insert_once(conn: Connection, table: sa.Table, values: dict[str, Any]) -> None:
+    """INSERT … ON CONFLICT DO NOTHING: a row another transaction inserted first is simply kept."""
+    dialect = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
+    conn.execute(dialect(table).values(**values).on_conflict_do_nothing())
 
 
 def media_for_source(conn: Connection, source_key: str) -> MediaRow | None:
@@ -76,13 +85,7 @@ def media_for_source(conn: Connection, source_key: str) -> MediaRow | None:
 
 def remember_source(conn: Connection, source_key: str, row: MediaRow, now: float) -> None:
     put_media(conn, row, now)
-    if (
-        conn.scalar(sa.select(media_sources.c.media_id).where(media_sources.c.source_key == source_key))
-        is None
-    ):
-        conn.execute(
-            media_sources.insert().values(source_key=source_key, media_id=row.media_id, created_at=now)
-        )
+    _insert_once(conn, media_sources, {"source_key": source_key, "media_id": row.media_id, "created_at": now})
 
 
 def _upload(row: sa.Row[Any]) -> UploadRow:

@@ -153,13 +153,19 @@ class Move:
     leased_to: str | None = None
 
 
-def transition_many(conn: Connection, moves: Sequence[Move]) -> list[Moved | None]:
+def transition_many(
+    conn: Connection, moves: Sequence[Move], *, skip_locked: bool = False
+) -> list[Moved | None]:
     """:func:`transition_row` for a group of statuses, in a few statements whatever their number.
 
     The group's rows are read first and locked (``FOR UPDATE`` on PostgreSQL; on SQLite the transaction holds
     the write lock from its start), so each move is known to win or lose before anything is written, and the
     winners' updates, journal rows and notifications go in one statement each. Answers per move, in order,
     who the status belongs to, or None if it was no longer in ``old``.
+
+    ``skip_locked`` (claims): a row another transaction has locked counts as lost rather than waited for,
+    so workers claiming at once take different statuses (PostgreSQL's ``SKIP LOCKED``). Never for results:
+    a result must wait for its row, not be dropped.
     """
     for move in moves:
         check_transition(move.old, move.new)
@@ -168,7 +174,8 @@ def transition_many(conn: Connection, moves: Sequence[Move]) -> list[Moved | Non
         raise ValueError("a status moves at most once per group")
     current: dict[int, Any] = {}
     for start in range(0, len(seqs), 500):
-        for locked in conn.execute(_LOCK_ROWS, {"seqs": seqs[start : start + 500]}):
+        lock = _LOCK_ROWS_SKIP_LOCKED if skip_locked else _LOCK_ROWS
+        for locked in conn.execute(lock, {"seqs": seqs[start : start + 500]}):
             current[locked.seq] = locked
     answers: list[Moved | None] = []
     updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}
@@ -208,18 +215,16 @@ def transition_many(conn: Connection, moves: Sequence[Move]) -> list[Moved | Non
     return answers
 
 
-_LOCK_ROWS = (
-    sa.select(
-        statuses.c.seq,
-        statuses.c.state,
-        statuses.c.instance_id,
-        statuses.c.id_message,
-        statuses.c.delete_requested,
-        statuses.c.lease_owner,
-    )
-    .where(statuses.c.seq.in_(sa.bindparam("seqs", expanding=True)))
-    .with_for_update()
-)
+_LOCKED_ROWS = sa.select(
+    statuses.c.seq,
+    statuses.c.state,
+    statuses.c.instance_id,
+    statuses.c.id_message,
+    statuses.c.delete_requested,
+    statuses.c.lease_owner,
+).where(statuses.c.seq.in_(sa.bindparam("seqs", expanding=True)))
+_LOCK_ROWS = _LOCKED_ROWS.with_for_update()
+_LOCK_ROWS_SKIP_LOCKED = _LOCKED_ROWS.with_for_update(skip_locked=True)
 
 
 @functools.cache

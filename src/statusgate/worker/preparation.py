@@ -127,7 +127,8 @@ def _claim(
     moves = [
         outbox.Move(row.seq, StatusState.QUEUED, StatusState.PREPARING, now, None, lease) for row in queued
     ]
-    moved = outbox.transition_many(conn, moves)
+    # any worker prepares: those claiming at once take different statuses instead of queueing on the rows
+    moved = outbox.transition_many(conn, moves, skip_locked=True)
     won = {row.seq for row, answer in zip(queued, moved, strict=True) if answer is not None}
     claimed = []
     for row in rows:
