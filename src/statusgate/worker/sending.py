@@ -28,11 +28,8 @@ import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 
-import sqlalchemy as sa
-
-from statusgate.domain.models import DeliveryCheck, DeliveryState, EngineName, Instance, PreparedMedia
+from statusgate.domain.models import DeliveryCheck, DeliveryState, EngineName, PreparedMedia
 from statusgate.domain.ownership import Fence, Lease
 from statusgate.domain.posts import OutgoingStatus
 from statusgate.domain.states import InstanceState, StatusState
@@ -42,13 +39,10 @@ from statusgate.queue import audience, pacing
 from statusgate.queue.crashpoints import CrashPoints
 from statusgate.queue.retry import RetryPolicy
 from statusgate.settings import Settings
-from statusgate.store import instances as instance_store
-from statusgate.store import outbox, ownership
-from statusgate.store import recipients as recipient_store
 from statusgate.store.batch import Batcher, each
 from statusgate.store.db import Database
 from statusgate.store.outbox import StatusRow
-from statusgate.store.schema import statuses
+from statusgate.worker import send_records as records
 from statusgate.worker.room import write_when_room
 
 log = logging.getLogger("statusgate.queue")
@@ -58,131 +52,6 @@ LoadMedia = Callable[[str], Awaitable[PreparedMedia | None]]
 STILL_UNDER_WAY = "an earlier attempt is still under way (the engine has not settled it yet)"
 NOT_RESENT = "the status may or may not have been published — not resent to avoid a duplicate"
 UNKNOWN_OUTCOME = f"the engine cannot tell whether an earlier attempt reached the network; {NOT_RESENT}"
-
-
-def _head_and_instance(conn: sa.Connection, instance_id: int) -> tuple[StatusRow | None, Instance | None]:
-    return outbox.head(conn, instance_id), instance_store.get(conn, instance_id)
-
-
-def _claim(
-    conn: sa.Connection,
-    head: StatusRow,
-    recipients: list[str],
-    skipped: list[str],
-    fence: Fence,
-    now: float,
-    until: float,
-) -> bool:
-    """Fix the audience and take the head; ``attempts`` counts this attempt."""
-    if not ownership.holds(conn, fence):
-        return False
-    owner = fence.owner
-    if head.state is StatusState.READY:
-        claimed = outbox.transition(
-            conn,
-            head.seq,
-            StatusState.READY,
-            StatusState.SENDING,
-            now,
-            recipients=recipients,
-            skipped_participants=skipped,
-            attempts=head.attempts + 1,
-            not_before=None,
-            lease_owner=owner,
-            lease_expires_at=until,
-        )
-    else:  # SENDING, left behind by a dead worker: same id, same recipients
-        claimed = outbox.take_lease(conn, head.seq, StatusState.SENDING, owner, now, until)
-        if claimed:
-            outbox.update_fields(conn, head.seq, attempts=head.attempts + 1)
-    return claimed
-
-
-def _delete_requested(conn: sa.Connection, seq: int) -> bool:
-    return bool(conn.scalar(sa.select(statuses.c.delete_requested).where(statuses.c.seq == seq)))
-
-
-def _sent(
-    conn: sa.Connection, head: StatusRow, recipients: list[str], at: float, fence: Fence
-) -> bool | None:
-    """Record the send, and the attempt's end as the pacing clock; True if deleteStatus asked meanwhile for
-    it to be revoked, None if the lease is no longer ours (nothing recorded: the next owner asks the
-    engine)."""
-    if not ownership.holds(conn, fence):
-        return None
-    instance_store.set_last_send_ended(conn, head.instance_id, at)
-    moved = outbox.transition_row(
-        conn,
-        head.seq,
-        StatusState.SENDING,
-        StatusState.SENT,
-        at,
-        sent_at=at,
-        lease_owner=None,
-        lease_expires_at=None,
-    )
-    if moved is None:
-        return _delete_requested(conn, head.seq)
-    recipient_store.record_sent(conn, head.seq, recipients, at)
-    return moved.delete_requested
-
-
-def _finish(
-    conn: sa.Connection,
-    head: StatusRow,
-    new: StatusState,
-    at: float,
-    reason: str,
-    retry_at: float | None,
-    fence: Fence,
-    ends_attempt: bool = False,
-) -> bool:
-    """Move the head on; ``ends_attempt``: this is an attempt's result, so the pacing clock is ``at``.
-    False, writing nothing, if the lease is no longer ours."""
-    if not ownership.holds(conn, fence):
-        return False
-    if ends_attempt:
-        instance_store.set_last_send_ended(conn, head.instance_id, at)
-    if head.state is StatusState.SENDING and _delete_requested(conn, head.seq):
-        new, reason, retry_at = StatusState.DELETED, "deleted by deleteStatus before it went out", None
-    outbox.transition(
-        conn,
-        head.seq,
-        head.state,
-        new,
-        at,
-        description=reason,
-        not_before=retry_at,
-        lease_owner=None,
-        lease_expires_at=None,
-    )
-    return True
-
-
-@dataclass(frozen=True)
-class _Claim:
-    head: StatusRow
-    recipients: list[str]
-    skipped: list[str]
-    fence: Fence
-    now: float
-    until: float
-
-
-def _claim_one(conn: sa.Connection, claim: _Claim) -> bool:
-    return _claim(conn, claim.head, claim.recipients, claim.skipped, claim.fence, claim.now, claim.until)
-
-
-@dataclass(frozen=True)
-class _Sent:
-    head: StatusRow
-    recipients: list[str]
-    at: float
-    fence: Fence
-
-
-def _sent_one(conn: sa.Connection, sent: _Sent) -> bool | None:
-    return _sent(conn, sent.head, sent.recipients, sent.at, sent.fence)
 
 
 class Sender:
@@ -207,8 +76,8 @@ class Sender:
         self.crash = crash
         self.retry_policy = retry_policy
         # many instances send at once: their claims and results share transactions
-        self._claims: Batcher[_Claim, bool] = Batcher(db, each(_claim_one), "claims")
-        self._results: Batcher[_Sent, bool | None] = Batcher(db, each(_sent_one), "sent")
+        self._claims: Batcher[records.Claim, bool] = Batcher(db, each(records.claim_one), "claims")
+        self._results: Batcher[records.Sent, bool | None] = Batcher(db, each(records.sent_one), "sent")
         self._wids: dict[int, str] = {}
         self._holding: set[int] = set()
         #: the fence of each instance's step in progress (one step per instance at a time)
@@ -229,7 +98,7 @@ class Sender:
         if self.leases(instance_id) is None:
             return None
         now = time.time()
-        head, instance = await self.db.read(_head_and_instance, instance_id)
+        head, instance = await self.db.read(records.head_and_instance, instance_id)
         if head is None or instance is None:
             return None
         poll = self.settings.poll_interval_seconds
@@ -275,11 +144,15 @@ class Sender:
         if recipients is None:
             resolved = await self._resolve_audience(engine, head)
             if isinstance(resolved, str):
-                await self.db.write(_finish, head, StatusState.FAILED, now, resolved, None, self._fence(head))
+                await self.db.write(
+                    records.finish, head, StatusState.FAILED, now, resolved, None, self._fence(head)
+                )
                 return 0.0
             recipients, skipped = resolved.recipients, resolved.skipped
         until = now + self.settings.lease_seconds
-        if not await self._claims.submit(_Claim(head, recipients, skipped, self._fence(head), now, until)):
+        if not await self._claims.submit(
+            records.Claim(head, recipients, skipped, self._fence(head), now, until)
+        ):
             return None
         self._holding.add(head.seq)
         try:
@@ -321,7 +194,9 @@ class Sender:
             return await self._failed(head, error, attempts, uncertain=True)
         self.crash.reached("after_engine_send")
         ended = time.time()
-        revoke = await self._record_sent(_Sent(head, list(outcome.recipients), ended, self._fence(head)))
+        revoke = await self._record_sent(
+            records.Sent(head, list(outcome.recipients), ended, self._fence(head))
+        )
         self.crash.reached("after_sent_commit")
         if revoke:
             await self._revoke_after_send(engine, head, list(outcome.recipients))
@@ -360,7 +235,7 @@ class Sender:
         now = time.time()
         if check.state is DeliveryState.DELIVERED:
             sent_to = list(check.recipients) or recipients
-            revoke = await self._record_sent(_Sent(head, sent_to, now, self._fence(head)))
+            revoke = await self._record_sent(records.Sent(head, sent_to, now, self._fence(head)))
             if revoke:
                 await self._revoke_after_send(engine, head, sent_to)
             log.info(
@@ -386,7 +261,7 @@ class Sender:
             return ended
         sending = dataclasses.replace(head, state=StatusState.SENDING)
         await self.db.write(
-            _finish,
+            records.finish,
             sending,
             StatusState.FAILED,
             now,
@@ -398,7 +273,7 @@ class Sender:
         log.warning("status %s of instance %s failed: %s", head.id_message, head.instance_id, UNKNOWN_OUTCOME)
         return now
 
-    async def _record_sent(self, sent: _Sent) -> bool:
+    async def _record_sent(self, sent: records.Sent) -> bool:
         """Record a send the engine accepted: it went out, so a full disk only delays the record. True if it
         is to be revoked now."""
         revoke = await write_when_room(
@@ -424,7 +299,7 @@ class Sender:
             log.warning("revoking %s after its send failed: %s", head.id_message, exc.message)
             return
         await self.db.write(
-            _finish,
+            records.finish,
             sent,
             StatusState.DELETED,
             time.time(),
@@ -476,12 +351,19 @@ class Sender:
         if decision.retry_in_seconds is None:
             reason = f"{decision.reason}; {NOT_RESENT}" if uncertain else decision.reason
             await self.db.write(
-                _finish, sending, StatusState.FAILED, now, reason, None, self._fence(head), ends_attempt=True
+                records.finish,
+                sending,
+                StatusState.FAILED,
+                now,
+                reason,
+                None,
+                self._fence(head),
+                ends_attempt=True,
             )
         else:
             retry_at = now + decision.retry_in_seconds
             await self.db.write(
-                _finish,
+                records.finish,
                 sending,
                 StatusState.READY,
                 now,
