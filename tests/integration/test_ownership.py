@@ -56,10 +56,8 @@ async def _eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: 
 async def test_one_owner_at_a_time_with_a_new_epoch_each_change_of_hands(
     make_settings: Callable[..., Settings],
 ) -> None:
-    core = Core(make_settings())
-    await core.open()
-    db: Database = core.ctx.db
-    try:
+    async with _processes(make_settings(), 1) as ([core], _running):
+        db: Database = core.ctx.db
         first, second, third = await _instances(core, 3)
         taken = await db.write(ownership.claim, "a", 60, 2)
         assert taken == [Lease(first, 1), Lease(second, 1)]
@@ -85,17 +83,13 @@ async def test_one_owner_at_a_time_with_a_new_epoch_each_change_of_hands(
         # everyone's, at once (a SQLite worker starting after a crash)
         assert await db.write(ownership.release, None) == 3
         assert await db.read(ownership.owner, second) is None
-    finally:
-        await core.close()
 
 
 async def test_the_share_counts_live_workers_on_the_database_clock(
     make_settings: Callable[..., Settings],
 ) -> None:
-    core = Core(make_settings())
-    await core.open()
-    db = core.ctx.db
-    try:
+    async with _processes(make_settings(), 1) as ([core], _running):
+        db = core.ctx.db
         await _instances(core, 10)
         await db.write(workers.register, "a", "host", 1)
         await db.write(workers.register, "b", "host", 2)
@@ -116,8 +110,6 @@ async def test_the_share_counts_live_workers_on_the_database_clock(
         census = await db.read(ownership.census, 30)
         assert (census.live_workers, census.share()) == (2, 5)
         assert await db.write(workers.prune, 30) == 1
-    finally:
-        await core.close()
 
 
 async def test_workers_share_the_instances_fairly_and_hand_them_over_on_stop(
@@ -162,10 +154,8 @@ async def test_a_stalled_worker_stops_trusting_its_leases_before_they_lapse(
     make_settings: Callable[..., Settings],
 ) -> None:
     settings = make_settings(lease_seconds=3, lease_margin_seconds=1)
-    core = Core(settings)
-    await core.open()
-    db = core.ctx.db
-    try:
+    async with _processes(settings, 1) as ([core], _running):
+        db = core.ctx.db
         ids = set(await _instances(core, 2))
         await db.write(workers.register, "w", "host", 1)
         held = Ownership(settings, db, "w")
@@ -186,8 +176,6 @@ async def test_a_stalled_worker_stops_trusting_its_leases_before_they_lapse(
         finally:
             await held.stop()
         assert await db.read(ownership.owner, min(ids)) is None  # handed back on stop
-    finally:
-        await core.close()
 
 
 async def test_each_event_is_applied_once_by_its_instances_owner(
@@ -221,9 +209,7 @@ async def test_each_event_is_applied_once_by_its_instances_owner(
 async def test_the_simulated_network_refuses_a_post_from_a_stale_owner(
     make_settings: Callable[..., Settings],
 ) -> None:
-    core = Core(make_settings())
-    await core.open()
-    try:
+    async with _processes(make_settings(), 1) as ([core], _running):
         created = await instances.create(core.ctx, authorized=True)
         instance_id = created.id_instance
         db = core.ctx.db
@@ -242,8 +228,6 @@ async def test_the_simulated_network_refuses_a_post_from_a_stale_owner(
         sent = OutgoingStatus("3EB0CURRENT", post, fence=Fence("b", current))
         await engine.send_status(instance_id, sent, [])
         assert (await engine.delivered(instance_id, "3EB0CURRENT")).state is DeliveryState.DELIVERED
-    finally:
-        await core.close()
 
 
 async def test_a_stalled_preparation_does_not_record_over_the_worker_that_took_it_over(
@@ -255,10 +239,8 @@ async def test_a_stalled_preparation_does_not_record_over_the_worker_that_took_i
     from statusgate.store import intake, outbox
     from statusgate.worker.preparation import Prepared, _claim, _record_prepared
 
-    core = Core(make_settings())
-    await core.open()
-    db = core.ctx.db
-    try:
+    async with _processes(make_settings(), 1) as ([core], _running):
+        db = core.ctx.db
         created = await instances.create(core.ctx)
         now = time.time()
         post = MediaPost("http://127.0.0.1:9/p.jpg", "p.jpg", MediaKind.IMAGE)
@@ -275,8 +257,6 @@ async def test_a_stalled_preparation_does_not_record_over_the_worker_that_took_i
         # "b"'s outcome is
         await db.write(_record_prepared, [Prepared(orphan, None, "not an image", time.time(), owner="b")])
         assert (await db.read(outbox.get, row.seq)).state is StatusState.FAILED  # type: ignore[union-attr]
-    finally:
-        await core.close()
 
 
 async def test_preparation_claims_skip_statuses_another_worker_is_claiming(
