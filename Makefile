@@ -28,8 +28,9 @@ libmagic:
 	    exit 1; \
 	  fi; }
 
-# the integration tier runs on PostgreSQL too: tests/postgres.py runs a throwaway cluster from the server's
-# binaries (Debian: /usr/lib/postgresql/*/bin), as the postgres user when root; no system service is used
+# the integration and acceptance tiers run on PostgreSQL too: tests/postgres.py runs a throwaway cluster from
+# the server's binaries (Debian: /usr/lib/postgresql/*/bin), as the postgres user when root; no system
+# service is used
 postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

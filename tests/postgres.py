@@ -89,6 +89,12 @@ class Cluster:
         self._made.append(name)
         return name
 
+    def drop_database(self, name: str) -> None:
+        """Drop one database :meth:`new_database` made, now (its connections are closed by force)."""
+        self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if name in self._made:
+            self._made.remove(name)
+
     def drop_databases(self) -> None:
         """Drop every database :meth:`new_database` made (their connections are closed by force)."""
         stale, self._made = self._made, []

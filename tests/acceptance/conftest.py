@@ -1,13 +1,19 @@
 """Acceptance tier: a real ``statusgate serve`` subprocess on loopback, driven by the official Green API SDK.
 
-Fixtures are factories where a test needs more than one of a thing. One server runs per test module (starting
-one takes about a second). Instances are created with the public CLI: a fresh one for every test that changes
-an instance (state, token, settings, queue), one per module for tests that only send and read their own
-statuses.
+Every module that uses the ``server`` fixture runs once per shape of the server (:data:`SHAPES`): one
+``--role all`` process on SQLite, an ``api`` + ``worker`` pair on SQLite, and a pair on a PostgreSQL database
+of the module's own (the session's throwaway cluster, tests/postgres.py). A module about SQLite itself narrows
+its ``SHAPES`` and says why.
+
+Fixtures are factories where a test needs more than one of a thing. One server runs per test module and
+shape (starting one takes about a second). Instances are created with the public CLI: a fresh one for every
+test that changes an instance (state, token, settings, queue), one per module for tests that only send and
+read their own statuses.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -21,6 +27,8 @@ from typing import Any, cast
 import pytest
 from whatsapp_api_client_python.API import GreenAPI
 
+from tests.postgres import Cluster
+from tests.postgres import postgres as postgres  # the session's cluster (a fixture), started on demand
 from tests.support import FileServer, ServerPair, ServerProcess, base_env, cli, cli_json, jpeg_bytes
 
 #: the address book every test instance gets, in this order: unnamed contacts and a WhatsApp user who is
@@ -122,10 +130,34 @@ def stop(server: ServerProcess) -> None:
 # --- the server ----------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module", params=["all", "pair"], ids=["all", "api+worker"])
+#: one ``--role all`` process on SQLite (the data dir's statusgate.db)
+ALL = "all"
+#: an ``api`` and a ``worker`` process on one SQLite data dir
+PAIR = "api+worker"
+#: an ``api`` and a ``worker`` process on a PostgreSQL database of the module's own
+PAIR_POSTGRESQL = "api+worker-postgresql"
+#: the shapes every module's tests run against, unless the module narrows them: ``SHAPES = (ALL, PAIR)``
+#: with ``SHAPES_REASON = "…"``, one line saying why the others make no sense for it
+SHAPES = (ALL, PAIR, PAIR_POSTGRESQL)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize ``shape`` (module-scoped: one server per module and shape) from the module's ``SHAPES``."""
+    if "shape" not in metafunc.fixturenames:
+        return
+    shapes = tuple(getattr(metafunc.module, "SHAPES", SHAPES))
+    if not set(shapes) <= set(SHAPES) or not shapes:
+        raise pytest.UsageError(
+            f"{metafunc.module.__name__}.SHAPES: {shapes!r} is not a choice of {SHAPES!r}"
+        )
+    if set(shapes) != set(SHAPES) and not getattr(metafunc.module, "SHAPES_REASON", ""):
+        raise pytest.UsageError(f"{metafunc.module.__name__} narrows SHAPES: SHAPES_REASON must say why")
+    metafunc.parametrize("shape", shapes, indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module")
 def shape(request: pytest.FixtureRequest) -> str:
-    """Every test of this tier runs against both shapes of the server: one process (``--role all``), or an
-    ``api`` and a ``worker`` process on the same SQLite data dir."""
+    """The shape of this module's server, one of :data:`SHAPES`."""
     value: str = request.param
     return value
 
@@ -135,19 +167,47 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory, shape: str) -> Path:
     return tmp_path_factory.mktemp(f"statusgate-{shape}") / "data"
 
 
+@contextlib.contextmanager
+def fresh_store(shape: str, request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """The settings that name a new store for ``shape``: none on SQLite (the data dir's statusgate.db); on
+    PostgreSQL a fresh, empty database, migrated by the processes themselves as on a new deployment, and
+    dropped on leaving (the session's cluster starts only when a test runs on PostgreSQL)."""
+    if shape != PAIR_POSTGRESQL:
+        yield {}
+        return
+    cluster: Cluster = request.getfixturevalue("postgres")
+    database = cluster.new_database(migrated=False)
+    try:
+        # the plain form users write; statusgate picks its driver (store/db.py)
+        yield {"database_url": cluster.url(database, scheme="postgresql")}
+    finally:
+        cluster.drop_database(database)
+
+
+def server_in(shape: str, env: dict[str, str], log: Path) -> ServerProcess:
+    """A server of ``shape`` (not started yet); whichever it is, tests speak to its ``url``."""
+    return ServerProcess(env, log) if shape == ALL else cast(ServerProcess, ServerPair(env, log))
+
+
 @pytest.fixture(scope="module")
-def env(data_dir: Path) -> dict[str, str]:
+def store_settings(shape: str, request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """The settings naming the module's store (:func:`fresh_store`); dropped once its server has stopped."""
+    with fresh_store(shape, request) as settings:
+        yield settings
+
+
+@pytest.fixture(scope="module")
+def env(data_dir: Path, store_settings: dict[str, str]) -> dict[str, str]:
     # a reboot keeps the instance `starting` long enough for a test to see it, short enough not to wait long
-    return base_env(data_dir, sandbox_reboot_seconds=2)
+    return base_env(data_dir, sandbox_reboot_seconds=2, **store_settings)
 
 
 @pytest.fixture(scope="module")
 def server(shape: str, env: dict[str, str], data_dir: Path) -> Iterator[ServerProcess]:
-    """The server under test in this module's shape; either way the tests speak to ``server.url``."""
-    log = data_dir.parent / "server.log"
-    process = ServerProcess(env, log) if shape == "all" else ServerPair(env, log)
-    with process:  # started here; SIGTERM (then SIGKILL if it hangs) at teardown
-        yield cast(ServerProcess, process)
+    """The server under test in this module's shape; whichever it is, the tests speak to ``server.url``."""
+    with server_in(shape, env, data_dir.parent / "server.log") as process:
+        # started here; SIGTERM (then SIGKILL if it hangs) at teardown
+        yield process
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,6 @@ import sqlalchemy as sa
 from PIL import Image
 
 from tests.postgres import Cluster
-from tests.postgres import postgres as postgres  # the session's cluster (a fixture)
 from tests.support import TWO_CONTACTS, ServerProcess, base_env, cli, cli_json, free_port, wait_for
 
 INSTANCES = 50

@@ -1,4 +1,4 @@
-"""No API token — current, rotated or wrong — ever reaches the server's output.
+"""No API token — current, rotated or wrong — ever reaches the server's output (nor a database password).
 
 Green puts the token in the URL path, so every access log line, error log and traceback is a place it could
 leak. An SDK-driven run touches every method, the error rows (401/403/404/400), a status whose media fails
@@ -11,6 +11,7 @@ import re
 import secrets
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from tests.acceptance.conftest import (
     MISSING_PICTURE,
@@ -133,3 +134,7 @@ def test_no_token_in_server_output(
         assert len(token) == 50
         for piece in (token, token[:16], token[-16:]):
             assert piece not in lowered, f"token {token[:4]}… leaked into the server's output"
+    # on PostgreSQL the database URL carries a password: that never shows either
+    password = urlsplit(server.env.get("STATUSGATE_DATABASE_URL", "")).password
+    if password:
+        assert password not in output, "the database password leaked into the server's output"

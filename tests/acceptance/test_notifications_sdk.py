@@ -12,6 +12,7 @@ expected sequence is exact: the journal's order is the order things happened in.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -28,7 +29,9 @@ from tests.acceptance.conftest import (
     NOT_A_CONTACT,
     UNNAMED,
     Instance,
+    fresh_store,
     send_status,
+    server_in,
     stop,
 )
 from tests.support import (
@@ -42,15 +45,16 @@ from tests.support import (
 )
 
 WEBHOOK_SETTINGS: dict[str, Any] = {"webhook_retry_seconds": 0.3, "webhook_timeout_seconds": 2}
+LEASE_SECONDS = 4
 TOKEN = "s3cret"
 
 Key = tuple[str, ...]
 
 
 @pytest.fixture(scope="module")
-def env(data_dir: Path) -> dict[str, str]:
+def env(data_dir: Path, store_settings: dict[str, str]) -> dict[str, str]:
     """The module's server: the conftest's settings plus short webhook retries and timeouts."""
-    return base_env(data_dir, sandbox_reboot_seconds=2, **WEBHOOK_SETTINGS)
+    return base_env(data_dir, sandbox_reboot_seconds=2, **store_settings, **WEBHOOK_SETTINGS)
 
 
 @pytest.fixture
@@ -235,14 +239,25 @@ def test_webhook_retried_after_500s_and_a_timeout_holding_back_later_ones(
 
 
 def test_nothing_lost_or_reordered_when_the_server_restarts_while_the_receiver_is_down(
-    tmp_path: Path, make_client: Callable[..., Any], receiver: WebhookReceiver
+    shape: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    make_client: Callable[..., Any],
+    receiver: WebhookReceiver,
 ) -> None:
-    """SIGKILL while the receiver answers 500, SIGTERM while it refuses connections, then it comes back."""
-    env = base_env(tmp_path / "data", **WEBHOOK_SETTINGS)
-    server = ServerProcess(env, tmp_path / "server.log")
-    book = tmp_path / "contacts.json"
-    book.write_text(json.dumps([{"id": c, "name": f"n{c[:11]}", "contactName": f"c{c[:11]}"} for c in NAMED]))
-    try:
+    """SIGKILL while the receiver answers 500, SIGTERM while it refuses connections, then it comes back.
+
+    A server (in this module's shape) and a store of the test's own: the module's server keeps running."""
+    with contextlib.ExitStack() as cleanup:
+        store = cleanup.enter_context(fresh_store(shape, request))
+        # on PostgreSQL a SIGKILLed worker's hold on its instances lapses only after lease_seconds (other
+        # workers may share the database); short, so the restarted one need not wait the default 30 s
+        env = base_env(tmp_path / "data", **store, **WEBHOOK_SETTINGS, lease_seconds=LEASE_SECONDS)
+        server = server_in(shape, env, tmp_path / "server.log")
+        cleanup.callback(server.kill)  # before the store goes
+        book = tmp_path / "contacts.json"
+        contacts = [{"id": c, "name": f"n{c[:11]}", "contactName": f"c{c[:11]}"} for c in NAMED]
+        book.write_text(json.dumps(contacts))
         server.start()
         instance = Instance.from_json(cli_json(server.env, "instance", "create"))
         cli(server.env, "sandbox", "contacts", "import", str(instance.id), str(book))
@@ -293,8 +308,6 @@ def test_nothing_lost_or_reordered_when_the_server_restarts_while_the_receiver_i
         assert {headers.get("Authorization") for _, headers, _ in attempts} == {f"Bearer {TOKEN}"}
         for body in delivered:
             check_envelope(body, instance.id)
-    finally:
-        server.kill()
 
 
 # --- polling -------------------------------------------------------------------------------------------------
