@@ -14,14 +14,22 @@ Measured:
   the delay after the previous send call returned, so the requirement is that no gap is shorter than the
   delay: lateness never negative, the smallest gap / delay ≥ 1;
 - first-send latency: T0 → an instance's first arrival. The gateway learns of an authorization made by
-  another process within ``poll_interval_seconds`` (0.5 s as shipped), so this is reported apart.
+  another process within ``poll_interval_seconds`` (0.5 s as shipped), so this is reported apart;
+- the server's CPU per status sent (user + system, all its threads, T0 to the last send), and with
+  ``--profile`` (py-spy, installed separately) the share of it the simulated network's own code takes, to
+  tell the gateway's cost apart from the sandbox's.
+
+``--set NAME=VALUE`` passes a setting to the server (e.g. ``--set send_lead_seconds=0.15``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -95,6 +103,31 @@ def wait_all_sent(engine: sa.Engine, total: int) -> None:
     wait_for(all_sent, timeout=900, interval=0.5, what="all statuses sent")
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) the process has used so far, its threads included."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_profile(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling the server (the thread holding the GIL only) until stopped."""
+    command = ["py-spy", "record", "--pid", str(pid), "--gil", "--format", "raw", "--output", str(out)]
+    return subprocess.Popen([*command, "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def finish_profile(profiler: subprocess.Popen[bytes], out: Path) -> float:
+    """The share of samples spent in the simulated network's code (a frame of engines/sandbox* on the stack)."""
+    profiler.send_signal(signal.SIGINT)  # py-spy writes what it sampled and exits
+    profiler.wait(timeout=60)
+    total = sandbox = 0
+    for line in out.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if count.isdigit():
+            total += int(count)
+            sandbox += int(count) if "engines/sandbox" in stack else 0
+    return sandbox / total if total else 0.0
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -104,7 +137,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--instances", type=int, default=1000)
     parser.add_argument("--statuses", type=int, default=10)
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the server with py-spy (installed separately) to split its CPU between the gateway and "
+        "the simulated network",
+    )
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="a server setting (repeatable)"
+    )
     args = parser.parse_args()
+    overrides = dict(item.split("=", 1) for item in args.set)
     total = args.instances * args.statuses
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
@@ -116,7 +159,7 @@ def main() -> None:
             f"set-up: {args.instances} instances, {total} queued statuses in {time.monotonic() - started:.0f} s"
         )
         engine = sa.create_engine(f"sqlite:///{data / 'statusgate.db'}")
-        env = base_env(data, delay_default_ms=DELAY_MS, poll_interval_seconds=0.5)
+        env = base_env(data, **({"delay_default_ms": DELAY_MS, "poll_interval_seconds": 0.5} | overrides))
         server = ServerProcess(env, Path(tmp) / "server.log").start()
         try:
 
@@ -130,9 +173,14 @@ def main() -> None:
                 return left == 0
 
             wait_for(ready, timeout=600, interval=0.5, what="all statuses prepared")
+            assert server.proc is not None
+            cpu_before = process_cpu(server.proc.pid)
+            profiler = start_profile(server.proc.pid, Path(tmp) / "profile.txt") if args.profile else None
             t0 = authorize_all(engine)
 
             wait_all_sent(engine, total)
+            cpu = process_cpu(server.proc.pid) - cpu_before
+            sandbox_share = finish_profile(profiler, Path(tmp) / "profile.txt") if profiler else None
         finally:
             server.terminate()
         with engine.connect() as conn:
@@ -178,6 +226,12 @@ def main() -> None:
         f"first arrival after authorization: p50 {statistics.median(first) * 1000:.0f} ms, "
         f"p99 {percentile(first, 0.99) * 1000:.0f} ms (bounded by poll_interval_seconds = 0.5 s)"
     )
+    print(f"server CPU per status sent: {cpu / total * 1e6:.0f} µs ({cpu:.2f} s of CPU in all)")
+    if sandbox_share is not None:
+        print(
+            f"  of which the simulated network's own (py-spy samples holding the GIL in engines/sandbox*): "
+            f"{sandbox_share:.0%}; the gateway's own: {cpu * (1 - sandbox_share) / total * 1e6:.0f} µs"
+        )
     ratio = min(gaps) / (DELAY_MS / 1000)
     verdict = "yes" if ratio >= 1 else f"NO (min lateness {min(lateness):.1f} ms)"
     print(f"arrivals at least the delay apart: {verdict}; smallest gap / delay = {ratio:.4f}")

@@ -160,6 +160,12 @@ class Settings(BaseSettings):
     poll_interval_seconds: float = Field(
         0.5, gt=0, description="How often idle workers look for changes made outside the server (CLI)."
     )
+    send_lead_seconds: float = Field(
+        0.1,
+        ge=0,
+        description="How long before an instance's next send may start its sender reads the queue's head "
+        "and claims it, so that the send call itself starts on time (never before the delay is over).",
+    )
     send_max_attempts: int = Field(
         5, ge=1, description="Attempts at sending a status before a transient engine fault fails it."
     )

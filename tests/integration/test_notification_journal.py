@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -219,13 +219,13 @@ async def test_every_notification_is_journaled_by_one_function_and_keeps_its_bod
     core: Core, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     journaled: list[Notification] = []
-    journal = notifications.journal
+    journal_many = notifications.journal_many  # what journal() calls too
 
-    def spy(conn: sa.Connection, fact: Notification) -> int | None:
-        journaled.append(fact)
-        return journal(conn, fact)
+    def spy(conn: sa.Connection, facts: Sequence[Notification]) -> list[int | None]:
+        journaled.extend(facts)
+        return journal_many(conn, facts)
 
-    monkeypatch.setattr(notifications, "journal", spy)
+    monkeypatch.setattr(notifications, "journal_many", spy)
     instance_id = (await instances.create(core.ctx)).id_instance
     prepared = await picture(core, tmp_path, instance_id)
     await everything_happens(core, instance_id, prepared)

@@ -48,6 +48,7 @@ class ScriptedEngine:
     )
     send_error: BaseException | None = None
     sends: list[str] = field(default_factory=list)
+    called_at: list[float] = field(default_factory=list)
     asked: list[str] = field(default_factory=list)
     name = EngineName.SANDBOX
     capabilities = EngineCapabilities(explicit_audience=True, honours_message_id=True, revoke=True)
@@ -65,6 +66,7 @@ class ScriptedEngine:
         self, instance_id: int, status: OutgoingStatus, recipients: Sequence[str]
     ) -> SendOutcome:
         self.sends.append(status.message_id)
+        self.called_at.append(time.time())
         if self.send_error is not None:
             raise self.send_error
         return SendOutcome(tuple(recipients))
@@ -270,8 +272,15 @@ async def test_the_next_send_waits_the_delay_after_the_previous_one_returned(que
     await queue.db.write(instances.set_last_send_ended, INSTANCE, ended)
     wait = await sender.step(INSTANCE, asyncio.Event())
     delay = queue.settings.delay_default_ms / 1000
-    assert engine.sends == [] and wait is not None and 0 < wait <= delay
-    assert wait >= ended + delay - time.time()
+    lead = queue.settings.send_lead_seconds
+    assert 0 < lead < delay
+    # it looks again a lead before the moment, to have the head claimed by then ...
+    assert engine.sends == [] and wait is not None and 0 < wait <= delay - lead
+    assert wait >= ended + delay - lead - time.time()
+    await asyncio.sleep(wait)
+    await sender.step(INSTANCE, asyncio.Event())
+    # ... and the send call itself starts no earlier than the delay after the previous one returned
+    assert engine.sends == [ID] and engine.called_at[0] >= ended + delay
 
 
 class TakenOverMidSend(ScriptedEngine):

@@ -41,9 +41,9 @@ from statusgate.engines.sandbox_records import (
     load_account,
     set_account_state,
 )
-from statusgate.engines.sandbox_traffic import SandboxTraffic, deliver_post
+from statusgate.engines.sandbox_traffic import SandboxTraffic, deliver_posts
 from statusgate.ids import new_wid_number
-from statusgate.store.batch import Batcher, each
+from statusgate.store.batch import Batcher
 from statusgate.store.db import Database
 from statusgate.store.schema import (
     sandbox_accounts,
@@ -93,7 +93,7 @@ class SandboxNetwork(SandboxTraffic):
         self._reboots_end: float | None = 0.0
         self._next_reboot_look = 0.0
         # many accounts post at once: their deliveries share transactions
-        self._posts = Batcher(db, each(deliver_post), "sandbox-posts")
+        self._posts = Batcher(db, deliver_posts, "sandbox-posts", inline=True)
         self._arriving = {}
 
     # --- accounts -------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,12 +60,34 @@ def chat_id_of(number: str) -> str:
 
 
 _ACCOUNT = sa.select(sandbox_accounts).where(sandbox_accounts.c.instance_id == sa.bindparam("instance_id"))
+_ACCOUNTS = sa.select(sandbox_accounts).where(
+    sandbox_accounts.c.instance_id.in_(sa.bindparam("instance_ids", expanding=True))
+)
 
 
 def load_account(conn: Connection, instance_id: int, now: float) -> Account:
     row = conn.execute(_ACCOUNT, {"instance_id": instance_id}).first()
     if row is None:
-        raise SandboxError(f"instance {instance_id} has no sandbox account")
+        raise SandboxError(no_account(instance_id))
+    return account_from_row(row, now)
+
+
+def no_account(instance_id: int) -> str:
+    return f"instance {instance_id} has no sandbox account"
+
+
+def account_rows(conn: Connection, instance_ids: Sequence[int]) -> dict[int, sa.Row[Any]]:
+    """The accounts of ``instance_ids`` that exist, as rows for :func:`account_from_row`."""
+    found: dict[int, sa.Row[Any]] = {}
+    ids = sorted(set(instance_ids))
+    for start in range(0, len(ids), 500):
+        for row in conn.execute(_ACCOUNTS, {"instance_ids": ids[start : start + 500]}):
+            found[row.instance_id] = row
+    return found
+
+
+def account_from_row(row: sa.Row[Any], now: float) -> Account:
+    """The account as it is at ``now`` (a reboot under way makes it ``starting``)."""
     state = InstanceState(row.state)
     if row.starting_until is not None and row.starting_until > now:
         state = InstanceState.STARTING

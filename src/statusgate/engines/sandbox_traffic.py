@@ -24,8 +24,11 @@ from statusgate.engines.sandbox_records import (
     Arrivals,
     Fault,
     SandboxError,
+    account_from_row,
+    account_rows,
     emit_event,
     load_account,
+    no_account,
 )
 from statusgate.ids import new_incoming_id
 from statusgate.store import ownership
@@ -42,6 +45,12 @@ from statusgate.store.schema import (
 
 # built once: they run for every status the sandbox delivers
 _FAULT = sa.select(sandbox_faults).where(sandbox_faults.c.instance_id == sa.bindparam("instance_id"))
+_FAULTED = sa.select(sandbox_faults.c.instance_id).where(
+    sandbox_faults.c.instance_id.in_(sa.bindparam("instance_ids", expanding=True))
+)
+_INSERT_MESSAGES = sandbox_messages.insert().returning(
+    sandbox_messages.c.row_id, sort_by_parameter_order=True
+)
 _FIRST_MESSAGE = (
     sa.select(sandbox_messages.c.row_id)
     .where(
@@ -56,7 +65,6 @@ _DELIVERED_TO = (
     .where(sandbox_deliveries.c.message_row == sa.bindparam("row"))
     .order_by(sandbox_deliveries.c.row_id)
 )
-_INSERT_MESSAGE = sandbox_messages.insert()
 _REGISTERED = sa.select(sandbox_users.c.wid).where(
     sandbox_users.c.wid.in_(sa.bindparam("wids", expanding=True))
 )
@@ -86,7 +94,6 @@ class _Post:
     kind: str
     payload: dict[str, Any]
     recipients: tuple[str, ...]
-    at: float
     fence: Fence | None = None
 
 
@@ -96,58 +103,98 @@ STALE_OWNER = "the sending worker no longer holds this instance (its lease lapse
 _Outcome = list[str] | Fault | SandboxError
 
 
-def deliver_post(conn: Connection, post: _Post) -> _Outcome:
+def deliver_posts(conn: Connection, posts: Sequence[_Post]) -> list[_Outcome]:
+    """Each post's outcome; the posts arriving together are recorded in a few statements whatever their
+    number (the simulated network's bookkeeping is not what a benchmark of the gateway should measure)."""
     # The network checks the sender's lease in the very transaction that records the post (on PostgreSQL
     # the lease row stays locked until it commits): a worker that stalled past its lease and wakes up in
     # the middle of a send cannot post after another worker took the instance over.
-    if post.fence is not None and not ownership.holds(conn, post.fence):
+    # the network receives the posts now, as it records them: a post's arrival is stamped when the network
+    # takes it in, not when its sender started the call (between the two it waited its turn, as a real
+    # network's traffic waits on the way)
+    at = time.time()
+    held = ownership.holding(conn, [post.fence for post in posts if post.fence is not None])
+    instance_ids = sorted({post.instance_id for post in posts})
+    faulted: set[int] = set()
+    for start in range(0, len(instance_ids), 500):
+        faulted.update(conn.scalars(_FAULTED, {"instance_ids": instance_ids[start : start + 500]}))
+    accounts = account_rows(conn, instance_ids)
+    outcomes: list[_Outcome] = []
+    accepted: list[tuple[int, _Post, str]] = []  # (index, post, the sending account's own wid)
+    for index, post in enumerate(posts):
+        outcome = _refusal(conn, post, at, held, faulted, accounts)
+        if isinstance(outcome, str):
+            accepted.append((index, post, outcome))
+            outcome = []
+        outcomes.append(outcome)
+    if not accepted:
+        return outcomes
+    row_ids = conn.scalars(
+        _INSERT_MESSAGES,
+        [
+            {
+                "instance_id": post.instance_id,
+                "message_id": post.message_id,
+                "kind": post.kind,
+                "payload": post.payload,
+                "at": at,
+            }
+            for _, post, _ in accepted
+        ],
+    ).all()
+    wanted = {index: [r for r in dict.fromkeys(post.recipients) if r != own] for index, post, own in accepted}
+    everyone = sorted({r for recipients in wanted.values() for r in recipients})
+    registered: set[str] = set()
+    for start in range(0, len(everyone), 500):
+        registered.update(conn.scalars(_REGISTERED, {"wids": everyone[start : start + 500]}).all())
+    deliveries: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    for (index, post, _), row_id in zip(accepted, row_ids, strict=True):
+        delivered = [r for r in wanted[index] if r in registered]
+        outcomes[index] = delivered
+        deliveries.extend({"message_row": row_id, "recipient": r, "at": at} for r in delivered)
+        events.extend(
+            {
+                "instance_id": post.instance_id,
+                "kind": "receipt",
+                "payload": {
+                    "message_id": post.message_id,
+                    "participant": r,
+                    "status": ReceiptStatus.DELIVERED.value,
+                },
+                "at": at,
+            }
+            for r in delivered
+        )
+    if deliveries:
+        conn.execute(_INSERT_DELIVERY, deliveries)
+        conn.execute(_INSERT_EVENT, events)
+    return outcomes
+
+
+def _refusal(
+    conn: Connection,
+    post: _Post,
+    at: float,
+    held: set[Fence],
+    faulted: set[int],
+    accounts: dict[int, sa.Row[Any]],
+) -> _Outcome | str:
+    """Why the network does not take ``post`` (a fault injected for it is used up here), or, taking it, the
+    sending account's own wid."""
+    if post.fence is not None and post.fence not in held:
         return SandboxError(STALE_OWNER)
-    fault = _take_fault(conn, post.instance_id)
-    if fault is not None:
-        return fault
-    try:
-        account = load_account(conn, post.instance_id, post.at)
-    except SandboxError as exc:
-        return exc
+    if post.instance_id in faulted:
+        fault = _take_fault(conn, post.instance_id)
+        if fault is not None:
+            return fault
+    row = accounts.get(post.instance_id)
+    if row is None:
+        return SandboxError(no_account(post.instance_id))
+    account = account_from_row(row, at)
     if account.state is not InstanceState.AUTHORIZED:
         return SandboxError(f"account is {account.state.value}")
-    result = conn.execute(
-        _INSERT_MESSAGE,
-        {
-            "instance_id": post.instance_id,
-            "message_id": post.message_id,
-            "kind": post.kind,
-            "payload": post.payload,
-            "at": post.at,
-        },
-    )
-    row_id = result.inserted_primary_key[0]  # type: ignore[index]
-    wanted = [r for r in dict.fromkeys(post.recipients) if r != account.wid]
-    registered: set[str] = set()
-    for start in range(0, len(wanted), 500):
-        registered.update(conn.scalars(_REGISTERED, {"wids": wanted[start : start + 500]}).all())
-    delivered = [r for r in wanted if r in registered]
-    if delivered:
-        conn.execute(
-            _INSERT_DELIVERY, [{"message_row": row_id, "recipient": r, "at": post.at} for r in delivered]
-        )
-        conn.execute(
-            _INSERT_EVENT,
-            [
-                {
-                    "instance_id": post.instance_id,
-                    "kind": "receipt",
-                    "payload": {
-                        "message_id": post.message_id,
-                        "participant": r,
-                        "status": ReceiptStatus.DELIVERED.value,
-                    },
-                    "at": post.at,
-                }
-                for r in delivered
-            ],
-        )
-    return delivered
+    return account.wid
 
 
 def _first_arrival(conn: Connection, instance_id: int, message_id: str) -> list[str] | None:
@@ -213,7 +260,7 @@ class SandboxTraffic:
         of an id included. Posts arriving together are recorded in one transaction (each its own
         savepoint-free unit: they are independent); a post whose sender gives up is recorded all the same,
         and :meth:`first_arrival` waits for it."""
-        post = _Post(instance_id, message_id, kind, payload, tuple(recipients), time.time(), fence)
+        post = _Post(instance_id, message_id, kind, payload, tuple(recipients), fence)
         key = (instance_id, message_id)
         arriving = asyncio.ensure_future(self._posts.submit(post))
         self._arriving[key] = arriving

@@ -375,7 +375,6 @@ class _WriteTransaction:
     """What one write transaction collects while it runs (only its own thread touches it)."""
 
     announced: set[int] = field(default_factory=set)
-    caches: dict[str, dict[Any, Any]] = field(default_factory=dict)
 
 
 def announce(conn: sa.Connection, instance_id: int) -> None:
@@ -392,15 +391,6 @@ def announce(conn: sa.Connection, instance_id: int) -> None:
         announced.add(instance_id)
         # and to the other processes (PostgreSQL: at the same commit)
         signals.send(conn, signals.Signal.NOTIFIED, [instance_id])
-
-
-def transaction_cache(conn: sa.Connection, name: str) -> dict[Any, Any]:
-    """A dict of ``name``'s own that lives as long as the write transaction ``conn`` is in.
-
-    For what one transaction would otherwise read again and again (an instance's settings, for each of its
-    hundred receipts): it is gone when the transaction ends, so it never outlives what it caches.
-    """
-    return _transaction(conn).caches.setdefault(name, {})
 
 
 def _transaction(conn: sa.Connection) -> _WriteTransaction:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -137,3 +137,9 @@ def set_settings(conn: Connection, id_instance: int, settings: InstanceSettings)
 def set_last_send_ended(conn: Connection, id_instance: int, at: float) -> None:
     """The pacing clock: the instance's previous send call returned (or its outcome was settled) at ``at``."""
     conn.execute(_SET_LAST_SEND, {"w_id": id_instance, "v_at": at})
+
+
+def set_last_sends_ended(conn: Connection, ends: Sequence[tuple[int, float]]) -> None:
+    """:func:`set_last_send_ended` for (instance, at) pairs, in one statement."""
+    if ends:
+        conn.execute(_SET_LAST_SEND, [{"w_id": id_instance, "v_at": at} for id_instance, at in ends])

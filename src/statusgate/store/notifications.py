@@ -13,6 +13,7 @@ upgrade are still handed out.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -53,13 +54,10 @@ def _row(r: sa.Row[Any]) -> NotificationRow:
     return NotificationRow(r.instance_id, r.receipt_id, fact, r.created_at, r.attempts, r.next_attempt_at)
 
 
-# built once: this runs for every receipt and every status
-_SETTINGS = sa.select(instances.c.settings).where(instances.c.id_instance == sa.bindparam("instance_id"))
-_NEXT_RECEIPT_IDS = (
+_SET_LAST_RECEIPT_ID = (
     instances.update()
-    .where(instances.c.id_instance == sa.bindparam("instance_id"))
-    .values(last_receipt_id=instances.c.last_receipt_id + sa.bindparam("count"))
-    .returning(instances.c.last_receipt_id)
+    .where(instances.c.id_instance == sa.bindparam("w_id"))
+    .values(last_receipt_id=sa.bindparam("v_last"))
 )
 _INSERT = notifications.insert()
 
@@ -75,25 +73,27 @@ def journal(conn: Connection, fact: Notification) -> int | None:
 
 
 def journal_many(conn: Connection, facts: Sequence[Notification]) -> list[int | None]:
-    """:func:`journal` for several facts at once, in their order: one counter update per instance and one
-    insert for them all, whatever their number (a group of preparations, a batch of receipts)."""
+    """:func:`journal` for several facts at once, in their order, in three statements whatever their
+    number (a group of sends, a batch of receipts)."""
     receipt_ids: list[int | None] = [None] * len(facts)
+    if not facts:
+        return receipt_ids
+    # The instances' rows are read locked (PostgreSQL; SQLite's write transaction holds the lock from its
+    # start) until this transaction ends. A concurrent transaction journaling for the same instance
+    # (another process) waits for it to commit or roll back, then counts on from what was committed:
+    # receiptIds follow commit order, so a reader never sees receipt n + 1 without receipt n, and the journal
+    # is handed out in the order things happened. One order of locking, so two writers never deadlock.
+    current = _settings_and_counters(conn, sorted({fact.instance_id for fact in facts}))
     kept: dict[int, list[int]] = {}  # instance → the indexes of its facts its settings ask for
     for index, fact in enumerate(facts):
-        settings = _settings(conn, fact.instance_id)
-        if settings is not None and settings.on(fact.type.switch):
+        found = current.get(fact.instance_id)
+        if found is not None and found[0].on(fact.type.switch):
             kept.setdefault(fact.instance_id, []).append(index)
+    counters: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
-    for instance_id, indexes in sorted(kept.items()):  # one order, so two writers never deadlock
-        # The UPDATE locks the instance's row until this transaction ends. A concurrent transaction
-        # journaling for the same instance (another process on PostgreSQL) waits here until this one has
-        # committed or rolled back, then counts on from what was committed: receiptIds follow commit order,
-        # so a reader never sees receipt n + 1 without receipt n, and the journal is handed out in the order
-        # things happened. (On SQLite the write lock, BEGIN IMMEDIATE, serializes every write transaction.)
-        last = conn.scalar(_NEXT_RECEIPT_IDS, {"instance_id": instance_id, "count": len(indexes)})
-        assert last is not None
-        first = int(last) - len(indexes) + 1
-        for receipt_id, index in enumerate(indexes, start=first):
+    for instance_id, indexes in sorted(kept.items()):
+        last = current[instance_id][1]
+        for receipt_id, index in enumerate(indexes, start=last + 1):
             fact = facts[index]
             receipt_ids[index] = receipt_id
             rows.append(
@@ -107,20 +107,36 @@ def journal_many(conn: Connection, facts: Sequence[Notification]) -> list[int | 
                     "next_attempt_at": fact.at,
                 }
             )
+        counters.append({"w_id": instance_id, "v_last": last + len(indexes)})
         db.announce(conn, instance_id)
-    if rows:
+    if counters:
+        conn.execute(_SET_LAST_RECEIPT_ID, counters)
         conn.execute(_INSERT, rows)
     return receipt_ids
 
 
-def _settings(conn: Connection, instance_id: int) -> InstanceSettings | None:
-    # one transaction journals many notifications of an instance (a batch of receipts): read its settings once
-    cache = db.transaction_cache(conn, __name__)
-    if instance_id not in cache:
-        stored = conn.scalar(_SETTINGS, {"instance_id": instance_id})
-        cache[instance_id] = None if stored is None else settings_from_stored(stored)
-    settings: InstanceSettings | None = cache[instance_id]
-    return settings
+def _settings_and_counters(
+    conn: Connection, instance_ids: Sequence[int]
+) -> dict[int, tuple[InstanceSettings, int]]:
+    """Each existing instance's settings and the last receiptId it handed out, its row locked."""
+    found: dict[int, tuple[InstanceSettings, int]] = {}
+    statement = _settings_and_counters_statement(conn.dialect.name)
+    for start in range(0, len(instance_ids), 500):
+        for row in conn.execute(statement, {"instance_ids": instance_ids[start : start + 500]}):
+            found[row.id_instance] = (settings_from_stored(row.settings), int(row.last_receipt_id))
+    return found
+
+
+@functools.cache
+def _settings_and_counters_statement(dialect: str) -> sa.Select[tuple[int, Any, int]]:
+    query = sa.select(instances.c.id_instance, instances.c.settings, instances.c.last_receipt_id).where(
+        instances.c.id_instance.in_(sa.bindparam("instance_ids", expanding=True))
+    )
+    if dialect == "postgresql":
+        # NO KEY UPDATE, as the UPDATE that follows takes: statuses inserted meanwhile (their foreign key
+        # takes KEY SHARE on the instance) do not wait for it
+        query = query.order_by(instances.c.id_instance).with_for_update(key_share=True)
+    return query
 
 
 def _stored(fact: Notification) -> dict[str, Any]:

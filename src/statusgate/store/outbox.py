@@ -292,6 +292,26 @@ def seq_and_state(conn: Connection, instance_id: int, id_message: str) -> tuple[
     return (row.seq, StatusState(row.state)) if row is not None else None
 
 
+def seqs_and_states(
+    conn: Connection, keys: Sequence[tuple[int, str]]
+) -> dict[tuple[int, str], tuple[int, StatusState]]:
+    """:func:`seq_and_state` for (instance, idMessage) pairs, in one statement per 500: those that exist."""
+    wanted = set(keys)
+    ids = sorted({id_message for _, id_message in wanted})
+    found: dict[tuple[int, str], tuple[int, StatusState]] = {}
+    for start in range(0, len(ids), 500):
+        for row in conn.execute(_SEQS_AND_STATES, {"id_messages": ids[start : start + 500]}):
+            key = (row.instance_id, row.id_message)
+            if key in wanted:  # an idMessage is unique across instances; it counts only under its own
+                found[key] = (row.seq, StatusState(row.state))
+    return found
+
+
+_SEQS_AND_STATES = sa.select(
+    statuses.c.instance_id, statuses.c.id_message, statuses.c.seq, statuses.c.state
+).where(statuses.c.id_message.in_(sa.bindparam("id_messages", expanding=True)))
+
+
 def head(conn: Connection, instance_id: int) -> StatusRow | None:
     """The status that holds the line for this instance: the oldest one not yet final."""
     row = conn.execute(_HEAD, {"instance_id": instance_id}).first()

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from statusgate.domain.notifications import StatusReceiptChanged
+from statusgate.domain.notifications import Notification, StatusReceiptChanged
 from statusgate.domain.states import ReceiptStatus, StatusState
 from statusgate.store import notifications
 from statusgate.store.outbox import StatusRow, row_from_db
@@ -23,18 +28,19 @@ def record_sent(conn: Connection, seq: int, recipients: list[str], now: float) -
         )
 
 
+def record_sent_many(conn: Connection, sends: Sequence[tuple[int, list[str], float]]) -> None:
+    """:func:`record_sent` for (status, recipients, at) triples, in one statement."""
+    rows = [
+        {"status_seq": seq, "participant": p, "status": ReceiptStatus.SENT.value, "updated_at": at}
+        for seq, recipients, at in sends
+        for p in recipients
+    ]
+    if rows:
+        conn.execute(_INSERT_RECIPIENT, rows)
+
+
 _INSERT_RECIPIENT = status_recipients.insert()
-_BEHIND = {status: [r.value for r in ReceiptStatus if r.rank < status.rank] for status in ReceiptStatus}
-_ADVANCE_RECIPIENT = {
-    status: status_recipients.update()
-    .where(
-        status_recipients.c.status_seq == sa.bindparam("w_seq"),
-        status_recipients.c.participant == sa.bindparam("w_participant"),
-        status_recipients.c.status.in_(_BEHIND[status]),
-    )
-    .values(status=status.value, updated_at=sa.bindparam("v_at"))
-    for status in ReceiptStatus
-}
+#: a receipt is the status' newest action unless a later one came first
 _TOUCH = (
     statuses.update()
     .where(statuses.c.seq == sa.bindparam("w_seq"))
@@ -44,13 +50,6 @@ _TOUCH = (
             else_=statuses.c.last_action_at,
         )
     )
-    .returning(statuses.c.instance_id, statuses.c.id_message)
-)
-
-
-_RECIPIENT_EXISTS = sa.select(status_recipients.c.participant).where(
-    status_recipients.c.status_seq == sa.bindparam("w_seq"),
-    status_recipients.c.participant == sa.bindparam("w_participant"),
 )
 
 
@@ -67,18 +66,104 @@ def apply_receipt(
 
     ``create_missing``: the engine chose the audience itself (whatsapp), so the statistics learn who got the
     status from its receipts: an unknown participant first gets a ``sent`` row, then moves forward."""
-    params = {"w_seq": seq, "w_participant": participant, "v_at": at}
-    moved = conn.execute(_ADVANCE_RECIPIENT[status], params).rowcount
-    if moved != 1 and create_missing and conn.scalar(_RECIPIENT_EXISTS, params) is None:
-        record_sent(conn, seq, [participant], at)
-        moved = conn.execute(_ADVANCE_RECIPIENT[status], params).rowcount
-    if moved != 1:
-        return False
-    owner = conn.execute(_TOUCH, {"w_seq": seq, "v_at": at}).one()
-    notifications.journal(
-        conn, StatusReceiptChanged(owner.instance_id, owner.id_message, participant, status, at)
+    (moved,) = apply_receipts(conn, [Receipt(seq, participant, status, at)], create_missing=create_missing)
+    return moved
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A recipient's receipt for the status ``seq``."""
+
+    seq: int
+    participant: str
+    status: ReceiptStatus
+    at: float
+
+
+def apply_receipts(
+    conn: Connection, receipts: Sequence[Receipt], *, create_missing: bool = False
+) -> list[bool]:
+    """:func:`apply_receipt` for a group, in their order, in a few statements whatever their number: each
+    receipt's rows are read first (locked on PostgreSQL; SQLite's write transaction holds the lock from its
+    start), so which ones move forward is known before anything is written."""
+    seqs = sorted({receipt.seq for receipt in receipts})
+    current: dict[tuple[int, str], ReceiptStatus] = {}
+    owners: dict[int, tuple[int, str]] = {}
+    for start in range(0, len(seqs), 500):
+        chunk = {"seqs": seqs[start : start + 500]}
+        for row in conn.execute(_recipient_rows(conn.dialect.name), chunk):
+            current[(row.status_seq, row.participant)] = ReceiptStatus(row.status)
+        for status_row in conn.execute(_OWNERS, chunk):
+            owners[status_row.seq] = (status_row.instance_id, status_row.id_message)
+    created: list[dict[str, Any]] = []
+    advances: list[dict[str, Any]] = []
+    touches: list[dict[str, Any]] = []
+    facts: list[Notification] = []
+    answers: list[bool] = []
+    for receipt in receipts:
+        key = (receipt.seq, receipt.participant)
+        owner = owners.get(receipt.seq)
+        reached = current.get(key)
+        if reached is None and create_missing and owner is not None:
+            reached = current[key] = ReceiptStatus.SENT
+            created.append(
+                {
+                    "status_seq": receipt.seq,
+                    "participant": receipt.participant,
+                    "status": reached.value,
+                    "updated_at": receipt.at,
+                }
+            )
+        if owner is None or reached is None or reached.rank >= receipt.status.rank:
+            answers.append(False)
+            continue
+        current[key] = receipt.status
+        advances.append(
+            {
+                "w_seq": receipt.seq,
+                "w_participant": receipt.participant,
+                "v_status": receipt.status.value,
+                "v_at": receipt.at,
+            }
+        )
+        touches.append({"w_seq": receipt.seq, "v_at": receipt.at})
+        facts.append(
+            StatusReceiptChanged(owner[0], owner[1], receipt.participant, receipt.status, receipt.at)
+        )
+        answers.append(True)
+    if created:
+        conn.execute(_INSERT_RECIPIENT, created)
+    if advances:  # each known to move forward: the rows are locked, nobody moved them since
+        conn.execute(_SET_RECIPIENT, advances)
+    if touches:
+        conn.execute(_TOUCH, touches)
+    notifications.journal_many(conn, facts)
+    return answers
+
+
+@functools.cache
+def _recipient_rows(dialect: str) -> sa.Select[tuple[int, str, str]]:
+    query = sa.select(
+        status_recipients.c.status_seq, status_recipients.c.participant, status_recipients.c.status
+    ).where(status_recipients.c.status_seq.in_(sa.bindparam("seqs", expanding=True)))
+    if dialect == "postgresql":
+        query = query.order_by(
+            status_recipients.c.status_seq, status_recipients.c.participant
+        ).with_for_update()
+    return query
+
+
+_SET_RECIPIENT = (
+    status_recipients.update()
+    .where(
+        status_recipients.c.status_seq == sa.bindparam("w_seq"),
+        status_recipients.c.participant == sa.bindparam("w_participant"),
     )
-    return True
+    .values(status=sa.bindparam("v_status"), updated_at=sa.bindparam("v_at"))
+)
+_OWNERS = sa.select(statuses.c.seq, statuses.c.instance_id, statuses.c.id_message).where(
+    statuses.c.seq.in_(sa.bindparam("seqs", expanding=True))
+)
 
 
 def statistics(conn: Connection, seq: int) -> list[tuple[str, str, float]]:

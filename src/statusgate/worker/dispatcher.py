@@ -68,22 +68,38 @@ def _apply_events(conn: sa.Connection, events: list[EngineEvent], open_audience:
 
     ``open_audience``: the engine chose the audience itself (no explicit list), so a receipt from someone
     not yet in the statistics adds them."""
-    handled = []
+    handled: list[bool] = []
+    receipts: list[ReceiptEvent] = []  # a run of receipts, applied together (in order) before what follows
     for event in events:
         if isinstance(event, ReceiptEvent):
-            found = outbox.seq_and_state(conn, event.instance_id, event.message_id)
-            if found is not None and found[1] is StatusState.SENDING:
-                handled.append(False)  # its send is not recorded yet: `sent` must come first
-                continue
-            if found is not None:
-                recipients.apply_receipt(
-                    conn, found[0], event.participant, event.status, event.at, create_missing=open_audience
-                )
-        elif isinstance(event, StateEvent):
+            receipts.append(event)
+            continue
+        handled.extend(_apply_receipts(conn, receipts, open_audience))
+        receipts = []
+        if isinstance(event, StateEvent):
             notifications.journal(conn, InstanceStateChanged(event.instance_id, event.state, event.at))
         elif isinstance(event, IncomingStatusEvent):
             incoming.record(conn, _incoming_row(event))
         handled.append(True)
+    handled.extend(_apply_receipts(conn, receipts, open_audience))
+    return handled
+
+
+def _apply_receipts(conn: sa.Connection, events: list[ReceiptEvent], open_audience: bool) -> list[bool]:
+    if not events:
+        return []
+    found = outbox.seqs_and_states(conn, [(event.instance_id, event.message_id) for event in events])
+    handled: list[bool] = []
+    receipts: list[recipients.Receipt] = []
+    for event in events:
+        status = found.get((event.instance_id, event.message_id))
+        if status is not None and status[1] is StatusState.SENDING:
+            handled.append(False)  # its send is not recorded yet: `sent` must come first
+            continue
+        if status is not None:
+            receipts.append(recipients.Receipt(status[0], event.participant, event.status, event.at))
+        handled.append(True)
+    recipients.apply_receipts(conn, receipts, create_missing=open_audience)
     return handled
 
 

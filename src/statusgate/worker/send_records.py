@@ -6,6 +6,7 @@ instance's lease first (``store.ownership.holds``), so a stale owner writes noth
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -24,67 +25,8 @@ def head_and_instance(conn: sa.Connection, instance_id: int) -> tuple[StatusRow 
     return outbox.head(conn, instance_id), instance_store.get(conn, instance_id)
 
 
-def _claim(
-    conn: sa.Connection,
-    head: StatusRow,
-    recipients: list[str],
-    skipped: list[str],
-    fence: Fence,
-    now: float,
-    until: float,
-) -> bool:
-    """Fix the audience and take the head; ``attempts`` counts this attempt."""
-    if not ownership.holds(conn, fence):
-        return False
-    owner = fence.owner
-    if head.state is StatusState.READY:
-        claimed = outbox.transition(
-            conn,
-            head.seq,
-            StatusState.READY,
-            StatusState.SENDING,
-            now,
-            recipients=recipients,
-            skipped_participants=skipped,
-            attempts=head.attempts + 1,
-            not_before=None,
-            lease_owner=owner,
-            lease_expires_at=until,
-        )
-    else:  # SENDING, left behind by a dead worker: same id, same recipients
-        claimed = outbox.take_lease(conn, head.seq, StatusState.SENDING, owner, now, until)
-        if claimed:
-            outbox.update_fields(conn, head.seq, attempts=head.attempts + 1)
-    return claimed
-
-
 def _delete_requested(conn: sa.Connection, seq: int) -> bool:
     return bool(conn.scalar(sa.select(statuses.c.delete_requested).where(statuses.c.seq == seq)))
-
-
-def _sent(
-    conn: sa.Connection, head: StatusRow, recipients: list[str], at: float, fence: Fence
-) -> bool | None:
-    """Record the send, and the attempt's end as the pacing clock; True if deleteStatus asked meanwhile for
-    it to be revoked, None if the lease is no longer ours (nothing recorded: the next owner asks the
-    engine)."""
-    if not ownership.holds(conn, fence):
-        return None
-    instance_store.set_last_send_ended(conn, head.instance_id, at)
-    moved = outbox.transition_row(
-        conn,
-        head.seq,
-        StatusState.SENDING,
-        StatusState.SENT,
-        at,
-        sent_at=at,
-        lease_owner=None,
-        lease_expires_at=None,
-    )
-    if moved is None:
-        return _delete_requested(conn, head.seq)
-    recipient_store.record_sent(conn, head.seq, recipients, at)
-    return moved.delete_requested
 
 
 def finish(
@@ -121,6 +63,8 @@ def finish(
 
 @dataclass(frozen=True)
 class Claim:
+    """Fix the audience and take the head; ``attempts`` counts this attempt."""
+
     head: StatusRow
     recipients: list[str]
     skipped: list[str]
@@ -129,17 +73,81 @@ class Claim:
     until: float
 
 
-def claim_one(conn: sa.Connection, claim: Claim) -> bool:
-    return _claim(conn, claim.head, claim.recipients, claim.skipped, claim.fence, claim.now, claim.until)
+def claim_many(conn: sa.Connection, claims: Sequence[Claim]) -> list[bool]:
+    """Each claim's head taken, or not (its lease is no longer ours, or the status moved meanwhile): many
+    instances' claims in a few statements, whatever their number."""
+    held = ownership.holding(conn, [claim.fence for claim in claims])
+    taken: dict[int, bool] = {}
+    moves: list[tuple[int, outbox.Move]] = []
+    for index, claim in enumerate(claims):
+        head = claim.head
+        if claim.fence not in held:
+            taken[index] = False
+        elif head.state is StatusState.READY:
+            values = (
+                ("recipients", claim.recipients),
+                ("skipped_participants", claim.skipped),
+                ("attempts", head.attempts + 1),
+                ("not_before", None),
+                ("lease_owner", claim.fence.owner),
+                ("lease_expires_at", claim.until),
+            )
+            moves.append(
+                (
+                    index,
+                    outbox.Move(head.seq, StatusState.READY, StatusState.SENDING, claim.now, None, values),
+                )
+            )
+        else:  # SENDING, left behind by a dead worker: same id, same recipients
+            owner = claim.fence.owner
+            taken[index] = outbox.take_lease(
+                conn, head.seq, StatusState.SENDING, owner, claim.now, claim.until
+            )
+            if taken[index]:
+                outbox.update_fields(conn, head.seq, attempts=head.attempts + 1)
+    moved = outbox.transition_many(conn, [move for _, move in moves])
+    for (index, _), result in zip(moves, moved, strict=True):
+        taken[index] = result is not None
+    return [taken[index] for index in range(len(claims))]
 
 
 @dataclass(frozen=True)
 class Sent:
+    """A send the engine accepted: to whom, when its call returned (the pacing clock)."""
+
     head: StatusRow
     recipients: list[str]
     at: float
     fence: Fence
 
 
-def sent_one(conn: sa.Connection, sent: Sent) -> bool | None:
-    return _sent(conn, sent.head, sent.recipients, sent.at, sent.fence)
+def sent_many(conn: sa.Connection, sents: Sequence[Sent]) -> list[bool | None]:
+    """Record each send and its attempt's end: True if deleteStatus asked meanwhile for it to be revoked,
+    None if the lease is no longer ours (nothing recorded: the next owner asks the engine)."""
+    held = ownership.holding(conn, [sent.fence for sent in sents])
+    answers: list[bool | None] = [None] * len(sents)
+    live = [(index, sent) for index, sent in enumerate(sents) if sent.fence in held]
+    if not live:
+        return answers
+    instance_store.set_last_sends_ended(conn, [(sent.head.instance_id, sent.at) for _, sent in live])
+    cleared = (("lease_owner", None), ("lease_expires_at", None))
+    moves = [
+        outbox.Move(
+            sent.head.seq,
+            StatusState.SENDING,
+            StatusState.SENT,
+            sent.at,
+            None,
+            (("sent_at", sent.at), *cleared),
+        )
+        for _, sent in live
+    ]
+    recorded: list[Sent] = []
+    for (index, sent), moved in zip(live, outbox.transition_many(conn, moves), strict=True):
+        if moved is None:
+            answers[index] = _delete_requested(conn, sent.head.seq)
+        else:
+            recorded.append(sent)
+            answers[index] = moved.delete_requested
+    recipient_store.record_sent_many(conn, [(sent.head.seq, sent.recipients, sent.at) for sent in recorded])
+    return answers

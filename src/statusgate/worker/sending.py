@@ -39,7 +39,7 @@ from statusgate.queue import audience, pacing
 from statusgate.queue.crashpoints import CrashPoints
 from statusgate.queue.retry import RetryPolicy
 from statusgate.settings import Settings
-from statusgate.store.batch import Batcher, each
+from statusgate.store.batch import Batcher
 from statusgate.store.db import Database
 from statusgate.store.outbox import StatusRow
 from statusgate.worker import send_records as records
@@ -76,8 +76,8 @@ class Sender:
         self.crash = crash
         self.retry_policy = retry_policy
         # many instances send at once: their claims and results share transactions
-        self._claims: Batcher[records.Claim, bool] = Batcher(db, each(records.claim_one), "claims")
-        self._results: Batcher[records.Sent, bool | None] = Batcher(db, each(records.sent_one), "sent")
+        self._claims: Batcher[records.Claim, bool] = Batcher(db, records.claim_many, "claims")
+        self._results: Batcher[records.Sent, bool | None] = Batcher(db, records.sent_many, "sent")
         self._wids: dict[int, str] = {}
         self._holding: set[int] = set()
         #: the fence of each instance's step in progress (one step per instance at a time)
@@ -111,33 +111,36 @@ class Sender:
             return poll
         delay_ms = instance.settings.delay(self.settings.delay_default_ms)
         start_at = pacing.next_send_at(instance.last_send_ended_at, delay_ms, now)
-        if start_at > now:
-            return start_at - now
+        # what comes before the send call (reads, the claim's commit) is done ahead of the moment it may
+        # start, so that the call starts then rather than that much later
+        if start_at - self.settings.send_lead_seconds > now:
+            return start_at - self.settings.send_lead_seconds - now
         if stopping.is_set():
             return None
-        ended = await self.send(engine, head)
+        ended = await self.send(engine, head, start_at)
         if ended is None:
             return poll
         # the next head cannot start before the delay (counted from this attempt's end) is over: no need to
-        # look before then, and looking then keeps the pace however long this attempt took
-        return max(0.0, ended + delay_ms / 1000 - time.time())
+        # look before then (less the lead), and looking then keeps the pace however long this attempt took
+        return max(0.0, ended + delay_ms / 1000 - self.settings.send_lead_seconds - time.time())
 
-    async def send(self, engine: Engine, head: StatusRow) -> float | None:
-        """One attempt at the head: when it ended (the pacing clock written with its result; 0.0 when the
-        status failed before any attempt, for want of an audience), or None if another worker holds it."""
+    async def send(self, engine: Engine, head: StatusRow, start_at: float = 0.0) -> float | None:
+        """One attempt at the head, its engine call made no earlier than ``start_at``: when it ended (the
+        pacing clock written with its result; 0.0 when the status failed before any attempt, for want of an
+        audience), or None if another worker holds it."""
         lease = self.leases(head.instance_id)
         if lease is None:
             return None
         self._fences[head.instance_id] = Fence(self.owner, lease)
         try:
-            return await self._send(engine, head)
+            return await self._send(engine, head, start_at)
         finally:
             self._fences.pop(head.instance_id, None)
 
     def _fence(self, head: StatusRow) -> Fence:
         return self._fences[head.instance_id]
 
-    async def _send(self, engine: Engine, head: StatusRow) -> float | None:
+    async def _send(self, engine: Engine, head: StatusRow, start_at: float) -> float | None:
         now = time.time()
         recipients = head.recipients
         skipped = head.skipped_participants or []
@@ -156,11 +159,13 @@ class Sender:
             return None
         self._holding.add(head.seq)
         try:
-            return await self._send_claimed(engine, head, recipients)
+            return await self._send_claimed(engine, head, recipients, start_at)
         finally:
             self._holding.discard(head.seq)
 
-    async def _send_claimed(self, engine: Engine, head: StatusRow, recipients: list[str]) -> float:
+    async def _send_claimed(
+        self, engine: Engine, head: StatusRow, recipients: list[str], start_at: float
+    ) -> float:
         """The claimed attempt; returns when it ended. Only a first attempt sends without asking."""
         instance_id = head.instance_id
         self.crash.reached("after_claim")
@@ -170,6 +175,9 @@ class Sender:
             if check.state is not DeliveryState.NOT_DELIVERED:
                 return await self._settle(engine, head, recipients, check, attempts)
         media = await self.load_media(head.media_id) if head.media_id else None
+        early = start_at - time.time()
+        if early > 0:
+            await asyncio.sleep(early)
         if self.leases(instance_id) != self._fence(head).lease:
             # the lease ran out (or changed hands) since the claim: whoever holds it now finds the status
             # `sending` and asks the engine, which says it was not delivered
