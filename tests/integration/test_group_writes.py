@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 import pytest
+import sqlalchemy as sa
 
 from statusgate.domain.models import DeliveryState, EngineName
 from statusgate.domain.notifications import StatusReceiptChanged
@@ -191,3 +192,20 @@ async def test_posts_arriving_together_each_get_their_own_outcome(core: Core) ->
         (plain, "3EB0PLAIN", DeliveryState.DELIVERED),
     ]:
         assert (await engine.delivered(instance_id, message_id)).state is delivered, message_id
+
+
+async def test_the_database_refuses_a_second_status_of_an_instance_on_its_way_out(core: Core) -> None:
+    (head,), _ = await _heads(core, 1)
+    now = time.time()
+    later = intake.NewStatus(head.instance_id, "3EB0SECOND", TextPost("second"), now, now + 3600)
+    await core.ctx.db.write(intake.enqueue_many, [later])
+    second = await core.ctx.db.read(outbox.get_by_message_id, head.instance_id, "3EB0SECOND")
+    assert second is not None
+
+    def to_sending(seq: int) -> Callable[[sa.Connection], bool]:
+        return lambda conn: outbox.transition(conn, seq, StatusState.READY, StatusState.SENDING, now)
+
+    assert await core.ctx.db.write(to_sending(head.seq))
+    with pytest.raises(sa.exc.IntegrityError):
+        await core.ctx.db.write(to_sending(second.seq))
+    assert await _state(core, second) is StatusState.READY

@@ -300,3 +300,37 @@ def test_a_0001_database_with_queued_and_sending_statuses_drains_exactly_once(
     assert uploads == [f"{UPLOAD} holiday photo.jpg"]  # came through 0002 as well
     # the cache of conversions came through 0002, and takes today's keys (longer than 128 characters)
     assert source_key in keys and len(keys) == 2 and all(len(k) > 128 for k in keys if k != source_key), keys
+
+
+def test_the_upgrade_leaves_one_sending_status_per_instance_and_the_next_asks_first(
+    store_backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """0.1 could leave two ``sending`` statuses of an instance; 0006 allows one: the oldest stays, the later
+    one goes back to ``ready`` with its attempt counted (its next attempt asks the engine before sending)."""
+    if store_backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'statusgate.db'}"
+    else:
+        cluster: Cluster = request.getfixturevalue("postgres")
+        url = cluster.url(cluster.new_database(migrated=False), scheme="postgresql")
+    _database_at_0001(url, "http://127.0.0.1:9/status.jpg", LONG_SOURCE_KEY[:128])
+    migrate.upgrade_database(url)
+    engine = sa.create_engine(database_url(url), poolclass=sa.NullPool)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text("SELECT id_message, state, attempts, lease_owner FROM statuses ORDER BY seq")
+            ).all()
+            later_events = conn.scalars(
+                sa.text(
+                    "SELECT e.state FROM status_events e JOIN statuses s ON s.seq = e.status_seq "
+                    "WHERE s.id_message = :id ORDER BY e.event_id"
+                ),
+                {"id": "3EB0" + f"{1:016X}"},
+            ).all()
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in rows[:2]] == [
+        ("3EB0" + f"{0:016X}", "sending", 1, "0.1-process"),
+        ("3EB0" + f"{1:016X}", "ready", 1, None),
+    ]
+    assert later_events == ["queued", "ready", "sending", "ready"]

@@ -16,6 +16,7 @@ metadata = sa.MetaData(
 #: the states of a status not yet sent, as SQL: the partial index below and the queries using it must say
 #: exactly this (with literals, not parameters) for the database to see the index applies
 PENDING_SQL = "state IN ('queued', 'preparing', 'ready', 'sending')"
+SENDING_SQL = "state = 'sending'"
 
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -124,6 +125,14 @@ statuses = sa.Table(
         "seq",
         sqlite_where=sa.text(PENDING_SQL),
         postgresql_where=sa.text(PENDING_SQL),
+    ),
+    # one status of an instance on its way to the network at a time, whatever a worker believes it owns
+    sa.Index(
+        "ux_statuses_one_sending_per_instance",
+        "instance_id",
+        unique=True,
+        sqlite_where=sa.text(SENDING_SQL),
+        postgresql_where=sa.text(SENDING_SQL),
     ),
     sa.Index("ix_statuses_instance_last_action", "instance_id", "last_action_at"),
     sa.Index("ix_statuses_state_seq", "state", "seq"),
