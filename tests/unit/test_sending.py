@@ -47,6 +47,8 @@ class ScriptedEngine:
         default_factory=lambda: DeliveryCheck(DeliveryState.NOT_DELIVERED)
     )
     send_error: BaseException | None = None
+    #: how long before the call returns the network took the status in (reported), or None (not reported)
+    received_before_return: float | None = None
     sends: list[str] = field(default_factory=list)
     called_at: list[float] = field(default_factory=list)
     asked: list[str] = field(default_factory=list)
@@ -69,7 +71,9 @@ class ScriptedEngine:
         self.called_at.append(time.time())
         if self.send_error is not None:
             raise self.send_error
-        return SendOutcome(tuple(recipients))
+        if self.received_before_return is None:
+            return SendOutcome(tuple(recipients))
+        return SendOutcome(tuple(recipients), received_at=time.time() - self.received_before_return)
 
 
 class Hangs(ScriptedEngine):
@@ -281,6 +285,25 @@ async def test_the_next_send_waits_the_delay_after_the_previous_one_returned(que
     await sender.step(INSTANCE, asyncio.Event())
     # ... and the send call itself starts no earlier than the delay after the previous one returned
     assert engine.sends == [ID] and engine.called_at[0] >= ended + delay
+
+
+@pytest.mark.parametrize("reported", [None, 0.25, -5.0], ids=["not reported", "reported", "in the future"])
+async def test_the_pacing_clock_is_when_the_network_took_the_status_in_if_the_engine_says(
+    queue: Queue, reported: float | None
+) -> None:
+    engine = ScriptedEngine(received_before_return=reported)
+    await queue.status(attempts=0, state=StatusState.READY)
+    before = time.time()
+    ended = await queue.sender(engine).send(engine, await queue.head())  # type: ignore[arg-type]
+    after = time.time()
+    assert ended is not None
+    if reported is not None and reported > 0:
+        assert before - reported - 0.01 <= ended <= after - reported + 0.01  # the network's moment
+    else:  # not reported, or later than the return (a clock that cannot be right): the call's return
+        assert before <= ended <= after
+    recorded = await queue.db.read(instances.get, INSTANCE)
+    assert recorded is not None and recorded.last_send_ended_at == ended
+    assert (await queue.head()).state is StatusState.SENT
 
 
 class TakenOverMidSend(ScriptedEngine):

@@ -84,9 +84,12 @@ class QrAnswer:
 
 @dataclass(frozen=True)
 class SendOutcome:
-    """The recipients the engine reports the status went to (empty: it cannot say; receipts will)."""
+    """The recipients the engine reports the status went to (empty: it cannot say; receipts will), and, if
+    the engine can tell, when the network took the status in, by this machine's clock (``time.time()``):
+    an instance's next send is paced from that moment rather than from the call's return."""
 
     recipients: tuple[str, ...]
+    received_at: float | None = None
 
 
 class DeliveryState(StrEnum):

@@ -85,7 +85,7 @@ class SandboxEngine:
             raise EngineTransientError(f"sandbox: {exc}") from exc
         if isinstance(result, Fault):
             await self._fail(result)
-        return SendOutcome(recipients=tuple(result))
+        return SendOutcome(recipients=tuple(result.recipients), received_at=result.at)
 
     async def delivered(self, instance_id: int, message_id: str) -> DeliveryCheck:
         """Exactly what the network's records say: a send is one transaction there, recorded or not."""

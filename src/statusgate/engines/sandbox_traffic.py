@@ -100,19 +100,28 @@ class _Post:
 #: a post refused because its worker no longer holds the instance
 STALE_OWNER = "the sending worker no longer holds this instance (its lease lapsed or changed hands)"
 
-_Outcome = list[str] | Fault | SandboxError
+
+@dataclass(frozen=True)
+class Arrival:
+    """A post the network took in: whom it reached, and when the network recorded it (its clock)."""
+
+    recipients: list[str]
+    at: float
+
+
+_Outcome = Arrival | Fault | SandboxError
 
 
 def deliver_posts(conn: Connection, posts: Sequence[_Post]) -> list[_Outcome]:
     """Each post's outcome; the posts arriving together are recorded in a few statements whatever their
     number (the simulated network's bookkeeping is not what a benchmark of the gateway should measure)."""
+    # The network receives the posts now, as it records them: an arrival is stamped when the network takes
+    # it in, not when its sender's call began (between the two it waited its turn, as traffic on a real
+    # network waits on the way).
+    at = time.time()
     # The network checks the sender's lease in the very transaction that records the post (on PostgreSQL
     # the lease row stays locked until it commits): a worker that stalled past its lease and wakes up in
     # the middle of a send cannot post after another worker took the instance over.
-    # the network receives the posts now, as it records them: a post's arrival is stamped when the network
-    # takes it in, not when its sender started the call (between the two it waited its turn, as a real
-    # network's traffic waits on the way)
-    at = time.time()
     held = ownership.holding(conn, [post.fence for post in posts if post.fence is not None])
     instance_ids = sorted({post.instance_id for post in posts})
     faulted: set[int] = set()
@@ -125,7 +134,7 @@ def deliver_posts(conn: Connection, posts: Sequence[_Post]) -> list[_Outcome]:
         outcome = _refusal(conn, post, at, held, faulted, accounts)
         if isinstance(outcome, str):
             accepted.append((index, post, outcome))
-            outcome = []
+            outcome = Arrival([], at)
         outcomes.append(outcome)
     if not accepted:
         return outcomes
@@ -151,7 +160,7 @@ def deliver_posts(conn: Connection, posts: Sequence[_Post]) -> list[_Outcome]:
     events: list[dict[str, Any]] = []
     for (index, post, _), row_id in zip(accepted, row_ids, strict=True):
         delivered = [r for r in wanted[index] if r in registered]
-        outcomes[index] = delivered
+        outcomes[index] = Arrival(delivered, at)
         deliveries.extend({"message_row": row_id, "recipient": r, "at": at} for r in delivered)
         events.extend(
             {
@@ -254,8 +263,8 @@ class SandboxTraffic:
         payload: dict[str, Any],
         recipients: Sequence[str],
         fence: Fence | None = None,
-    ) -> list[str] | Fault:
-        """Post a status: who received it, or the injected fault that spoiled this attempt (consumed and
+    ) -> Arrival | Fault:
+        """Post a status: whom it reached and when, or the injected fault that spoiled this attempt (consumed and
         committed, so the next attempt goes through). Each post that gets through is a new arrival, a repeat
         of an id included. Posts arriving together are recorded in one transaction (each its own
         savepoint-free unit: they are independent); a post whose sender gives up is recorded all the same,

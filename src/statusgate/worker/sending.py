@@ -14,8 +14,10 @@ and every write of the step first checks, in its transaction, that the lease is 
 the status ``sending`` for the new owner, which asks the engine rather than sending again.
 
 Pacing is counted at the network: an instance's next send call starts no earlier than its delay after the
-previous attempt ended (its send call returned, or the engine's answer settled it), and that clock is written
-in the same transaction as the attempt's result.
+previous attempt ended — when the network took the status in, if the engine can tell (``SendOutcome.
+received_at``, never later than the call's return), else when the send call returned, or when the engine's
+answer settled it — and that clock is written in the same transaction as the attempt's result. What comes
+before the call (reads, the claim) is done ``send_lead_seconds`` ahead, so the call starts on time.
 
 A send the engine accepted is recorded whatever the disk says: while it is full the record is tried again
 (the lease renewed meanwhile) rather than the status sent again.
@@ -77,7 +79,11 @@ class Sender:
         self.retry_policy = retry_policy
         # many instances send at once: their claims and results share transactions
         self._claims: Batcher[records.Claim, bool] = Batcher(db, records.claim_many, "claims")
-        self._results: Batcher[records.Sent, bool | None] = Batcher(db, records.sent_many, "sent")
+        # results are committed on the event loop when the write lock is free: queued behind the writer
+        # thread (a group of claims, the events drain), they held up the posts that came after them
+        self._results: Batcher[records.Sent, bool | None] = Batcher(
+            db, records.sent_many, "sent", inline=True
+        )
         self._wids: dict[int, str] = {}
         self._holding: set[int] = set()
         #: the fence of each instance's step in progress (one step per instance at a time)
@@ -201,7 +207,12 @@ class Sender:
             error = EngineTransientError("the engine failed while sending")
             return await self._failed(head, error, attempts, uncertain=True)
         self.crash.reached("after_engine_send")
+        # the pacing clock: when the network took the status in, if the engine can tell (never later than
+        # now), else now, as the call returned; either way no earlier than the network had it, so the next
+        # status reaches the network at least the delay after this one
         ended = time.time()
+        if outcome.received_at is not None:
+            ended = min(ended, outcome.received_at)
         revoke = await self._record_sent(
             records.Sent(head, list(outcome.recipients), ended, self._fence(head))
         )
