@@ -6,12 +6,14 @@ import json
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.acceptance.conftest import ALL, PAIR_POSTGRESQL, fresh_store
 from tests.support import FileServer, ServerProcess, base_env, cli, cli_json, jpeg_bytes, wait_for
 
 
@@ -19,9 +21,17 @@ def api(server: ServerProcess, creds: dict[str, Any], method: str, token: str | 
     return f"{server.url}/waInstance{creds['idInstance']}/{method}/{token or creds['apiTokenInstance']}"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Where the commands keep their state: the data dir's SQLite file, or a fresh PostgreSQL database."""
+    value: str = request.param
+    return value
+
+
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return base_env(tmp_path / "data", engine_timeout_seconds=2)
+def env(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    with fresh_store(PAIR_POSTGRESQL if backend == "postgresql" else ALL, request) as store:
+        yield base_env(tmp_path / "data", engine_timeout_seconds=2, **store)
 
 
 def test_instance_commands(env: dict[str, str], tmp_path: Path) -> None:
@@ -166,6 +176,8 @@ def test_sandbox_deliveries_counts_what_the_network_received(env: dict[str, str]
     assert unknown.returncode == 1 and unknown.stdout == "" and "1234567890" in unknown.stderr
 
 
+# on PostgreSQL any number of servers share one database, by design (the cluster tests)
+@pytest.mark.parametrize("backend", ["sqlite"])
 def test_second_server_on_same_database_refuses(env: dict[str, str], tmp_path: Path) -> None:
     with ServerProcess(env, tmp_path / "one.log"):
         second = subprocess.run(
@@ -213,9 +225,12 @@ def test_sigterm_lets_the_send_in_flight_finish(env: dict[str, str], tmp_path: P
 def _sending(env: dict[str, str], creds: dict[str, Any]) -> bool:
     import sqlalchemy as sa
 
+    from statusgate.store.db import database_url
     from statusgate.store.schema import statuses
 
-    engine = sa.create_engine(f"sqlite:///{Path(env['STATUSGATE_DATA_DIR']) / 'statusgate.db'}")
+    postgresql = env.get("STATUSGATE_DATABASE_URL")
+    sqlite = f"sqlite:///{Path(env['STATUSGATE_DATA_DIR']) / 'statusgate.db'}"
+    engine = sa.create_engine(database_url(postgresql) if postgresql else sqlite, poolclass=sa.NullPool)
     with engine.connect() as conn:
         state = conn.execute(
             sa.select(statuses.c.state).where(statuses.c.instance_id == creds["idInstance"])
