@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -144,6 +145,7 @@ def main() -> None:
         help="sample the server with py-spy (installed separately) to split its CPU between the gateway and "
         "the simulated network",
     )
+    parser.add_argument("--keep", type=Path, help="copy the run's database there, for a closer look")
     parser.add_argument(
         "--set", action="append", default=[], metavar="NAME=VALUE", help="a server setting (repeatable)"
     )
@@ -197,6 +199,9 @@ def main() -> None:
             received = conn.execute(sa.select(sa.func.count()).select_from(sandbox_messages)).scalar_one()
             repeats = int(received) - len(rows)
             last_sent = conn.scalar(sa.select(sa.func.max(statuses.c.sent_at)))
+        engine.dispose()
+        if args.keep:
+            shutil.copy(data / "statusgate.db", args.keep)
     arrivals: dict[int, list[tuple[float, float]]] = {}
     for instance_id, at, sent_at in rows:
         arrivals.setdefault(instance_id, []).append((at, sent_at))

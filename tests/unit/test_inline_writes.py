@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from statusgate.store import migrate
-from statusgate.store.batch import Batcher
+from statusgate.store.batch import INLINE_GROUP_MAX, Batcher
 from statusgate.store.db import _INLINE_CHECKPOINT_EVERY, Database, InlineWriteUnavailableError
 from statusgate.store.schema import workers
 
@@ -104,3 +104,42 @@ async def test_checkpoints_handed_to_the_writer_thread_leave_every_connection_us
     await db.write(put, ["thread"])  # queued behind the checkpoints the inline commits handed over
     db.write_inline(put, ["after"])
     assert len(await db.read(names)) == 2 * _INLINE_CHECKPOINT_EVERY + 3
+
+
+async def test_a_batcher_with_patience_waits_on_the_loop_for_a_lock_released_soon(
+    db: Database, tmp_path: Path
+) -> None:
+    db.write_inline(put, ["first"])
+    other = holder(tmp_path)
+    asyncio.get_running_loop().call_later(0.2, other.execute, "ROLLBACK")
+    batcher: Batcher[str, str] = Batcher(db, put, "test", inline=True, lock_patience=20)
+    # the writer thread would have waited too; on the loop, the group is written the moment the lock is free
+    assert await asyncio.wait_for(batcher.submit("waited"), 30) == threading.current_thread().name
+    assert await db.read(names) == ["first", "waited"]
+
+
+async def test_a_batcher_out_of_patience_hands_the_group_to_the_writer_thread(
+    db: Database, tmp_path: Path
+) -> None:
+    db.write_inline(put, ["first"])
+    other = holder(tmp_path)
+    asyncio.get_running_loop().call_later(1.0, other.execute, "ROLLBACK")
+    batcher: Batcher[str, str] = Batcher(db, put, "test", inline=True, lock_patience=0.05)
+    assert (await asyncio.wait_for(batcher.submit("waited"), 30)).startswith("statusgate-db-write")
+
+
+async def test_inline_groups_are_bounded_and_the_loop_runs_between_them(db: Database) -> None:
+    seen: list[int | str] = []
+    loop = asyncio.get_running_loop()
+
+    def apply(conn: sa.Connection, items: list[str]) -> list[str]:
+        if not seen:
+            loop.call_soon(seen.append, "the loop ran")
+        seen.append(len(items))
+        return put(conn, items)
+
+    batcher: Batcher[str, str] = Batcher(db, apply, "test", inline=True)
+    count = 2 * INLINE_GROUP_MAX + 3
+    await asyncio.gather(*(batcher.submit(f"w{n}") for n in range(count)))
+    assert seen == [INLINE_GROUP_MAX, "the loop ran", INLINE_GROUP_MAX, 3]
+    assert len(await db.read(names)) == count

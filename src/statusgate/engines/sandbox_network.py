@@ -84,6 +84,10 @@ _CONTACTS = (
 MAX_NAME_CHARS = 200
 
 
+#: how long a group of posts waits on the loop for the write lock before the writer thread takes it over
+_POST_LOCK_PATIENCE_SECONDS = 0.05
+
+
 class SandboxNetwork(SandboxTraffic):
     def __init__(self, db: Database, *, reboot_seconds: float = 2.0) -> None:
         self.db = db
@@ -92,8 +96,12 @@ class SandboxNetwork(SandboxTraffic):
         #: look, for a reboot a previous server process started
         self._reboots_end: float | None = 0.0
         self._next_reboot_look = 0.0
-        # many accounts post at once: their deliveries share transactions
-        self._posts = Batcher(db, deliver_posts, "sandbox-posts", inline=True)
+        # many accounts post at once: their deliveries share transactions. A post's moment of arrival is
+        # when it is recorded, so it is written on the loop, waiting there (rather than behind the writer
+        # thread's queue) while a short transaction elsewhere holds the write lock
+        self._posts = Batcher(
+            db, deliver_posts, "sandbox-posts", inline=True, lock_patience=_POST_LOCK_PATIENCE_SECONDS
+        )
         self._arriving = {}
 
     # --- accounts -------------------------------------------------------------------------------------

@@ -279,6 +279,11 @@ class Database:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._readers, lambda: self._run_read(fn, *args, **kwargs))
 
+    @property
+    def inline_possible(self) -> bool:
+        """Whether :meth:`write_inline` can ever run here (SQLite, not ``synchronous=FULL``)."""
+        return self._inline
+
     def write_inline(
         self, fn: Callable[Concatenate[sa.Connection, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
