@@ -225,6 +225,7 @@ def test_clear_messages_queue_drops_what_has_not_been_sent(
         }
     ]
 
+    assert messages_count(api) == 1
     response = api.queues.clearMessagesQueue()  # the SDK sends GET
     assert response.code == 200, response.error
     assert response.data == {"isCleared": True}
@@ -237,9 +238,57 @@ def test_clear_messages_queue_drops_what_has_not_been_sent(
     wait_for_recipients(api, marker, set(NAMED))
     assert statistic(api, cleared) == []
     assert queue(api) == []
+    assert messages_count(api) == 0
+
+
+def messages_count(api: Any) -> int:
+    response = api.queues.getMessagesCount()
+    assert response.code == 200, response.error
+    assert set(response.data) == {"count"}
+    count: int = response.data["count"]
+    return count
+
+
+def test_messages_count_counts_the_queue(
+    make_instance: Callable[..., Instance],
+    make_client: Callable[..., Any],
+    server: ServerProcess,
+    picture_url: str,
+) -> None:
+    instance = make_instance(authorized=False)
+    api = make_client(instance.id, instance.token, server.url)
+    assert messages_count(api) == 0
+    for n in range(3):
+        send_status(api, picture_url, caption=f"waiting {n}")
+    assert messages_count(api) == 3 == len(queue(api))
+    cli(server.env, "sandbox", "scan", str(instance.id))
+    wait_for(lambda: messages_count(api) == 0, what="the queue to empty")
 
 
 # --- account -------------------------------------------------------------------------------------------------
+
+
+def test_wa_settings(
+    bare_api: Any,
+    make_instance: Callable[..., Instance],
+    make_client: Callable[..., Any],
+    server: ServerProcess,
+) -> None:
+    wid = bare_api.account.getSettings().data["wid"]
+    got = bare_api.account.getWaSettings()
+    assert got.code == 200, got.error
+    assert got.data == {
+        "avatar": "",
+        "phone": wid.removesuffix("@c.us"),
+        "stateInstance": "authorized",
+        "deviceId": "",
+    }
+    assert got.data["phone"].isdigit()
+    waiting = make_instance(authorized=False)
+    got = make_client(waiting.id, waiting.token, server.url).account.getWaSettings()
+    assert got.code == 200, got.error
+    # as Green: no phone while the account is not authorized
+    assert got.data == {"avatar": "", "phone": "", "stateInstance": "notAuthorized", "deviceId": ""}
 
 
 def test_state_and_settings_round_trip(bare_api: Any, bare_instance: Instance) -> None:
@@ -404,6 +453,42 @@ def test_check_whatsapp(shared_api: Any, shared_instance: Instance) -> None:
         "Validation failed. Details: 'value' must have at least 1 key",
         path(instance, "checkWhatsapp"),
     )
+
+
+GREEN_CONTACT_INFO_KEYS = {
+    "avatar", "name", "contactName", "email", "category", "description", "products", "chatId", "lastSeen",
+    "isArchive", "isDisappearing", "isMute", "messageExpiration", "muteExpiration", "isBusiness",
+}  # fmt: skip
+
+
+def test_get_contact_info(shared_api: Any, shared_instance: Instance) -> None:
+    api, instance = shared_api, shared_instance
+
+    def info(chat_id: str) -> dict[str, Any]:
+        response = api.serviceMethods.getContactInfo(chat_id)
+        assert response.code == 200, response.error
+        assert set(response.data) == GREEN_CONTACT_INFO_KEYS
+        assert response.data["chatId"] == chat_id
+        assert response.data["products"] == [] and response.data["isBusiness"] is False
+        data: dict[str, Any] = response.data
+        return data
+
+    for contact in CONTACTS:
+        got = info(contact["id"])
+        expected_name = contact["contactName"] if contact["inAddressBook"] else ""
+        assert (got["name"], got["contactName"]) == (contact["name"], expected_name), contact
+    assert (info(NOT_ON_WHATSAPP)["name"], info(NOT_ON_WHATSAPP)["contactName"]) == ("", "")
+    error_body(
+        api.serviceMethods.getContactInfo("not-a-chat"),
+        400,
+        "Validation failed. Details: 'chatId' has an invalid format (must look like 79001234567@c.us)",
+        path(instance, "getContactInfo"),
+    )
+    response = httpx.post(
+        f"{api.host}/waInstance{instance.id}/getContactInfo/{instance.token}", json={}, timeout=30
+    )
+    assert response.status_code == 400
+    assert response.json()["message"] == "Validation failed. Details: 'chatId' is required"
 
 
 # --- error rows ----------------------------------------------------------------------------------------------

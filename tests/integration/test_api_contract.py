@@ -283,3 +283,17 @@ async def test_health_and_unknown_paths(gw: Gateway) -> None:
     assert r.json() == {"status": "ok", "database": True, "worker": True}
     r = await gw.client.get("/nothing/here")
     assert r.status_code == 404 and r.json()["message"] == "Not Found"
+
+
+async def test_messages_count_counts_past_what_show_messages_queue_lists(
+    start_gateway: Any, make_settings: Any
+) -> None:
+    gw: Gateway = await start_gateway(make_settings(queue_list_limit=2))
+    id_instance, token = await gw.create_instance(authorized=False)
+    for n in range(3):
+        r = await gw.client.post(gw.path(id_instance, token, "sendTextStatus"), json={"message": f"s{n}"})
+        assert r.status_code == 200, r.text
+    listed = await gw.client.get(gw.path(id_instance, token, "showMessagesQueue"))
+    assert len(listed.json()) == 2
+    count = await gw.client.get(gw.path(id_instance, token, "getMessagesCount"))
+    assert count.json() == {"count": 3}

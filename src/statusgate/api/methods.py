@@ -121,6 +121,10 @@ async def show_messages_queue(call: Call) -> Any:
     return await statuses.show_queue(call.ctx, call.instance)
 
 
+async def get_messages_count(call: Call) -> Any:
+    return {"count": await statuses.queue_count(call.ctx, call.instance)}
+
+
 async def clear_messages_queue(call: Call) -> Any:
     await statuses.clear_queue(call.ctx, call.instance)
     return {"isCleared": True}
@@ -131,6 +135,12 @@ async def clear_messages_queue(call: Call) -> Any:
 
 async def get_state_instance(call: Call) -> Any:
     return {"stateInstance": (await account.state(call.ctx, call.instance)).value}
+
+
+async def get_wa_settings(call: Call) -> Any:
+    state, wid = await account.wa_account(call.ctx, call.instance)
+    # no engine tells an avatar or a device id (yet): Green's value for "none" is an empty string
+    return {"avatar": "", "phone": wid.split("@", 1)[0], "stateInstance": state.value, "deviceId": ""}
 
 
 async def get_settings(call: Call) -> Any:
@@ -200,6 +210,30 @@ async def get_contacts(call: Call) -> Any:
     count = _count_param(call, "count")
     found = await account.contacts(call.ctx, call.instance, group, count)
     return [{"id": c.id, "name": c.name, "contactName": c.contact_name, "type": c.type} for c in found]
+
+
+async def get_contact_info(call: Call) -> Any:
+    chat_id = _fields(call, call.schemas.get_contact_info)["chatId"]
+    found = await account.contact(call.ctx, call.instance, chat_id)
+    # what the address book tells; the rest (a business profile, chat flags) no engine tells: Green's
+    # values for "none"
+    return {
+        "avatar": "",
+        "name": found.name if found else "",
+        "contactName": found.contact_name if found else "",
+        "email": "",
+        "category": "",
+        "description": "",
+        "products": [],
+        "chatId": chat_id,
+        "lastSeen": None,
+        "isArchive": False,
+        "isDisappearing": False,
+        "isMute": False,
+        "messageExpiration": 0,
+        "muteExpiration": None,
+        "isBusiness": False,
+    }
 
 
 async def check_whatsapp(call: Call) -> Any:
@@ -286,9 +320,11 @@ METHODS: dict[str, Method] = {
         Method("getIncomingStatuses", _GET, get_incoming_statuses, status_method=True),
         Method("getStatusStatistic", _GET, get_status_statistic, status_method=True),
         Method("showMessagesQueue", _GET, show_messages_queue),
+        Method("getMessagesCount", _GET, get_messages_count),
         Method("clearMessagesQueue", frozenset({"GET", "DELETE"}), clear_messages_queue),
         Method("getStateInstance", _GET, get_state_instance),
         Method("getSettings", _GET, get_settings),
+        Method("getWaSettings", _GET, get_wa_settings),
         Method("setSettings", _POST, set_settings, has_body=True),
         Method("qr", _GET, qr),
         Method("getAuthorizationCode", _POST, get_authorization_code, has_body=True),
@@ -302,5 +338,6 @@ METHODS: dict[str, Method] = {
         Method("getWebhooksCount", _GET, get_webhooks_count),
         Method("clearWebhooksQueue", frozenset({"DELETE"}), clear_webhooks_queue),
         Method("checkWhatsapp", _POST, check_whatsapp, has_body=True),
+        Method("getContactInfo", _POST, get_contact_info, has_body=True),
     )
 }

@@ -167,6 +167,9 @@ class Schemas:
             chatId=(Annotated[str, AfterValidator(_chat_id)] | None, None),
             force=(bool | None, None),
         )
+        self.get_contact_info: type[BaseModel] = create_model(
+            "GetContactInfo", __base__=_Strict, chatId=(Annotated[str, AfterValidator(_chat_id)], ...)
+        )
         # international digits without + or 00, as Green's own example (an integer)
         self.get_authorization_code: type[BaseModel] = create_model(
             "GetAuthorizationCode",

@@ -101,6 +101,22 @@ async def contacts(
     return found
 
 
+async def contact(ctx: ServiceContext, instance: Instance, chat_id: str) -> Contact | None:
+    """getContactInfo: the account's address-book entry for ``chat_id``, None if it has none."""
+    await _require_authorized(ctx, instance)
+    found = await ctx.engine(instance.engine).contacts(instance.id_instance)
+    return next((c for c in found if c.id == chat_id), None)
+
+
+async def wa_account(ctx: ServiceContext, instance: Instance) -> tuple[InstanceState, str]:
+    """getWaSettings: the account's state and, while it is authorized, its own chat id (else "")."""
+    engine = ctx.engine(instance.engine)
+    current = await engine.state(instance.id_instance)
+    if current is not InstanceState.AUTHORIZED:
+        return current, ""
+    return current, await engine.wid(instance.id_instance)
+
+
 async def check_whatsapp(ctx: ServiceContext, instance: Instance, chat_id: str) -> bool:
     await _require_authorized(ctx, instance)
     existing = await commands.run(ctx, instance.id_instance, CheckNumbers((chat_id,)))

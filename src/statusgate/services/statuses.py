@@ -50,6 +50,12 @@ async def show_queue(ctx: ServiceContext, instance: Instance) -> list[dict[str, 
     ]
 
 
+async def queue_count(ctx: ServiceContext, instance: Instance) -> int:
+    """getMessagesCount: the statuses showMessagesQueue shows, all of them (it lists the first
+    ``queue_list_limit``)."""
+    return await ctx.db.read(outbox.count_pending, instance.id_instance)
+
+
 async def clear_queue(ctx: ServiceContext, instance: Instance) -> int:
     """Remove every status that has not started sending; returns how many."""
     now = time.time()

@@ -433,6 +433,16 @@ def list_pending(conn: Connection, instance_id: int, limit: int) -> list[StatusR
     return [row_from_db(r) for r in rows]
 
 
+def count_pending(conn: Connection, instance_id: int) -> int:
+    """How many statuses list_pending would list, were there no limit."""
+    count = conn.scalar(
+        sa.select(sa.func.count())
+        .select_from(statuses)
+        .where(statuses.c.instance_id == instance_id, statuses.c.state.in_(_PENDING))
+    )
+    return int(count or 0)
+
+
 def clearable(conn: Connection, instance_id: int) -> list[StatusRow]:
     rows = conn.execute(
         sa.select(statuses)
