@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +37,10 @@ class Connection:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    data_dir = tmp_path_factory.mktemp("hostile") / "data"
-    env = base_env(data_dir, test_fail_method=FAULTY_METHOD, allow_private_urls="false")
-    with ServerProcess(env, data_dir.parent / "server.log") as process:
-        yield process
+def env(data_dir: Path, store_settings: dict[str, str]) -> dict[str, str]:
+    """The module's server (conftest's, in each shape) fails FAULTY_METHOD on purpose and fetches nothing
+    private."""
+    return base_env(data_dir, test_fail_method=FAULTY_METHOD, allow_private_urls="false", **store_settings)
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +109,10 @@ def test_f9_no_token_in_bodies_or_logs_whatever_the_path(
     ]
     for prefix in ("'", '"', "%22", "%27", "%20"):
         shapes.append(("GET", f"/waInstance{id_instance}/getStateInstance/{prefix}{token}"))
-    logged_before = len(server.output())  # this test's own lines only: the server is the module's
+    # the access log is the API process's (of a pair, its api); this test's own lines only: the server is the
+    # module's
+    api_process: ServerProcess = getattr(server, "api", server)
+    logged_before = len(api_process.output())
     connection = Connection(server.port)
     try:
         for verb, target in shapes:
@@ -126,7 +127,7 @@ def test_f9_no_token_in_bodies_or_logs_whatever_the_path(
     expected = sum(1 for _verb, target in shapes if target.startswith("/waInstance"))
 
     def own_lines() -> str | None:
-        log = server.output()[logged_before:]
+        log = api_process.output()[logged_before:]
         found = log.count('"GET /waInstance') + log.count('"DELETE /waInstance')
         return log if found >= expected else None
 
