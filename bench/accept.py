@@ -103,7 +103,7 @@ def run_bare(wrk: str, framework: str, body: str, seconds: int, connections: int
 def run_statusgate(wrk: str, shape: str, tmp: Path, seconds: int, connections: int) -> float:
     """Requests/s of ``serve --role api`` (a worker process beside it) or ``--role all`` on a fresh data dir."""
     data = tmp / "data"
-    env = base_env(data, poll_interval_seconds=0.5)
+    env = base_env(data, poll_interval_seconds=0.5, log_level="WARNING")
     # as shipped: the private-URL guard on; the picture is one of the server's own media links
     env["STATUSGATE_ALLOW_PRIVATE_URLS"] = "false"
     creds = cli_json(env, "instance", "create")

@@ -52,7 +52,12 @@ def run(
     asyncio.run(populate(settings, count, per_instance))
     engine = sa.create_engine(url, poolclass=sa.NullPool)
     env = base_env(
-        data, database_url=url, delay_default_ms=DELAY_MS, poll_interval_seconds=0.5, role="worker"
+        data,
+        database_url=url,
+        delay_default_ms=DELAY_MS,
+        poll_interval_seconds=0.5,
+        role="worker",
+        log_level="WARNING",
     )
     processes = []
     for n in range(workers):

@@ -162,7 +162,8 @@ def main() -> None:
             f"set-up: {args.instances} instances, {total} queued statuses in {time.monotonic() - started:.0f} s"
         )
         engine = sa.create_engine(f"sqlite:///{data / 'statusgate.db'}")
-        env = base_env(data, **({"delay_default_ms": DELAY_MS, "poll_interval_seconds": 0.5} | overrides))
+        shipped = {"delay_default_ms": DELAY_MS, "poll_interval_seconds": 0.5, "log_level": "WARNING"}
+        env = base_env(data, **(shipped | overrides))
         server = ServerProcess(env, Path(tmp) / "server.log").start()
         try:
 

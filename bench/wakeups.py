@@ -78,7 +78,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp_dir:
             for shape in ("postgresql", "sqlite"):
                 tmp = Path(tmp_dir) / shape
-                env = base_env(tmp / "data", poll_interval_seconds=0.5)
+                env = base_env(tmp / "data", poll_interval_seconds=0.5, log_level="WARNING")
                 env["STATUSGATE_ALLOW_PRIVATE_URLS"] = "false"  # as shipped
                 if shape == "postgresql":
                     url = cluster.url(cluster.new_database(migrated=False))

@@ -183,7 +183,7 @@ def cpu_seconds(server: ServerProcess) -> float:
 
 
 def bench_drain(tmp: Path, count: int) -> dict[str, Any]:
-    env = base_env(tmp / "drain", poll_interval_seconds=0.5)  # the shipped poll interval
+    env = base_env(tmp / "drain", poll_interval_seconds=0.5, log_level="WARNING")  # the shipped poll interval
     creds = cli_json(env, "instance", "create", "--authorized")
     instance_id = int(creds["idInstance"])
     journal_seconds = journal(env, instance_id, count)
@@ -224,7 +224,7 @@ def bench_drain(tmp: Path, count: int) -> dict[str, Any]:
 
 
 def bench_latency(tmp: Path, samples: int) -> tuple[list[float], list[float]]:
-    env = base_env(tmp / "poll", poll_interval_seconds=0.5)
+    env = base_env(tmp / "poll", poll_interval_seconds=0.5, log_level="WARNING")
     creds = cli_json(env, "instance", "create")  # not authorized: statuses only queue
     instance_id = int(creds["idInstance"])
     token = creds["apiTokenInstance"]

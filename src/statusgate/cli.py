@@ -110,7 +110,13 @@ def _serve(settings: Settings, before: Callable[[ServiceContext], Awaitable[None
         _run(settings, before)
         core = _core(settings)
         stopping = core.ctx.stopping
-        serving.run(server_app(core, settings.role), settings, sockets, log_config(), on_exit=stopping.set)
+        serving.run(
+            server_app(core, settings.role),
+            settings,
+            sockets,
+            log_config(settings.log_level, settings.log_format),
+            on_exit=stopping.set,
+        )
     finally:
         for sock in sockets:
             sock.close()

@@ -1,9 +1,12 @@
-"""Logging set-up shared by ``serve`` and uvicorn: every line passes through a token-redacting formatter."""
+"""Logging set-up shared by ``serve`` and uvicorn: every line passes through a token-redacting formatter,
+as text or as one JSON object per line (``log_format``)."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Literal
+
+from pythonjsonlogger.json import JsonFormatter
 
 from statusgate.redaction import redact_target, redact_text
 
@@ -14,6 +17,18 @@ class RedactingFormatter(logging.Formatter):
     Green puts the API token in the URL path, and any logger (uvicorn's, a library's) may print a path or a
     URL, so this runs on the finished line whatever produced it.
     """
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_text(super().format(record))
+
+
+#: the LogRecord attributes that are not a record's own fields (python-json-logger's default list)
+_RESERVED = list(JsonFormatter().reserved_attrs)
+
+
+class RedactingJsonFormatter(JsonFormatter):
+    """One JSON object per record (the record's ``extra`` fields included), masked as the text lines are:
+    on the finished line, whatever field a secret ended up in."""
 
     def format(self, record: logging.LogRecord) -> str:
         return redact_text(super().format(record))
@@ -30,12 +45,21 @@ class AccessPathFilter(logging.Filter):
         return True
 
 
-def log_config(level: str = "INFO") -> dict[str, Any]:
+def log_config(level: str = "INFO", log_format: Literal["text", "json"] = "text") -> dict[str, Any]:
     """A ``logging.config.dictConfig`` for the server, uvicorn's loggers included."""
-    formatter = {
+    formatter: dict[str, Any] = {
         "()": f"{__name__}.RedactingFormatter",
         "fmt": "%(asctime)s %(levelname)s %(name)s: %(message)s",
     }
+    if log_format == "json":
+        formatter = {
+            "()": f"{__name__}.RedactingJsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(message)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",
+            # uvicorn's access records carry their parts as extras: the line says it already
+            "reserved_attrs": [*_RESERVED, "color_message"],
+        }
     return {
         "version": 1,
         "disable_existing_loggers": False,

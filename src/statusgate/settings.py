@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -271,6 +271,19 @@ class Settings(BaseSettings):
         86_400, gt=0, description="How long undelivered notifications are kept."
     )
 
+    # --- logs --------------------------------------------------------------------------------------------
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO",
+        description="The least severe lines `serve` writes (any case): each status's way through the "
+        "gateway (fetched, converted, trimmed, sent) is at INFO, what went wrong at WARNING and above.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="`text`: one line per record (time, level, logger, message). `json`: one JSON object "
+        "per line, with `time` (UTC, ISO 8601), `level`, `logger`, `message` and the record's own fields "
+        "(`idMessage`, `instance`, durations in `...Ms`, sizes in `...Bytes`). Tokens are masked either way.",
+    )
+
     # --- test-only ---------------------------------------------------------------------------------------
     test_crash_point: str = Field(
         "",
@@ -300,6 +313,16 @@ class Settings(BaseSettings):
     test_whatsapp_child_prefix: str = Field(
         "", description="Test only: command prefix for engine processes, e.g. `unshare -n`."
     )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level_in_any_case(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _log_format_in_any_case(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _margin_within_lease(self) -> Settings:

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from statusgate.logs import AccessPathFilter, RedactingFormatter
+from statusgate.logs import AccessPathFilter, RedactingFormatter, RedactingJsonFormatter, log_config
 from statusgate.redaction import redact_path, redact_target, redact_text, redact_url
 
 TOKEN = "bde035edae3fc00bc116bd112297908d8145e5ba8decc5d884"
@@ -95,3 +95,23 @@ def test_formatter_redacts_tracebacks() -> None:
     except ValueError as exc:
         record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), (type(exc), exc, None))
     assert TOKEN not in RedactingFormatter("%(message)s").format(record)
+
+
+def test_json_lines_carry_the_record_fields_and_are_masked_too() -> None:
+    import json
+
+    options = dict(log_config("INFO", "json")["formatters"]["redacting"])
+    assert options.pop("()") == "statusgate.logs.RedactingJsonFormatter"
+    formatter = RedactingJsonFormatter(**options)
+    record = logging.LogRecord(
+        "statusgate.queue", logging.INFO, __file__, 1, "sent %s", (f"/waInstance1/qr/{TOKEN}",), None
+    )
+    record.idMessage = "3EB0AAAA"
+    record.sendMs = 12.5
+    line = formatter.format(record)
+    assert TOKEN not in line
+    parsed = json.loads(line)
+    assert parsed["message"] == "sent /waInstance1/qr/***"
+    assert (parsed["level"], parsed["logger"]) == ("INFO", "statusgate.queue")
+    assert (parsed["idMessage"], parsed["sendMs"]) == ("3EB0AAAA", 12.5)
+    assert parsed["time"].endswith("+00:00")  # UTC, ISO 8601

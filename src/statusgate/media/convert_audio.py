@@ -19,6 +19,7 @@ from statusgate.media.convert_common import (
     ConversionSettings,
     Converted,
     Deadline,
+    container_seconds,
     damaged,
     open_input,
     output_container,
@@ -40,6 +41,7 @@ def convert_audio(source: Path, dest: Path, settings: ConversionSettings, deadli
         if not src.streams.audio:
             raise MediaError("urlFile audio has no audio stream")
         stream = src.streams.audio[0]
+        declared = container_seconds(src)
         try:
             with output_container(dest, "ogg") as out:
                 opus = out.add_stream("libopus", rate=RATE, layout="mono")
@@ -63,6 +65,7 @@ def convert_audio(source: Path, dest: Path, settings: ConversionSettings, deadli
         extension="ogg",
         duration_seconds=kept / RATE,
         waveform=meter.waveform(),
+        source_duration_seconds=declared,
     )
 
 

@@ -81,6 +81,8 @@ class Converted:
     height: int | None = None
     duration_seconds: float | None = None
     waveform: bytes | None = None
+    #: audio and video: how long the source said it was (its container's duration), when it said
+    source_duration_seconds: float | None = None
 
 
 class Deadline:
@@ -118,6 +120,11 @@ def damaged(noun: str, deadline: Deadline) -> MediaError:
     if deadline.expired():
         return deadline.error()
     return MediaError(f"urlFile returned a damaged or truncated {noun} file (it could not be converted)")
+
+
+def container_seconds(container: av.container.InputContainer) -> float | None:
+    """The duration an input container declares, if it declares one."""
+    return container.duration / av.time_base if container.duration else None
 
 
 def open_input(

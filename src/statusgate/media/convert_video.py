@@ -29,6 +29,7 @@ from statusgate.media.convert_common import (
     ConversionSettings,
     Converted,
     Deadline,
+    container_seconds,
     damaged,
     fit_within,
     jpeg_thumbnail,
@@ -77,6 +78,7 @@ def convert_video(
     with open_input(source, deadline, container_format=container_format) as src:
         video = _video_stream(src)
         audio = src.streams.audio[0] if src.streams.audio else None
+        declared = container_seconds(src)
         ctx = video.codec_context
         copy = (
             probed.extension in _COPY_CONTAINERS and ctx.name == "h264" and ctx.pix_fmt in _COPY_PIXEL_FORMATS
@@ -101,6 +103,7 @@ def convert_video(
         width=width,
         height=height,
         duration_seconds=_duration(dest, deadline),
+        source_duration_seconds=declared,
     )
 
 

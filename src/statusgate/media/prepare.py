@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import shutil
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -18,6 +20,11 @@ from statusgate.media.fetch import fetch_to_file, too_big_error
 from statusgate.media.guard import UrlGuard
 from statusgate.media.probe import ProbeResult, probe_file
 from statusgate.media.store import MediaStore
+
+log = logging.getLogger("statusgate.media")
+
+#: a source this much longer than what was kept was cut (container durations are rounded)
+_TRIM_NOTICED_SECONDS = 0.5
 
 LocalSource = Callable[[str], Awaitable[Path | None]]
 """Given a urlFile, the local file behind it if it is one of this server's own media links, else None."""
@@ -48,15 +55,17 @@ class MediaPreparer:
         self._max_redirects = max_redirects
         self._conversion = conversion or ConversionSettings()
         self._cache = cache
+        #: the conversions running now: what each is for, and since when (time.monotonic())
+        self._converting: dict[str, float] = {}
         # Pillow's decompression-bomb check (which the probe relies on) reads this process-wide value; the
         # server has one preparer, whose setting it becomes.
         Image.MAX_IMAGE_PIXELS = self._conversion.max_image_pixels
 
-    async def prepare(self, url: str, file_name: str, kind: MediaKind) -> PreparedMedia:
+    async def prepare(self, url: str, file_name: str, kind: MediaKind, *, status: str = "") -> PreparedMedia:
         """Fetch (or copy) ``url``, check it is ``kind`` (the kind ``file_name`` announces), and store it.
 
         The bytes decide the stored type: ``file_name`` is only the caller's claim, already reduced to
-        ``kind``.
+        ``kind``. ``status`` names what the file is for in the log lines (a status's idMessage).
 
         Raises :class:`MediaError` with a user-facing text when the file cannot become a status. No temporary
         file outlives the call, whatever happens.
@@ -64,7 +73,17 @@ class MediaPreparer:
         tmp = self._store.new_temp_path()
         output: Path | None = None  # made only when there is something to convert
         try:
-            await self._obtain(url, tmp)
+            started = time.monotonic()
+            how = await self._obtain(url, tmp)
+            size = tmp.stat().st_size
+            log.info(
+                "status %s: %s %d bytes in %.0f ms",
+                status,
+                how,
+                size,
+                _ms(started),
+                extra={"idMessage": status, "sourceBytes": size, "fetchMs": round(_ms(started), 1)},
+            )
             probed = await asyncio.to_thread(
                 probe_file, tmp, kind, decode_max_bytes=self._conversion.image_decode_max_bytes
             )
@@ -72,9 +91,20 @@ class MediaPreparer:
             if self._cache is not None:
                 cached = await self._cache.get(source_key)
                 if cached is not None:
+                    log.info(
+                        "status %s: the same %s was converted before; that conversion is used",
+                        status,
+                        probed.mime_type,
+                        extra={"idMessage": status, "cached": True},
+                    )
                     return cached
             output = self._store.new_temp_path()
-            converted = await asyncio.to_thread(self.convert, tmp, probed, output)
+            started = self._converting[status] = time.monotonic()
+            try:
+                converted = await asyncio.to_thread(self.convert, tmp, probed, output)
+            finally:
+                self._converting.pop(status, None)
+            _log_converted(status, probed, converted, _ms(started))
             media_id, size = await asyncio.to_thread(self._store.put_file, converted.path)
         finally:
             tmp.unlink(missing_ok=True)
@@ -97,6 +127,12 @@ class MediaPreparer:
             await self._cache.put(source_key, media)
         return media
 
+    def converting(self) -> dict[str, float]:
+        """The conversions running now: for which status, and for how many seconds so far. A conversion
+        runs in a thread, which a stopping server waits for (within ``conversion_timeout_seconds``)."""
+        now = time.monotonic()
+        return {status: now - since for status, since in self._converting.items()}
+
     def convert(self, path: Path, probed: ProbeResult, dest: Path) -> Converted:
         """Make the probed file fit for a WhatsApp status, written to ``dest``; blocking, runs in a thread.
 
@@ -111,7 +147,8 @@ class MediaPreparer:
             digest = hashlib.file_digest(file, "sha256").hexdigest()
         return f"{digest}:{kind.value}:{self._conversion.version}"
 
-    async def _obtain(self, url: str, dest: Path) -> None:
+    async def _obtain(self, url: str, dest: Path) -> str:
+        """Put ``url``'s bytes in ``dest``; how they were got, for the log ("fetched", "read")."""
         local = await self._local_source(url)
         if local is None:
             await fetch_to_file(
@@ -124,7 +161,7 @@ class MediaPreparer:
                 total_timeout=self._total_timeout,
                 max_redirects=self._max_redirects,
             )
-            return
+            return "fetched"
         # Our own link: read the file directly instead of calling ourselves over HTTP (which the SSRF guard
         # would rightly refuse when the public URL is a loopback or private address).
         try:
@@ -134,3 +171,31 @@ class MediaPreparer:
             await asyncio.to_thread(shutil.copyfile, local, dest)
         except FileNotFoundError:
             raise MediaError(f"urlFile points at this server, but its file is gone: {url}") from None
+        return "read this server's own file of"
+
+
+def _ms(since: float) -> float:
+    return (time.monotonic() - since) * 1000
+
+
+def _log_converted(status: str, probed: ProbeResult, converted: Converted, ms: float) -> None:
+    fields: dict[str, object] = {
+        "idMessage": status,
+        "from": probed.mime_type,
+        "to": converted.mime_type,
+        "convertMs": round(ms, 1),
+    }
+    trimmed = ""
+    source, kept = converted.source_duration_seconds, converted.duration_seconds
+    if source is not None and kept is not None and source > kept + _TRIM_NOTICED_SECONDS:
+        trimmed = f"; trimmed {source:.0f} s → {kept:.0f} s"
+        fields |= {"sourceSeconds": round(source, 2), "keptSeconds": round(kept, 2)}
+    log.info(
+        "status %s: converted %s → %s in %.0f ms%s",
+        status,
+        probed.mime_type,
+        converted.mime_type,
+        ms,
+        trimmed,
+        extra=fields,
+    )

@@ -39,7 +39,7 @@ async def post_media(
     url = await media.store_file(
         ctx, path, path.name, instance_id=instance_id, keep_seconds=ctx.settings.journal_retention_seconds
     )
-    prepared = await ctx.preparer.prepare(url, path.name, kind)
+    prepared = await ctx.preparer.prepare(url, path.name, kind, status=f"incoming {path.name}")
     await ctx.prepared.record(prepared)
     payload: dict[str, Any] = {
         "typeMessage": TYPE_MESSAGE[prepared.kind],

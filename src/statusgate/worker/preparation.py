@@ -221,6 +221,13 @@ class Preparer:
                 )
                 return Prepared(row, None, None, now, retry_at=now + wait, owner=self.owner)
             if isinstance(exc, MediaError):
+                log.warning(
+                    "status %s of instance %s failed: %s",
+                    row.id_message,
+                    row.instance_id,
+                    exc.message,
+                    extra={"idMessage": row.id_message, "instance": row.instance_id},
+                )
                 return Prepared(row, None, exc.message, now, owner=self.owner)
             log.exception("preparing %s failed unexpectedly", row.id_message)
             failure = f"the file could not be prepared ({type(exc).__name__})"

@@ -104,6 +104,16 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._sweeper
         await self.commands.stop()
+        for status, seconds in self.ctx.preparer.converting().items():
+            # the status itself is prepared again by whoever takes it up; the thread cannot be cut short
+            log.info(
+                "stopping: waiting for the conversion of status %s to end (running for %.0f s; it is given "
+                "up after conversion_timeout_seconds = %g s)",
+                status,
+                seconds,
+                self.ctx.settings.conversion_timeout_seconds,
+                extra={"idMessage": status, "convertingSeconds": round(seconds, 1)},
+            )
         await self.dispatcher.stop()
         # handed back as soon as nothing is sent for them any more: other workers take them at once
         await self.ownership.stop()
@@ -148,6 +158,6 @@ class Worker:
         if file is None or row.kind is None:
             return None
         url, file_name = file
-        prepared = await self.ctx.preparer.prepare(url, file_name, MediaKind(row.kind))
+        prepared = await self.ctx.preparer.prepare(url, file_name, MediaKind(row.kind), status=row.id_message)
         await self.ctx.prepared.record(prepared)
         return prepared

@@ -193,6 +193,7 @@ class Sender:
             return time.time()
         # the fence goes along: a network that can (the sandbox) refuses a stale owner's post
         status = OutgoingStatus(head.id_message, head.post, media, fence=self._fence(head))
+        called = time.monotonic()
         try:
             async with asyncio.timeout(self.settings.engine_timeout_seconds):
                 outcome = await engine.send_status(instance_id, status, recipients)
@@ -219,11 +220,20 @@ class Sender:
         self.crash.reached("after_sent_commit")
         if revoke:
             await self._revoke_after_send(engine, head, list(outcome.recipients))
+        call_ms = (time.monotonic() - called) * 1000
         log.info(
-            "status %s of instance %s sent to %d recipients",
+            "status %s of instance %s sent to %d recipients in %.0f ms",
             head.id_message,
             instance_id,
             len(outcome.recipients),
+            call_ms,
+            extra={
+                "idMessage": head.id_message,
+                "instance": instance_id,
+                "recipients": len(outcome.recipients),
+                "sendMs": round(call_ms, 1),
+                "attempt": attempts,
+            },
         )
         return ended
 
