@@ -74,9 +74,9 @@ async def test_a_group_of_claims_takes_only_the_heads_still_held_and_still_ready
         lambda conn: outbox.transition(conn, moved.seq, StatusState.READY, StatusState.CLEARED, now)
     )
     claims = [
-        records.Claim(held, [ANN], [BOB], Fence(WORKER, lease_held), now, now + 60),
-        records.Claim(stale, [ANN], [], _stale(lease_stale), now, now + 60),
-        records.Claim(moved, [ANN], [], Fence(WORKER, lease_moved), now, now + 60),
+        records.Claim(held, [ANN], [BOB], Fence(WORKER, lease_held), now, 60),
+        records.Claim(stale, [ANN], [], _stale(lease_stale), now, 60),
+        records.Claim(moved, [ANN], [], Fence(WORKER, lease_moved), now, 60),
     ]
     assert await db.write(records.claim_many, claims) == [True, False, False]
     taken = await db.read(outbox.get, held.seq)
@@ -93,8 +93,8 @@ async def test_a_group_of_results_records_only_the_sends_still_held(core: Core) 
     db = core.ctx.db
     now = time.time()
     claims = [
-        records.Claim(first, [ANN, BOB], [], Fence(WORKER, lease_first), now, now + 60),
-        records.Claim(second, [ANN], [], Fence(WORKER, lease_second), now, now + 60),
+        records.Claim(first, [ANN, BOB], [], Fence(WORKER, lease_first), now, 60),
+        records.Claim(second, [ANN], [], Fence(WORKER, lease_second), now, 60),
     ]
     assert await db.write(records.claim_many, claims) == [True, True]
     ended = time.time()
@@ -124,7 +124,7 @@ async def test_a_batch_of_receipts_moves_each_recipient_forward_in_order_and_jou
     db = core.ctx.db
     now = time.time()
     assert await db.write(
-        records.claim_many, [records.Claim(head, [ANN, BOB], [], Fence(WORKER, lease), now, now + 60)]
+        records.claim_many, [records.Claim(head, [ANN, BOB], [], Fence(WORKER, lease), now, 60)]
     )
     await db.write(records.sent_many, [records.Sent(head, [ANN, BOB], now, Fence(WORKER, lease))])
     journaled_before = await db.read(notifications.count, head.instance_id)

@@ -248,9 +248,9 @@ async def test_a_stalled_preparation_does_not_record_over_the_worker_that_took_i
         await db.write(intake.enqueue_many, [new])
         [row] = await db.read(outbox.to_prepare, now, 10)
         # "a" claims it and stalls; its lease lapses and "b" takes the preparation over
-        assert await db.write(_claim, [row], "a", now, now - 1)
+        assert await db.write(_claim, [row], "a", now, -1)  # a lease already over, by the database's clock
         [orphan] = await db.read(outbox.to_prepare, time.time(), 10)
-        assert await db.write(_claim, [orphan], "b", time.time(), time.time() + 60)
+        assert await db.write(_claim, [orphan], "b", time.time(), 60)
         # "a" wakes up with a failure (its fetch timed out across the stall): not recorded
         await db.write(_record_prepared, [Prepared(row, None, "timed out", time.time(), owner="a")])
         assert (await db.read(outbox.get, row.seq)).state is StatusState.PREPARING  # type: ignore[union-attr]
@@ -286,7 +286,7 @@ async def test_preparation_claims_skip_statuses_another_worker_is_claiming(
         other = sa.create_engine(db.url)
         with other.connect() as conn, conn.begin():
             conn.execute(sa.select(statuses.c.seq).where(statuses.c.seq == first.seq).with_for_update())
-            claimed = await asyncio.wait_for(db.write(_claim, [first, second], "me", now, now + 60), 10)
+            claimed = await asyncio.wait_for(db.write(_claim, [first, second], "me", now, 60), 10)
         other.dispose()
         # not waited for: the locked one is left to the other worker, the free one is ours
         assert [row.seq for row in claimed] == [second.seq]
@@ -324,3 +324,33 @@ async def test_two_workers_storing_the_same_prepared_file_at_once_both_succeed(
             assert await core.ctx.db.read(media_store.get_media, row.media_id) is not None
         finally:
             engine.dispose()
+
+
+async def test_status_leases_run_on_the_database_clock_whatever_a_worker_clock_says(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """Workers on machines whose clocks disagree must agree on when a lease lapses: a worker whose clock is an
+    hour ahead neither takes over a preparation whose lease is running nor hands out a lease that is over."""
+    from statusgate.domain.models import MediaKind
+    from statusgate.domain.posts import MediaPost
+    from statusgate.store import intake, outbox
+    from statusgate.worker.preparation import _claim
+
+    async with _processes(make_settings(), 1) as ([core], _running):
+        db = core.ctx.db
+        created = await instances.create(core.ctx)
+        now = time.time()
+        post = MediaPost("http://127.0.0.1:9/p.jpg", "p.jpg", MediaKind.IMAGE)
+        await db.write(
+            intake.enqueue_many, [intake.NewStatus(created.id_instance, "3EB0CLOCKS", post, now, now + 7200)]
+        )
+        [row] = await db.read(outbox.to_prepare, now, 10)
+        slow = now - 3600  # the claiming worker's clock is an hour behind
+        [claimed] = await db.write(_claim, [row], "behind", slow, 60)
+        stored = await db.read(outbox.get, claimed.seq)
+        assert stored is not None and stored.lease_expires_at is not None
+        assert abs(stored.lease_expires_at - (time.time() + 60)) < 30  # not its clock's + 60
+        ahead = now + 3600  # another worker, its clock an hour ahead, sees the lease running
+        assert [r.seq for r in await db.read(outbox.to_prepare, ahead, 10)] == []
+        await db.write(outbox.renew_leases, "behind", [claimed.seq], -1)  # the lease is over
+        assert [r.seq for r in await db.read(outbox.to_prepare, slow, 10)] == [claimed.seq]

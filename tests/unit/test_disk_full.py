@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -164,9 +165,11 @@ async def test_only_leases_in_hand_are_renewed_and_a_waiting_status_is_not_prepa
 
     try:
         seqs = await db.write(setup)
-        await db.write(outbox.renew_leases, "me", [seqs[0]], 500.0)
+        await db.write(outbox.renew_leases, "me", [seqs[0]], 3600)
         leases = [row.lease_expires_at for row in await db.read(outbox.list_pending, 1, 10)]
-        assert leases == [500.0, 50.0, None]
+        # renewed by the database's clock: an hour from now
+        assert leases[0] is not None and abs(leases[0] - (time.time() + 3600)) < 60
+        assert leases[1:] == [50.0, None]
         # once its lease lapsed, the preparation whose task ended unrecorded is offered again
         assert [row.seq for row in await db.read(outbox.to_prepare, 100.0, 10)] == [seqs[1]]
         assert [row.seq for row in await db.read(outbox.to_prepare, 200.0, 10)] == [seqs[1], seqs[2]]

@@ -23,7 +23,7 @@ from statusgate.domain.states import (
     StatusState,
     check_transition,
 )
-from statusgate.store import notifications, posts
+from statusgate.store import clock, notifications, posts
 from statusgate.store.schema import PENDING_SQL, status_events, statuses
 
 
@@ -328,11 +328,12 @@ def to_prepare(conn: Connection, now: float, limit: int) -> list[StatusRow]:
     died (lease expired).
 
     Two queries on the (state, seq) index rather than one OR, which would scan the whole table. Only a
-    preparation that waits for disk space gives a queued status a ``not_before``.
+    preparation that waits for disk space gives a queued status a ``not_before``. ``now`` is the caller's
+    clock, for that retry time; whether a lease has expired is the database's clock's to say (every
+    worker's lease is counted on it, whatever machine it runs on).
     """
-    params = {"now": now, "limit": limit}
-    queued = conn.execute(_QUEUED_TO_PREPARE, params)
-    orphaned = conn.execute(_ORPHANED_PREPARATIONS, params)
+    queued = conn.execute(_QUEUED_TO_PREPARE, {"now": now, "limit": limit})
+    orphaned = conn.execute(_ORPHANED_PREPARATIONS, {"now": clock.now(conn), "limit": limit})
     rows = sorted(
         [row_from_db(r) for r in queued] + [row_from_db(r) for r in orphaned], key=lambda row: row.seq
     )
@@ -359,11 +360,12 @@ _ORPHANED_PREPARATIONS = (
 )
 
 
-def take_lease(conn: Connection, seq: int, state: StatusState, owner: str, now: float, until: float) -> bool:
-    """Take the lease on a status still in ``state`` whose lease is free, expired, or already ours."""
-    result = conn.execute(
-        _TAKE_LEASE, {"w_seq": seq, "w_state": state.value, "w_owner": owner, "w_now": now, "v_until": until}
-    )
+def take_lease(conn: Connection, seq: int, state: StatusState, owner: str, lease_seconds: float) -> bool:
+    """Take the lease on a status still in ``state`` whose lease is free, expired, or already ours, for
+    ``lease_seconds`` (leases are counted on the database's clock)."""
+    db_now = clock.now(conn)
+    values = {"w_seq": seq, "w_state": state.value, "w_owner": owner, "w_now": db_now}
+    result = conn.execute(_TAKE_LEASE, values | {"v_until": db_now + lease_seconds})
     return result.rowcount == 1
 
 
@@ -382,9 +384,11 @@ _TAKE_LEASE = (
 )
 
 
-def renew_leases(conn: Connection, owner: str, seqs: list[int], until: float) -> None:
-    """Extend ``owner``'s leases on ``seqs`` only: a lease whose work ended without a record then lapses,
-    and another worker takes the status up, instead of a heartbeat holding it for ever."""
+def renew_leases(conn: Connection, owner: str, seqs: list[int], lease_seconds: float) -> None:
+    """Extend ``owner``'s leases on ``seqs`` only, to ``lease_seconds`` from now by the database's clock: a
+    lease whose work ended without a record then lapses, and another worker takes the status up, instead
+    of a heartbeat holding it for ever."""
+    until = clock.now(conn) + lease_seconds
     for start in range(0, len(seqs), 500):
         conn.execute(
             statuses.update()

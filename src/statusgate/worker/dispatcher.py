@@ -292,9 +292,7 @@ class Dispatcher:
             if not in_hand:
                 continue
             try:
-                await self.db.write(
-                    outbox.renew_leases, self.owner, in_hand, time.time() + self.settings.lease_seconds
-                )
+                await self.db.write(outbox.renew_leases, self.owner, in_hand, self.settings.lease_seconds)
             except StorageFullError:
                 # the leases run out if this lasts: work still running is then taken up by another worker
                 log.warning("lease heartbeat: the disk is full")

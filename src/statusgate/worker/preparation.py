@@ -29,7 +29,7 @@ from statusgate.media.store import no_space_cause
 from statusgate.queue.crashpoints import CrashPoints
 from statusgate.queue.retry import next_wait
 from statusgate.settings import Settings
-from statusgate.store import outbox
+from statusgate.store import clock, outbox
 from statusgate.store.batch import Batcher
 from statusgate.store.db import Database
 from statusgate.store.outbox import StatusRow
@@ -120,10 +120,11 @@ _NO_LEASE = (("lease_owner", None), ("lease_expires_at", None))
 
 
 def _claim(
-    conn: sa.Connection, rows: list[StatusRow], owner: str, now: float, until: float
+    conn: sa.Connection, rows: list[StatusRow], owner: str, now: float, lease_seconds: float
 ) -> list[StatusRow]:
+    """``now`` stamps the moves; the leases run ``lease_seconds`` by the database's clock."""
     queued = [row for row in rows if row.state is StatusState.QUEUED]
-    lease = (("lease_owner", owner), ("lease_expires_at", until))
+    lease = (("lease_owner", owner), ("lease_expires_at", clock.now(conn) + lease_seconds))
     moves = [
         outbox.Move(row.seq, StatusState.QUEUED, StatusState.PREPARING, now, None, lease) for row in queued
     ]
@@ -135,7 +136,7 @@ def _claim(
         # PREPARING whose worker died (its lease expired): taken over one by one, it is rare
         if row.seq in won or (
             row.state is StatusState.PREPARING
-            and outbox.take_lease(conn, row.seq, StatusState.PREPARING, owner, now, until)
+            and outbox.take_lease(conn, row.seq, StatusState.PREPARING, owner, lease_seconds)
         ):
             claimed.append(row)
     return claimed
@@ -182,7 +183,7 @@ class Preparer:
         rows = [r for r in rows if r.seq not in self._running][:free]
         if not rows:
             return
-        claimed = await self.db.write(_claim, rows, self.owner, now, now + self.settings.lease_seconds)
+        claimed = await self.db.write(_claim, rows, self.owner, now, self.settings.lease_seconds)
         for row in claimed:
             task = asyncio.create_task(self._prepare(row), name=f"statusgate.prepare[{row.id_message}]")
             self._running[row.seq] = task

@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from statusgate.domain.models import Instance
 from statusgate.domain.ownership import Fence
 from statusgate.domain.states import StatusState
+from statusgate.store import clock, outbox, ownership
 from statusgate.store import instances as instance_store
-from statusgate.store import outbox, ownership
 from statusgate.store import recipients as recipient_store
 from statusgate.store.outbox import StatusRow
 from statusgate.store.schema import statuses
@@ -69,14 +69,17 @@ class Claim:
     recipients: list[str]
     skipped: list[str]
     fence: Fence
+    #: stamps the move (the journal's clock)
     now: float
-    until: float
+    #: how long the lease runs, by the database's clock
+    lease_seconds: float
 
 
 def claim_many(conn: sa.Connection, claims: Sequence[Claim]) -> list[bool]:
     """Each claim's head taken, or not (its lease is no longer ours, or the status moved meanwhile): many
     instances' claims in a few statements, whatever their number."""
     held = ownership.holding(conn, [claim.fence for claim in claims])
+    db_now = clock.now(conn)
     taken: dict[int, bool] = {}
     moves: list[tuple[int, outbox.Move]] = []
     for index, claim in enumerate(claims):
@@ -90,7 +93,7 @@ def claim_many(conn: sa.Connection, claims: Sequence[Claim]) -> list[bool]:
                 ("attempts", head.attempts + 1),
                 ("not_before", None),
                 ("lease_owner", claim.fence.owner),
-                ("lease_expires_at", claim.until),
+                ("lease_expires_at", db_now + claim.lease_seconds),
             )
             moves.append(
                 (
@@ -100,9 +103,7 @@ def claim_many(conn: sa.Connection, claims: Sequence[Claim]) -> list[bool]:
             )
         else:  # SENDING, left behind by a dead worker: same id, same recipients
             owner = claim.fence.owner
-            taken[index] = outbox.take_lease(
-                conn, head.seq, StatusState.SENDING, owner, claim.now, claim.until
-            )
+            taken[index] = outbox.take_lease(conn, head.seq, StatusState.SENDING, owner, claim.lease_seconds)
             if taken[index]:
                 outbox.update_fields(conn, head.seq, attempts=head.attempts + 1)
     moved = outbox.transition_many(conn, [move for _, move in moves])

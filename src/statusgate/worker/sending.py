@@ -158,9 +158,8 @@ class Sender:
                 )
                 return 0.0
             recipients, skipped = resolved.recipients, resolved.skipped
-        until = now + self.settings.lease_seconds
         if not await self._claims.submit(
-            records.Claim(head, recipients, skipped, self._fence(head), now, until)
+            records.Claim(head, recipients, skipped, self._fence(head), now, self.settings.lease_seconds)
         ):
             return None
         self._holding.add(head.seq)
