@@ -271,6 +271,19 @@ class Settings(BaseSettings):
         86_400, gt=0, description="How long undelivered notifications are kept."
     )
 
+    # --- metrics -----------------------------------------------------------------------------------------
+    metrics: Literal["on", "off"] = Field(
+        "on",
+        description="`/metrics` in Prometheus' text format on the api and worker roles (a worker's on "
+        "worker_port): queue depth by state, sends and preparations by outcome and how long they took, the "
+        "webhook backlog and failures, Green requests by method and code. No label names an instance.",
+    )
+    metrics_token: str = Field(
+        "",
+        description="When set, `/metrics` answers only a request with `Authorization: Bearer <this>` (401 "
+        "otherwise); empty leaves it open to whoever can reach the port.",
+    )
+
     # --- logs --------------------------------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO",

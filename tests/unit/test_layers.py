@@ -2,7 +2,7 @@
 
     composition (wiring, cli …) → api | worker → services → store | queue | media | engines | notify → domain
 
-with a few leaf modules (settings, errors, ids, redaction, logs) that any layer may use. Every import is
+with a few leaf modules (settings, errors, ids, redaction, logs, metrics) that any layer may use. Every import is
 counted, also those inside functions and under TYPE_CHECKING: a lazy import is still a dependency.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "statusgate"
 
 #: the leaf modules: they import nothing of the package but each other
-LEAVES = {"settings", "errors", "ids", "redaction", "logs"}
+LEAVES = {"settings", "errors", "ids", "redaction", "logs", "metrics"}
 LAYER = {
     "domain": 1,
     "store": 2,

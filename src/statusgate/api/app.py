@@ -17,7 +17,8 @@ from starlette.routing import BaseRoute, Route
 from statusgate.api.context import Call
 from statusgate.api.errors import api_error, engine_error, not_found, storage_full
 from statusgate.api.methods import EMPTY, METHODS
-from statusgate.api.middleware import GreenCors, InternalErrors, cors_origins
+from statusgate.api.metrics_page import metrics_routes
+from statusgate.api.middleware import GreenCors, InternalErrors, RequestCounts, cors_origins
 from statusgate.api.schemas import Schemas
 from statusgate.api.validation import wire_int
 from statusgate.errors import (
@@ -147,9 +148,10 @@ def build_app(ctx: ServiceContext, *, lifespan: Lifespan | None = None) -> Starl
         Route("/media/p/{media_id}/{file_name}", prepared_file, methods=["GET", "HEAD"]),
         Route("/media/{upload_id}/{file_name}", media_file, methods=["GET", "HEAD"]),
         Route("/health", health_page, methods=["GET"]),
+        *metrics_routes(ctx),
         Route("/{any:path}", preflight, methods=["OPTIONS"]),
     ]
-    middleware = [Middleware(InternalErrors)]
+    middleware = [Middleware(RequestCounts), Middleware(InternalErrors)]
     origins = cors_origins(settings.cors_allowed_origins)
     if origins:
         # without allowed origins CORS has nothing to add (``preflight`` answers every OPTIONS), so the

@@ -1,4 +1,5 @@
-"""The two ASGI layers around the routes: a last-resort 500 that keeps the connection, and CORS."""
+"""The ASGI layers around the routes: the requests counted for /metrics, a last-resort 500 that keeps the
+connection, and CORS."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from statusgate import metrics
 from statusgate.api.errors import error_body
+from statusgate.api.methods import METHODS
 from statusgate.redaction import redact_path
 
 log = logging.getLogger("statusgate.api")
@@ -48,6 +51,36 @@ class InternalErrors:
                 raise
             response = error_body(path, 500, "Internal Server Error")
             await response(scope, receive, send)
+
+
+class RequestCounts:
+    """Counts each Green request by method and the status code it was answered (``statusgate_http_requests``):
+    outermost, so the last-resort 500 is counted too. The label is the method's own name (any case in the
+    path counts as it), ``other`` for a method statusgate does not serve; never the instance or the token."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        label = _green_method(scope.get("path", "")) if scope["type"] == "http" else None
+        if label is None:
+            await self.app(scope, receive, send)
+            return
+
+        async def watch(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                metrics.HTTP_REQUESTS.labels(label, str(message["status"])).inc()
+            await send(message)
+
+        await self.app(scope, receive, watch)
+
+
+def _green_method(path: str) -> str | None:
+    parts = path.split("/", 3)
+    if len(parts) < 3 or not parts[1].startswith("waInstance"):
+        return None
+    method = METHODS.get(parts[2].lower())
+    return method.name if method is not None else "other"
 
 
 class GreenCors(CORSMiddleware):

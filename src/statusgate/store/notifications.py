@@ -301,6 +301,21 @@ def webhook_instances_with_pending(conn: Connection) -> list[int]:
     return [r.id_instance for r in rows if (r.settings or {}).get("webhookUrl")]
 
 
+def webhook_backlog(conn: Connection) -> int:
+    """How many notifications wait for instances that have a webhookUrl to send them to."""
+    pending = (
+        sa.select(notifications.c.instance_id, sa.func.count().label("waiting"))
+        .group_by(notifications.c.instance_id)
+        .subquery()
+    )
+    rows = conn.execute(
+        sa.select(instances.c.settings, pending.c.waiting).join(
+            pending, pending.c.instance_id == instances.c.id_instance
+        )
+    )
+    return sum(int(r.waiting) for r in rows if (r.settings or {}).get("webhookUrl"))
+
+
 def expire(conn: Connection, created_before: float) -> int:
     """Drop notifications nobody took within the retention (Green keeps them 24 h)."""
     return conn.execute(notifications.delete().where(notifications.c.created_at < created_before)).rowcount

@@ -7,7 +7,7 @@ compare-and-set on the old state (so two workers can never both win) and appends
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -445,6 +445,16 @@ def count_pending(conn: Connection, instance_id: int) -> int:
         .where(statuses.c.instance_id == instance_id, statuses.c.state.in_(_PENDING))
     )
     return int(count or 0)
+
+
+def count_by_state(conn: Connection, states: Collection[StatusState]) -> dict[StatusState, int]:
+    """How many statuses (of every instance) are in each of ``states``; a state with none is left out."""
+    rows = conn.execute(
+        sa.select(statuses.c.state, sa.func.count())
+        .where(statuses.c.state.in_([s.value for s in states]))
+        .group_by(statuses.c.state)
+    )
+    return {StatusState(state): int(count) for state, count in rows}
 
 
 def clearable(conn: Connection, instance_id: int) -> list[StatusRow]:

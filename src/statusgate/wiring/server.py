@@ -23,6 +23,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from statusgate.api.app import build_app
+from statusgate.api.metrics_page import metrics_routes
 from statusgate.services import health
 from statusgate.wiring.core import Core
 from statusgate.worker.role import Worker
@@ -73,4 +74,5 @@ def _worker_app(core: Core, lifespan: Any) -> Starlette:
         report |= {"role": "worker", "uptimeSeconds": round(time.time() - started, 1)}
         return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
 
-    return Starlette(routes=[Route("/health", health_page, methods=["GET"])], lifespan=lifespan)
+    routes = [Route("/health", health_page, methods=["GET"]), *metrics_routes(core.ctx)]
+    return Starlette(routes=routes, lifespan=lifespan)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from statusgate import metrics
 from statusgate.domain.models import PreparedMedia
 from statusgate.domain.states import StatusState
 from statusgate.errors import MediaError
@@ -202,6 +203,14 @@ class Preparer:
         self.on_done(row.instance_id)
 
     async def _attempt(self, row: StatusRow) -> Prepared:
+        started = time.monotonic()
+        result = await self._outcome(row)
+        metrics.PREPARATION_SECONDS.observe(time.monotonic() - started)
+        outcome = "prepared" if result.failure is None else "failed"
+        metrics.PREPARATIONS.labels("waiting" if result.retry_at is not None else outcome).inc()
+        return result
+
+    async def _outcome(self, row: StatusRow) -> Prepared:
         try:
             media = await self.prepare_media(row)
         except Exception as exc:

@@ -31,6 +31,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 
+from statusgate import metrics
 from statusgate.domain.models import DeliveryCheck, DeliveryState, EngineName, PreparedMedia
 from statusgate.domain.ownership import Fence, Lease
 from statusgate.domain.posts import OutgoingStatus
@@ -220,6 +221,8 @@ class Sender:
         if revoke:
             await self._revoke_after_send(engine, head, list(outcome.recipients))
         call_ms = (time.monotonic() - called) * 1000
+        metrics.SEND_SECONDS.observe(call_ms / 1000)
+        metrics.SENDS.labels("sent").inc()
         log.info(
             "status %s of instance %s sent to %d recipients in %.0f ms",
             head.id_message,
@@ -262,6 +265,7 @@ class Sender:
         """A later attempt that the engine's answer settles without sending; returns when it ended."""
         now = time.time()
         if check.state is DeliveryState.DELIVERED:
+            metrics.SENDS.labels("already_delivered").inc()
             sent_to = list(check.recipients) or recipients
             revoke = await self._record_sent(records.Sent(head, sent_to, now, self._fence(head)))
             if revoke:
@@ -298,6 +302,7 @@ class Sender:
             self._fence(head),
             ends_attempt=True,
         )
+        metrics.SENDS.labels("failed").inc()
         log.warning("status %s of instance %s failed: %s", head.id_message, head.instance_id, UNKNOWN_OUTCOME)
         return now
 
@@ -374,6 +379,7 @@ class Sender:
         ended, the wait or None). ``uncertain``: the status may have reached the network (the next attempt
         asks); should the policy give up, the description says so."""
         decision = self.retry_policy.decide(error, attempts)
+        metrics.SENDS.labels("failed" if decision.retry_in_seconds is None else "retry").inc()
         now = time.time()
         sending = dataclasses.replace(head, state=StatusState.SENDING)
         if decision.retry_in_seconds is None:

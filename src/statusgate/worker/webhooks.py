@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 import httpx
 
+from statusgate import metrics
 from statusgate.domain.models import Instance
 from statusgate.notify.client import WebhookResult, post_webhook
 from statusgate.services import notifications as notification_service
@@ -199,6 +200,7 @@ class WebhookSender:
                         await self.ctx.db.write(notifications.remove_many, instance.id_instance, delivered)
                         delivered = []
                     continue
+                metrics.WEBHOOK_FAILURES.inc()
                 retry = self.settings.webhook_retry_seconds * random.uniform(0.8, 1.2)
                 await self.ctx.db.write(
                     notifications.postpone,
