@@ -73,6 +73,8 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             "delay_default_ms": 500,
             "sandbox_reboot_seconds": 0.3,
             "public_url": "http://127.0.0.1:9",
+            # tests poll as fast as they like; the limits' own tests switch them on
+            "rate_limits": "off",
         }
         return Settings(**(values | overrides))
 

@@ -172,6 +172,8 @@ def base_env(data_dir: Path, **settings: Any) -> dict[str, str]:
         "poll_interval_seconds": 0.1,
         "delay_default_ms": 500,
         "sandbox_reboot_seconds": 0.5,
+        # tests and benches poll as fast as they like; the limits' own tests switch them on
+        "rate_limits": "off",
     }
     for key, value in (defaults | settings).items():
         env[f"STATUSGATE_{key.upper()}"] = str(value)

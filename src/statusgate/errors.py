@@ -8,6 +8,7 @@
     │   ├── UnauthorizedError         401 ``Unauthorized``: wrong token
     │   ├── NotFoundError             404 ``Not Found``: unknown method or wrong HTTP verb
     │   ├── PayloadTooLargeError      413 ``Payload Too Large``
+    │   ├── TooManyRequestsError      429 ``Too Many Requests``, with ``Retry-After``
     │   └── BadRequestError           400
     │       ├── ValidationError       400 ``Validation failed. Details: …``
     │       ├── NotAuthorizedError    400 ``instance is starting or not authorized``
@@ -61,6 +62,17 @@ class PayloadTooLargeError(ApiError):
     """Payload Too Large"""
 
     http_status = 413
+
+
+class TooManyRequestsError(ApiError):
+    """Too Many Requests"""
+
+    http_status = 429
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__()
+        #: whole seconds, as the Retry-After header carries them
+        self.retry_after_seconds = retry_after_seconds
 
 
 class BadRequestError(ApiError):

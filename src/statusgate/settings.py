@@ -6,6 +6,7 @@ is generated from this class by ``python -m statusgate settings-doc``.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Literal
 
@@ -271,6 +272,26 @@ class Settings(BaseSettings):
         86_400, gt=0, description="How long undelivered notifications are kept."
     )
 
+    # --- rate limits -------------------------------------------------------------------------------------
+    rate_limits: Literal["on", "off"] = Field(
+        "on",
+        description="Green's per-method limits, per instance (requests per second: sendMediaStatus 5, "
+        "getSettings 1, receiveNotification 100, …; docs/decisions.md lists them): over one, Green's 429 "
+        "with a whole-second Retry-After. Counted per API node, in memory (see rate_limit_api_nodes).",
+    )
+    rate_limit_overrides: str = Field(
+        "",
+        description="Changes to the limits, comma-separated: `method=N` (N requests per second per "
+        "instance, above 0) or `method=off`, e.g. `sendTextStatus=20,getSettings=off`; method names in any "
+        "case.",
+    )
+    rate_limit_api_nodes: int = Field(
+        1,
+        ge=1,
+        description="How many API nodes share the traffic: each allows this share of every limit, so "
+        "that the cluster as a whole holds Green's (with a balancer that spreads an instance's requests).",
+    )
+
     # --- metrics -----------------------------------------------------------------------------------------
     metrics: Literal["on", "off"] = Field(
         "on",
@@ -327,6 +348,12 @@ class Settings(BaseSettings):
         "", description="Test only: command prefix for engine processes, e.g. `unshare -n`."
     )
 
+    @field_validator("rate_limit_overrides")
+    @classmethod
+    def _overrides_parse(cls, value: str) -> str:
+        parse_rate_overrides(value)
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _log_level_in_any_case(cls, value: object) -> object:
@@ -369,3 +396,26 @@ class Settings(BaseSettings):
     @property
     def media_dir(self) -> Path:
         return self.data_dir / "media"
+
+
+def parse_rate_overrides(text: str) -> dict[str, float | None]:
+    """``rate_limit_overrides``: ``method=N`` (N requests per second, a number > 0) or ``method=off``,
+    comma-separated; method names in any case. ValueError, naming the item, for anything else."""
+    overrides: dict[str, float | None] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        method, sep, value = (piece.strip() for piece in item.partition("="))
+        if not sep or not method:
+            raise ValueError(f"{item!r} is not method=N or method=off")
+        if value.lower() == "off":
+            overrides[method.lower()] = None
+            continue
+        try:
+            rate = float(value)
+        except ValueError:
+            raise ValueError(f"{item!r}: {value!r} is not a number of requests per second") from None
+        if not math.isfinite(rate) or rate <= 0:
+            raise ValueError(f"{item!r}: the rate must be a number above 0")
+        overrides[method.lower()] = rate
+    return overrides

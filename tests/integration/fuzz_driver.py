@@ -410,6 +410,7 @@ async def run(seed: int, count: int) -> dict[str, Any]:
         poll_interval_seconds=0.05,
         delay_default_ms=500,
         sandbox_reboot_seconds=0.1,
+        rate_limits="off",  # every request is to reach validation
     )
     core = Core(settings, resolver=stub_resolver)
     config = uvicorn.Config(server_app(core), host="127.0.0.1", port=port, log_config=log_config())

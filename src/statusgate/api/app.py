@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -19,6 +20,7 @@ from statusgate.api.errors import api_error, engine_error, not_found, storage_fu
 from statusgate.api.methods import EMPTY, METHODS
 from statusgate.api.metrics_page import metrics_routes
 from statusgate.api.middleware import GreenCors, InternalErrors, RequestCounts, cors_origins
+from statusgate.api.rate_limits import RateLimiter
 from statusgate.api.schemas import Schemas
 from statusgate.api.validation import wire_int
 from statusgate.errors import (
@@ -33,6 +35,9 @@ from statusgate.services import health
 from statusgate.services import media as media_service
 from statusgate.services.context import ServiceContext
 from statusgate.services.instances import Authenticator
+from statusgate.settings import Settings, parse_rate_overrides
+
+log = logging.getLogger("statusgate.api")
 
 
 class _Json(JSONResponse):
@@ -84,6 +89,7 @@ class GreenRouter:
         self.auth = auth
         self.schemas = schemas
         self.fail_method = ctx.settings.test_fail_method.lower()
+        self.limiter = rate_limiter(ctx.settings)
 
     async def handle(self, request: Request) -> Response:
         params = request.path_params
@@ -92,6 +98,8 @@ class GreenRouter:
         method = METHODS.get(params["method"].lower())
         if method is None or request.method not in method.verbs or ("extra" in params) != method.takes_extra:
             raise NotFoundError()
+        if self.limiter is not None:
+            self.limiter.check(instance.id_instance, method.name)
         if method.status_method and not instance.status_access:
             raise ForbiddenError()
         if method.name.lower() == self.fail_method:
@@ -103,6 +111,21 @@ class GreenRouter:
         if result is EMPTY:
             return Response(status_code=200)
         return _Json(result)
+
+
+def rate_limiter(settings: Settings) -> RateLimiter | None:
+    """Green's limits from the method table, changed by ``rate_limit_overrides``; None when they are off."""
+    if settings.rate_limits == "off":
+        return None
+    limits = {m.name.lower(): m.rate_limit for m in METHODS.values() if m.rate_limit is not None}
+    for name, rate in parse_rate_overrides(settings.rate_limit_overrides).items():
+        if name not in METHODS:
+            log.warning("rate_limit_overrides names %r, a method statusgate does not serve: ignored", name)
+        elif rate is None:
+            limits.pop(name, None)
+        else:
+            limits[name] = rate
+    return RateLimiter(limits, api_nodes=settings.rate_limit_api_nodes)
 
 
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]

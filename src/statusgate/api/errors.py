@@ -8,7 +8,13 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from statusgate.errors import ApiError, EngineError, EnginePermanentError, StorageFullError
+from statusgate.errors import (
+    ApiError,
+    EngineError,
+    EnginePermanentError,
+    StorageFullError,
+    TooManyRequestsError,
+)
 from statusgate.redaction import redact_path
 
 log = logging.getLogger("statusgate.api")
@@ -34,7 +40,10 @@ def error_response(request: Request, status: int, message: str) -> JSONResponse:
 
 async def api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return error_response(request, exc.http_status, exc.message)
+    response = error_response(request, exc.http_status, exc.message)
+    if isinstance(exc, TooManyRequestsError):
+        response.headers["Retry-After"] = str(exc.retry_after_seconds)
+    return response
 
 
 async def engine_error(request: Request, exc: Exception) -> JSONResponse:

@@ -50,6 +50,8 @@ class Method:
     has_body: bool = False
     #: its URL has one more segment after the token (deleteNotification's receiptId)
     takes_extra: bool = False
+    #: Green's limit, requests per second per instance (contract §1.4); None: Green lists none
+    rate_limit: float | None = None
 
 
 def _json_body(call: Call) -> Any:
@@ -312,32 +314,34 @@ _POST = frozenset({"POST"})
 METHODS: dict[str, Method] = {
     m.name.lower(): m
     for m in (
-        Method("sendTextStatus", _POST, send_text_status, status_method=True, has_body=True),
-        Method("sendVoiceStatus", _POST, send_voice_status, status_method=True, has_body=True),
-        Method("sendMediaStatus", _POST, send_media_status, status_method=True, has_body=True),
-        Method("deleteStatus", _POST, delete_status, status_method=True, has_body=True),
-        Method("getOutgoingStatuses", _GET, get_outgoing_statuses, status_method=True),
-        Method("getIncomingStatuses", _GET, get_incoming_statuses, status_method=True),
-        Method("getStatusStatistic", _GET, get_status_statistic, status_method=True),
-        Method("showMessagesQueue", _GET, show_messages_queue),
+        Method("sendTextStatus", _POST, send_text_status, status_method=True, has_body=True, rate_limit=5),
+        Method("sendVoiceStatus", _POST, send_voice_status, status_method=True, has_body=True, rate_limit=5),
+        Method("sendMediaStatus", _POST, send_media_status, status_method=True, has_body=True, rate_limit=5),
+        Method("deleteStatus", _POST, delete_status, status_method=True, has_body=True, rate_limit=10),
+        Method("getOutgoingStatuses", _GET, get_outgoing_statuses, status_method=True, rate_limit=1),
+        Method("getIncomingStatuses", _GET, get_incoming_statuses, status_method=True, rate_limit=1),
+        Method("getStatusStatistic", _GET, get_status_statistic, status_method=True, rate_limit=1),
+        Method("showMessagesQueue", _GET, show_messages_queue, rate_limit=1),
         Method("getMessagesCount", _GET, get_messages_count),
-        Method("clearMessagesQueue", frozenset({"GET", "DELETE"}), clear_messages_queue),
-        Method("getStateInstance", _GET, get_state_instance),
-        Method("getSettings", _GET, get_settings),
-        Method("getWaSettings", _GET, get_wa_settings),
-        Method("setSettings", _POST, set_settings, has_body=True),
-        Method("qr", _GET, qr),
+        Method("clearMessagesQueue", frozenset({"GET", "DELETE"}), clear_messages_queue, rate_limit=1),
+        Method("getStateInstance", _GET, get_state_instance, rate_limit=1),
+        Method("getSettings", _GET, get_settings, rate_limit=1),
+        Method("getWaSettings", _GET, get_wa_settings, rate_limit=1),
+        Method("setSettings", _POST, set_settings, has_body=True, rate_limit=1),
+        Method("qr", _GET, qr, rate_limit=3),
         Method("getAuthorizationCode", _POST, get_authorization_code, has_body=True),
-        Method("logout", _GET, logout),
-        Method("reboot", _GET, reboot),
+        Method("logout", _GET, logout, rate_limit=1),
+        Method("reboot", _GET, reboot, rate_limit=1),
         Method("updateApiToken", _GET, update_api_token),
-        Method("getContacts", _GET, get_contacts),
+        Method("getContacts", _GET, get_contacts, rate_limit=1),
         Method("uploadFile", _POST, upload_file),
-        Method("receiveNotification", _GET, receive_notification),
-        Method("deleteNotification", frozenset({"DELETE"}), delete_notification, takes_extra=True),
+        Method("receiveNotification", _GET, receive_notification, rate_limit=100),
+        Method(
+            "deleteNotification", frozenset({"DELETE"}), delete_notification, takes_extra=True, rate_limit=100
+        ),
         Method("getWebhooksCount", _GET, get_webhooks_count),
         Method("clearWebhooksQueue", frozenset({"DELETE"}), clear_webhooks_queue),
-        Method("checkWhatsapp", _POST, check_whatsapp, has_body=True),
-        Method("getContactInfo", _POST, get_contact_info, has_body=True),
+        Method("checkWhatsapp", _POST, check_whatsapp, has_body=True, rate_limit=10),
+        Method("getContactInfo", _POST, get_contact_info, has_body=True, rate_limit=1),
     )
 }
