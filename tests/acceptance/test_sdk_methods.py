@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from PIL import Image
 
 from tests.acceptance.conftest import (
@@ -177,14 +178,19 @@ def test_text_and_voice_statuses_journals_and_delete(
 # --- queue ---------------------------------------------------------------------------------------------------
 
 
-def test_status_waits_in_the_queue_until_the_qr_is_scanned(
-    make_instance: Callable[..., Instance],
-    make_client: Callable[..., Any],
-    server: ServerProcess,
-    picture_url: str,
-) -> None:
+@pytest.fixture
+def unlinked(
+    make_instance: Callable[..., Instance], make_client: Callable[..., Any], server: ServerProcess
+) -> tuple[Instance, Any]:
+    """An instance whose phone is not linked yet (its statuses wait in the queue), and a client of it."""
     instance = make_instance(authorized=False)
-    api = make_client(instance.id, instance.token, server.url)
+    return instance, make_client(instance.id, instance.token, server.url)
+
+
+def test_status_waits_in_the_queue_until_the_qr_is_scanned(
+    unlinked: tuple[Instance, Any], server: ServerProcess, picture_url: str
+) -> None:
+    instance, api = unlinked
     assert state(api) == "notAuthorized"
     participants = [NAMED[0], UNNAMED, NOT_ON_WHATSAPP]
     id_message = send_status(api, picture_url, caption="later", participants=participants)
@@ -209,13 +215,9 @@ def test_status_waits_in_the_queue_until_the_qr_is_scanned(
 
 
 def test_clear_messages_queue_drops_what_has_not_been_sent(
-    make_instance: Callable[..., Instance],
-    make_client: Callable[..., Any],
-    server: ServerProcess,
-    picture_url: str,
+    unlinked: tuple[Instance, Any], server: ServerProcess, picture_url: str
 ) -> None:
-    instance = make_instance(authorized=False)
-    api = make_client(instance.id, instance.token, server.url)
+    instance, api = unlinked
     cleared = send_status(api, picture_url, caption="never seen")
     assert queue(api) == [
         {
@@ -250,13 +252,9 @@ def messages_count(api: Any) -> int:
 
 
 def test_messages_count_counts_the_queue(
-    make_instance: Callable[..., Instance],
-    make_client: Callable[..., Any],
-    server: ServerProcess,
-    picture_url: str,
+    unlinked: tuple[Instance, Any], server: ServerProcess, picture_url: str
 ) -> None:
-    instance = make_instance(authorized=False)
-    api = make_client(instance.id, instance.token, server.url)
+    instance, api = unlinked
     assert messages_count(api) == 0
     for n in range(3):
         send_status(api, picture_url, caption=f"waiting {n}")
