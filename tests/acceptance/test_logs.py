@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.acceptance.conftest import ALL, NAMED, Instance, server_in, statistic
@@ -87,3 +88,33 @@ def test_warning_level_leaves_the_lifecycle_out(
     assert " INFO " not in output, output[-2000:]
     # the server's start and every request would have been an INFO line
     assert f"status {broken.data['idMessage']} of instance" in output and " WARNING " in output
+
+
+def test_a_stopping_server_says_which_conversion_it_waits_for(tmp_path: Path, files: FileServer) -> None:
+    from tests.mediagen import noise_frames, write_video
+
+    # MPEG-4 Part 2 is re-encoded to H.264: a few seconds of work for this machine, time to stop meanwhile
+    video = write_video(
+        tmp_path / "long.mp4",
+        container="mp4",
+        video_codec="mpeg4",
+        seconds=60,
+        width=640,
+        height=360,
+        fps=25,
+        frames=noise_frames(640, 360, 8),
+    )
+    url = files.add("/long.mp4", video.read_bytes(), "video/mp4")
+    env = base_env(tmp_path / "data")
+    server = server_in(ALL, env, tmp_path / "server.log").start()
+    try:
+        created = cli_json(server.env, "instance", "create", "--authorized")
+        path = f"/waInstance{created['idInstance']}/sendMediaStatus/{created['apiTokenInstance']}"
+        answer = httpx.post(server.url + path, json={"urlFile": url, "fileName": "long.mp4"}, timeout=30)
+        id_message = answer.json()["idMessage"]
+        wait_for(lambda: f"status {id_message}: fetched" in server.output(), what="the fetch logged")
+        assert server.terminate(timeout=120) in (0, -15)
+    finally:
+        server.kill()
+    output = server.output()
+    assert f"stopping: waiting for the conversion of status {id_message} to end" in output, output[-3000:]
