@@ -106,26 +106,29 @@ async def test_checkpoints_handed_to_the_writer_thread_leave_every_connection_us
     assert len(await db.read(names)) == 2 * _INLINE_CHECKPOINT_EVERY + 3
 
 
-async def test_a_batcher_with_patience_waits_on_the_loop_for_a_lock_released_soon(
-    db: Database, tmp_path: Path
+@pytest.mark.parametrize(
+    ("patience", "written_by"),
+    [
+        # the writer thread would have waited too; on the loop, the group is written the moment the lock is
+        # free
+        (20.0, "the loop"),
+        # out of patience long before the lock is released: the writer thread waits for it instead
+        (0.05, "the writer thread"),
+    ],
+)
+async def test_a_batcher_waits_on_the_loop_for_a_lock_held_elsewhere_as_long_as_its_patience(
+    db: Database, tmp_path: Path, patience: float, written_by: str
 ) -> None:
     db.write_inline(put, ["first"])
     other = holder(tmp_path)
-    asyncio.get_running_loop().call_later(0.2, other.execute, "ROLLBACK")
-    batcher: Batcher[str, str] = Batcher(db, put, "test", inline=True, lock_patience=20)
-    # the writer thread would have waited too; on the loop, the group is written the moment the lock is free
-    assert await asyncio.wait_for(batcher.submit("waited"), 30) == threading.current_thread().name
+    asyncio.get_running_loop().call_later(0.5, other.execute, "ROLLBACK")
+    batcher: Batcher[str, str] = Batcher(db, put, "test", inline=True, lock_patience=patience)
+    thread = await asyncio.wait_for(batcher.submit("waited"), 30)
+    if written_by == "the loop":
+        assert thread == threading.current_thread().name
+    else:
+        assert thread.startswith("statusgate-db-write")
     assert await db.read(names) == ["first", "waited"]
-
-
-async def test_a_batcher_out_of_patience_hands_the_group_to_the_writer_thread(
-    db: Database, tmp_path: Path
-) -> None:
-    db.write_inline(put, ["first"])
-    other = holder(tmp_path)
-    asyncio.get_running_loop().call_later(1.0, other.execute, "ROLLBACK")
-    batcher: Batcher[str, str] = Batcher(db, put, "test", inline=True, lock_patience=0.05)
-    assert (await asyncio.wait_for(batcher.submit("waited"), 30)).startswith("statusgate-db-write")
 
 
 async def test_inline_groups_are_bounded_and_the_loop_runs_between_them(db: Database) -> None:
