@@ -1,7 +1,7 @@
 """Check a built wheel holds what an install needs (run by ``make test``): ``python tests/check_wheel.py WHEEL``.
 
 The license, the type marker, the Alembic migrations (store/migrate.py finds them next to itself: env.py, the
-script template and every revision), and no file the source tree lacks.
+script template and every revision), Swagger UI's files, and no file the source tree lacks.
 """
 
 from __future__ import annotations
@@ -25,6 +25,16 @@ def problems(wheel: Path) -> list[str]:
     if "License-Expression: Apache-2.0" not in meta_text:
         found.append("METADATA lacks 'License-Expression: Apache-2.0'")
     required = ["statusgate/py.typed", "statusgate/store/migrations/script.py.mako"]
+    # /docs serves these from the package
+    swagger_ui = (
+        "index.html",
+        "initializer.js",
+        "swagger-ui-bundle.js",
+        "swagger-ui.css",
+        "LICENSE",
+        "NOTICE",
+    )
+    required += [f"statusgate/api/swagger_ui/{name}" for name in swagger_ui]
     migrations = sorted((PACKAGE / "store" / "migrations").rglob("*.py"))
     required += [str(p.relative_to(PACKAGE.parent)) for p in migrations]
     found += [f"{name} is missing" for name in required if name not in names]
@@ -45,7 +55,7 @@ def main(argv: list[str]) -> int:
     for problem in found:
         print(f"{wheel.name}: {problem}", file=sys.stderr)
     if not found:
-        print(f"{wheel.name}: LICENSE, py.typed and the migrations are in the wheel")
+        print(f"{wheel.name}: LICENSE, py.typed, the migrations and Swagger UI are in the wheel")
     return 1 if found else 0
 
 

@@ -96,6 +96,18 @@ class Settings(BaseSettings):
     )
     prepare_concurrency: int = Field(2, ge=1, description="Statuses whose media is prepared at once.")
     upload_retention_seconds: float = Field(1_296_000, gt=0, description="How long uploadFile links live.")
+    receive_timeout_min_seconds: int = Field(
+        5,
+        ge=0,
+        description="The smallest `receiveTimeout` receiveNotification takes (Green: 5); shorter asks are a 400.",
+    )
+    receive_timeout_max_seconds: int = Field(
+        60,
+        ge=0,
+        description="The longest `receiveTimeout` receiveNotification takes (Green: 60): lower it when a proxy "
+        "in front of statusgate ends idle requests sooner. Without `receiveTimeout` a request waits 5 s, or "
+        "the nearest bound.",
+    )
     journal_retention_seconds: float = Field(
         2_592_000, gt=0, description="How long outgoing/incoming status journals are kept."
     )
@@ -293,6 +305,11 @@ class Settings(BaseSettings):
     )
 
     # --- metrics -----------------------------------------------------------------------------------------
+    api_docs: Literal["on", "off"] = Field(
+        "on",
+        description="`/openapi.json` (OpenAPI 3.1 of the Green methods this server answers, with its own limits) "
+        "and `/docs` (Swagger UI, served from the package: no network needed) on the api role.",
+    )
     metrics: Literal["on", "off"] = Field(
         "on",
         description="`/metrics` in Prometheus' text format on the api and worker roles (a worker's on "
@@ -363,6 +380,15 @@ class Settings(BaseSettings):
     @classmethod
     def _log_format_in_any_case(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _receive_bounds_in_order(self) -> Settings:
+        if self.receive_timeout_min_seconds > self.receive_timeout_max_seconds:
+            raise ValueError(
+                f"receive_timeout_min_seconds ({self.receive_timeout_min_seconds}) must not exceed "
+                f"receive_timeout_max_seconds ({self.receive_timeout_max_seconds})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _margin_within_lease(self) -> Settings:

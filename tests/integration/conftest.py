@@ -25,6 +25,7 @@ _REFUSED_BEFORE_THE_STORE = "the request is refused before the store is asked: t
 
 #: tests (a module, or ``module::test``) that run on SQLite only, with the reason
 SQLITE_ONLY: dict[str, str] = {
+    "test_openapi.py": "the document and the pages are made from the settings and the package: no database",
     "test_whatsapp_engine.py": "the whatsapp engine's child processes and session files: no database",
     "test_whatsapp_offline.py": "the whatsapp engine's child processes without a network: no database",
     "test_whatsapp_gateway.py": "the whatsapp engine's child processes behind the gateway; the queue, "

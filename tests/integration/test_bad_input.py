@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -415,6 +416,40 @@ async def test_upload_multipart_with_extra_plain_fields(gw: Gateway) -> None:
     assert response.status_code == 200, response.text
     served = await gw.client.get(httpx.URL(response.json()["urlFile"]).raw_path.decode())
     assert served.content == b"\x00\x01payload"
+
+
+async def test_upload_multipart_with_non_latin1_header_bytes(gw: Gateway) -> None:
+    """Raw UTF-8 in a part's headers (a field name, a file name) is taken as it came: schemathesis found a
+    500 here, when the header was decoded as UTF-8 and the parser turned it back into Latin-1."""
+    id_instance, token = await gw.create_instance()
+    boundary = "b0undary"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="y\u0096\U00094c94"\r\n\r\n{{}}\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="f\u00eate \U0001f389.jpg"\r\n'
+        f"Content-Type: image/jpeg\r\n\r\npayload\r\n--{boundary}--\r\n"
+    ).encode()
+    response = await gw.client.post(
+        gw.path(id_instance, token, "uploadFile"),
+        content=body,
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert response.status_code == 200, response.text
+    link = httpx.URL(response.json()["urlFile"])
+    assert unquote(link.raw_path.decode()).endswith("/f\u00eate \U0001f389.jpg"), link
+    served = await gw.client.get(link.raw_path.decode())
+    assert served.content == b"payload"
+
+
+async def test_upload_refuses_an_empty_file(gw: Gateway) -> None:
+    id_instance, token = await gw.create_instance()
+    path = gw.path(id_instance, token, "uploadFile")
+    raw = await gw.client.post(path, content=b"", headers={"Content-Type": "image/jpeg"})
+    assert (
+        green_error(raw, 400)["message"]
+        == "Validation failed. Details: 'file' is required: the body is empty"
+    )
+    form = await gw.client.post(path, files={"file": ("a.jpg", b"", "image/jpeg")})
+    assert "'file' is required: the body is empty" in green_error(form, 400)["message"]
 
 
 async def test_upload_refuses_forms_without_exactly_one_file(gw: Gateway) -> None:

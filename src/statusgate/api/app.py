@@ -8,6 +8,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+from pydantic import TypeAdapter
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import Middleware
@@ -16,8 +17,9 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from statusgate.api.context import Call
+from statusgate.api.docs_pages import docs_routes
 from statusgate.api.errors import api_error, engine_error, not_found, storage_full
-from statusgate.api.methods import EMPTY, METHODS
+from statusgate.api.methods import METHODS
 from statusgate.api.metrics_page import metrics_routes
 from statusgate.api.middleware import GreenCors, InternalErrors, RequestCounts, cors_origins
 from statusgate.api.rate_limits import RateLimiter
@@ -87,15 +89,21 @@ class GreenRouter:
     def __init__(self, ctx: ServiceContext, auth: Authenticator, schemas: Schemas) -> None:
         self.ctx = ctx
         self.auth = auth
-        self.schemas = schemas
         self.fail_method = ctx.settings.test_fail_method.lower()
         self.limiter = rate_limiter(ctx.settings)
+        self.bodies = {key: m.body(schemas) if m.body else None for key, m in METHODS.items()}
+        self.declared = {key: frozenset(p.name for p in m.query) for key, m in METHODS.items()}
+        # every answer leaves through its method's shape: checked, then serialised from the checked value
+        self.answers: dict[str, TypeAdapter[Any]] = {
+            key: TypeAdapter(m.response) for key, m in METHODS.items() if m.response is not None
+        }
 
     async def handle(self, request: Request) -> Response:
         params = request.path_params
         instance = await self.auth.instance(params["id_instance"])
         self.auth.check_token(instance, params["token"])
-        method = METHODS.get(params["method"].lower())
+        key = params["method"].lower()
+        method = METHODS.get(key)
         if method is None or request.method not in method.verbs or ("extra" in params) != method.takes_extra:
             raise NotFoundError()
         if self.limiter is not None:
@@ -105,12 +113,17 @@ class GreenRouter:
         if method.name.lower() == self.fail_method:
             raise RuntimeError(f"test fault in {method.name} (the test_fail_method setting)")
         limit = self.ctx.settings.max_body_bytes
-        body = await _read_body(request, limit) if method.has_body else b""
-        call = Call(self.ctx, self.auth, self.schemas, instance, request, body, params.get("extra"))
+        model = self.bodies[key]
+        body = await _read_body(request, limit) if model is not None else b""
+        call = Call(
+            self.ctx, self.auth, instance, request, body, model, self.declared[key], params.get("extra")
+        )
         result = await method.handler(call)
-        if result is EMPTY:
+        answer = self.answers.get(key)
+        if answer is None:
             return Response(status_code=200)
-        return _Json(result)
+        # non-ASCII is kept as is, as in Green's bodies
+        return Response(answer.dump_json(answer.validate_python(result)), media_type="application/json")
 
 
 def rate_limiter(settings: Settings) -> RateLimiter | None:
@@ -172,6 +185,7 @@ def build_app(ctx: ServiceContext, *, lifespan: Lifespan | None = None) -> Starl
         Route("/media/{upload_id}/{file_name}", media_file, methods=["GET", "HEAD"]),
         Route("/health", health_page, methods=["GET"]),
         *metrics_routes(ctx),
+        *docs_routes(settings),
         Route("/{any:path}", preflight, methods=["OPTIONS"]),
     ]
     middleware = [Middleware(RequestCounts), Middleware(InternalErrors)]

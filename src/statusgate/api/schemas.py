@@ -90,29 +90,58 @@ def _chat_id(value: str) -> str:
     return value
 
 
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in word)
+
+
+def _file_name_pattern(extensions: frozenset[str]) -> str:
+    """What the validator takes, for the OpenAPI document (JSON Schema patterns have no ignore-case flag)."""
+    return r"^[^/\\]*\.(" + "|".join(_any_case(e) for e in sorted(extensions)) + ")$"
+
+
+# The validators above say what is wrong in Green's words; these tell the OpenAPI document the same rules
+CHAT_ID_SCHEMA = Field(
+    json_schema_extra={"pattern": "^" + CHAT_ID.pattern + "$", "examples": ["79001234567@c.us"]}
+)
+URL_SCHEMA = Field(json_schema_extra={"pattern": r"^[Hh][Tt][Tt][Pp][Ss]?://\S{2,}$"})
+COLOUR_SCHEMA = Field(json_schema_extra={"pattern": "^" + COLOUR.pattern + "$", "examples": ["#228B22"]})
+FONT_SCHEMA = Field(json_schema_extra={"enum": list(FONTS)})
+YES_NO_SCHEMA = Field(json_schema_extra={"enum": ["yes", "no"]})
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class _AtLeastOneKey(_Strict):
+    # every field is optional, but an empty object is refused ("'value' must have at least 1 key")
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
 
 
 class Schemas:
     def __init__(self, settings: Settings) -> None:
         s = settings
-        participant = Annotated[str, AfterValidator(_chat_id)]
+        participant = Annotated[str, AfterValidator(_chat_id), CHAT_ID_SCHEMA]
         participants = Annotated[list[participant], Field(max_length=s.max_participants)]
 
-        url_file = Annotated[str, Field(min_length=1, max_length=s.max_url_chars), AfterValidator(_http_url)]
+        url_file = Annotated[
+            str, Field(min_length=1, max_length=s.max_url_chars), AfterValidator(_http_url), URL_SCHEMA
+        ]
 
-        def file_name(check: Callable[[str], str]) -> Any:
+        def file_name(check: Callable[[str], str], extensions: frozenset[str]) -> Any:
             return Annotated[
-                str, Field(min_length=1, max_length=s.max_file_name_chars), AfterValidator(check)
+                str,
+                Field(min_length=1, max_length=s.max_file_name_chars),
+                AfterValidator(check),
+                Field(json_schema_extra={"pattern": _file_name_pattern(extensions)}),
             ]
 
-        colour = Annotated[str, AfterValidator(_colour)]
+        colour = Annotated[str, AfterValidator(_colour), COLOUR_SCHEMA]
         self.send_media_status: type[BaseModel] = create_model(
             "SendMediaStatus",
             __base__=_Strict,
             urlFile=(url_file, ...),
-            fileName=(file_name(_media_file_name), ...),
+            fileName=(file_name(_media_file_name, MEDIA_EXTENSIONS), ...),
             caption=(
                 Annotated[str, Field(max_length=s.max_caption_chars), AfterValidator(_no_bom)] | None,
                 None,
@@ -127,14 +156,14 @@ class Schemas:
                 ...,
             ),
             backgroundColor=(colour | None, None),
-            font=(Annotated[str, AfterValidator(_font)] | None, None),
+            font=(Annotated[str, AfterValidator(_font), FONT_SCHEMA] | None, None),
             participants=(participants | None, None),
         )
         self.send_voice_status: type[BaseModel] = create_model(
             "SendVoiceStatus",
             __base__=_Strict,
             urlFile=(url_file, ...),
-            fileName=(file_name(_voice_file_name), ...),
+            fileName=(file_name(_voice_file_name, VOICE_EXTENSIONS), ...),
             backgroundColor=(colour | None, None),
             participants=(participants | None, None),
         )
@@ -155,20 +184,24 @@ class Schemas:
         )
         settings_fields[DELAY_KEY] = (Annotated[int, Field(ge=s.delay_min_ms, le=s.delay_max_ms)], None)
         for switch in Switch:
-            settings_fields[switch.value] = (Annotated[str, AfterValidator(_yes_no)], None)
+            settings_fields[switch.value] = (Annotated[str, AfterValidator(_yes_no), YES_NO_SCHEMA], None)
         for key in READ_ONLY_KEYS:
             settings_fields[key] = (Any, None)
-        self.set_settings: type[BaseModel] = create_model("SetSettings", __base__=_Strict, **settings_fields)
+        self.set_settings: type[BaseModel] = create_model(
+            "SetSettings", __base__=_AtLeastOneKey, **settings_fields
+        )
 
         self.check_whatsapp: type[BaseModel] = create_model(
             "CheckWhatsapp",
-            __base__=_Strict,
+            __base__=_AtLeastOneKey,
             phoneNumber=(Annotated[int, Field(ge=10_000, le=9_999_999_999_999_999)] | None, None),
-            chatId=(Annotated[str, AfterValidator(_chat_id)] | None, None),
+            chatId=(Annotated[str, AfterValidator(_chat_id), CHAT_ID_SCHEMA] | None, None),
             force=(bool | None, None),
         )
         self.get_contact_info: type[BaseModel] = create_model(
-            "GetContactInfo", __base__=_Strict, chatId=(Annotated[str, AfterValidator(_chat_id)], ...)
+            "GetContactInfo",
+            __base__=_Strict,
+            chatId=(Annotated[str, AfterValidator(_chat_id), CHAT_ID_SCHEMA], ...),
         )
         # international digits without + or 00, as Green's own example (an integer)
         self.get_authorization_code: type[BaseModel] = create_model(

@@ -96,7 +96,9 @@ class MultipartUpload:
 
         def header_end() -> None:
             name = self._field.decode("latin-1").strip().lower()
-            self._headers[name] = self._value.decode("utf-8", "replace").strip()
+            # latin-1 keeps every byte as it came (parse_options_header turns the value back into bytes that
+            # way); the file name is decoded as UTF-8 once it is out of the header
+            self._headers[name] = self._value.decode("latin-1").strip()
             self._field = self._value = b""
 
         def headers_finished() -> None:

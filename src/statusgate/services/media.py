@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from statusgate.errors import MediaError, PayloadTooLargeError
+from statusgate.errors import MediaError, PayloadTooLargeError, ValidationError
 from statusgate.media.kinds import extension_of, mime_for_extension
 from statusgate.media.links import MediaLinks
 from statusgate.media.store import MediaStore, translating_no_space
@@ -156,6 +156,9 @@ async def _upload(ctx: ServiceContext, instance_id: int, incoming: IncomingFile)
                     await asyncio.to_thread(out.write, b"".join(pending))
                     pending, pending_size = [], 0
             await asyncio.to_thread(out.write, b"".join(pending))
+        if size == 0:
+            # an empty file can be no status: refused now rather than as a failed status later
+            raise ValidationError("'file' is required: the body is empty")
         mime_type = incoming.mime_type
         name = safe_file_name(incoming.file_name, mime_type)
         mime = mime_type if mime_type and mime_type != "application/octet-stream" else None
