@@ -25,12 +25,14 @@ _NUMBER = re.compile(r"[0-9]{1,20}")
 _PLAIN_QUERY_VALUE = re.compile(r"[A-Za-z0-9_.:@-]{0,31}")
 #: user:password@ in any URL (a database URL in an error, say)
 _URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)[^@\s/]*@")
+#: the files statusgate serves under a fixed name (/openapi.json, Swagger UI's under /docs): no token is one
+PUBLIC_FILE_NAMES = frozenset({"openapi.json", "swagger-ui-bundle.js", "swagger-ui.css", "initializer.js"})
 #: a path inside free text: a slash, then anything up to whitespace or a quote
 _PATH_IN_TEXT = re.compile(r"/[^\s\"'<>]*")
 
 
 def _safe_segment(segment: str, under_media: bool) -> bool:
-    if not segment or _WORD.fullmatch(segment) or _NUMBER.fullmatch(segment):
+    if not segment or _WORD.fullmatch(segment) or _NUMBER.fullmatch(segment) or segment in PUBLIC_FILE_NAMES:
         return True
     if _INSTANCE_SEGMENT.fullmatch(segment):
         return True

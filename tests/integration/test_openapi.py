@@ -9,8 +9,10 @@ import typing
 from typing import Any
 
 from statusgate.api import responses
+from statusgate.api.docs_pages import ASSETS
 from statusgate.api.methods import METHODS
 from statusgate.domain.instance_settings import InstanceSettings, Switch
+from statusgate.redaction import PUBLIC_FILE_NAMES
 from statusgate.services.account import settings_view
 from tests.conftest import Gateway
 
@@ -133,6 +135,8 @@ async def test_swagger_ui_is_served_from_the_package(start_gateway: Any, make_se
         assert asset.headers["content-type"].split(";")[0] in ("text/javascript", "text/css")
         assert asset.headers["x-content-type-options"] == "nosniff"
         assert b"sourceMappingURL" not in asset.content[-300:]
+    # the access log shows the assets' names (redaction keeps only names it knows)
+    assert set(ASSETS) <= PUBLIC_FILE_NAMES
     initializer = (await gw.client.get("/docs/initializer.js")).text
     assert 'url: "openapi.json"' in initializer and "validatorUrl: null" in initializer
     for name in ("README.md", "LICENSE", "index.html", "..%2F..%2Fapp.py", "nothing.js"):

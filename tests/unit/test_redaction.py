@@ -41,6 +41,11 @@ def test_paths_lose_their_token() -> None:
         ("/media/AbC_d-9/holiday.jpg", "/media/AbC_d-9/holiday.jpg"),
         (f"/media/{TOKEN}/x.jpg", "/media/***/x.jpg"),
         (f"/media/p/{'a' * 64}/x.jpg", "/media/p/***/x.jpg"),
+        # the files served under fixed names are shown; nothing else like them
+        ("/openapi.json", "/openapi.json"),
+        ("/docs/swagger-ui.css", "/docs/swagger-ui.css"),
+        ("/docs/swagger-ui.css.map", "/docs/***"),
+        (f"/docs/{TOKEN}.css", "/docs/***"),
     ],
 )
 def test_every_path_shape_loses_the_token(path: str, shown: str) -> None:

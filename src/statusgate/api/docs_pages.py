@@ -14,8 +14,9 @@ from statusgate.errors import NotFoundError
 from statusgate.settings import Settings
 
 _SWAGGER_UI = Path(__file__).parent / "swagger_ui"
-#: what /docs/ serves; nothing else in the folder is reachable
-_ASSETS = {
+#: what /docs/ serves; nothing else in the folder is reachable (their names are in
+#: redaction.PUBLIC_FILE_NAMES, so the access log shows them)
+ASSETS = {
     "swagger-ui-bundle.js": "text/javascript",
     "swagger-ui.css": "text/css",
     "initializer.js": "text/javascript",
@@ -40,7 +41,7 @@ def docs_routes(settings: Settings) -> list[BaseRoute]:
 
     async def docs_asset(request: Request) -> Response:
         name = request.path_params["asset"]
-        media_type = _ASSETS.get(name)
+        media_type = ASSETS.get(name)
         if media_type is None:
             raise NotFoundError()
         return FileResponse(_SWAGGER_UI / name, media_type=media_type, headers=_HEADERS)
