@@ -44,14 +44,15 @@ async def test_series_move_with_requests_sends_and_preparations(
     )
     await poll(lambda: statistic(gw, id_instance, token, id_message), what="sent")
 
+    # the sender counts its send once it resumes after the commit the statistic shows, so the counters are
+    # polled too
+    counted = ('statusgate_preparations_total{outcome="failed"}', 'statusgate_sends_total{outcome="sent"}')
+
     async def moved() -> str | None:
         after = await scrape(gw)
-        done = value(after, 'statusgate_preparations_total{outcome="failed"}') > value(
-            before, 'statusgate_preparations_total{outcome="failed"}'
-        )
-        return after if done else None
+        return after if all(value(after, series) > value(before, series) for series in counted) else None
 
-    after = await poll(moved, what="the failed preparation counted")
+    after = await poll(moved, what="the send and the failed preparation counted")
 
     def grew(series: str, by: float = 1) -> bool:
         return value(after, series) - value(before, series) >= by
