@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck bench clean libmagic postgres
+.PHONY: run test lint typecheck bench clean libmagic postgres baileys
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ postgres:
 	    exit 1; \
 	  fi; }
 
+# the baileys engine's Node packages, from the pinned lockfile, into this machine's engines_dir (a no-op when
+# this release's are there); the tests use them offline
+baileys: $(VENV)/.installed-test
+	$(BIN)/statusgate engines install baileys
+
 run: $(VENV)/.installed
 	$(BIN)/statusgate demo
 
@@ -52,7 +57,7 @@ typecheck: $(VENV)/.installed-test
 
 # the wheel is built as `pip install statusgate` would (isolated: the declared setuptools bound), its build
 # directory kept out of the tree (a stale build/lib would leak into it), and checked by tests/check_wheel.py
-test: libmagic postgres lint typecheck
+test: libmagic postgres baileys lint typecheck
 	@wheels=$$(mktemp -d) && trap 'rm -rf "$$wheels"' EXIT && \
 	  printf '[build]\nbuild_base = %s/build\n' "$$wheels" > "$$wheels/setup.cfg" && \
 	  DIST_EXTRA_CONFIG="$$wheels/setup.cfg" $(BIN)/python -m pip wheel --quiet --no-deps -w "$$wheels" . && \

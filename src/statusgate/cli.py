@@ -14,7 +14,7 @@ from typing import Any, NoReturn, TextIO, TypeVar
 import sqlalchemy as sa
 from pydantic import ValidationError as PydanticValidationError
 
-from statusgate import serving
+from statusgate import cli_engines, serving
 from statusgate.cli_errors import CliError, database_file, first_line, shown_url, storage_message, unwritable
 from statusgate.domain.models import EngineName
 from statusgate.engines.sandbox_network import FAULT_MODES, Arrivals, ImportedContact, SandboxError
@@ -368,6 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     command(commands, "demo", cmd_demo, "serve with a ready sandbox instance named demo", all_settings=True)
     command(commands, "settings-doc", cmd_settings_doc, "print docs/settings.md")
     command(commands, "migrate", cmd_migrate, "upgrade the database to this release's schema, then exit")
+    cli_engines.add_commands(commands, _settings, lambda p: _add_setting_flags(p, ["engines_dir"]))
 
     instance = commands.add_parser("instance", help="manage instances").add_subparsers(
         dest="instance_command", required=True, metavar="ACTION"

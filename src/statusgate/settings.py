@@ -7,6 +7,7 @@ is generated from this class by ``python -m statusgate settings-doc``.
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -21,6 +22,12 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("./data"), description="SQLite database, media files and engine sessions.")
     database_url: str = Field(
         "", description="SQLAlchemy URL of the database; empty means SQLite in the data dir."
+    )
+    engines_dir: Path | None = Field(
+        None,
+        description="Where `statusgate engines install` puts what an engine needs beside Python (the baileys "
+        "engine's Node packages): a directory of this machine, not the shared data dir. Empty means "
+        "`$XDG_DATA_HOME/statusgate/engines`, else `~/.local/share/statusgate/engines`.",
     )
     sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
         "NORMAL",
@@ -405,6 +412,13 @@ class Settings(BaseSettings):
         if self.lease_margin_seconds is None:
             return self.lease_seconds / 6
         return self.lease_margin_seconds
+
+    @property
+    def effective_engines_dir(self) -> Path:
+        if self.engines_dir is not None:
+            return self.engines_dir
+        base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+        return Path(base) / "statusgate" / "engines"
 
     @property
     def effective_public_url(self) -> str:
