@@ -20,7 +20,7 @@ from typing import Any
 
 from statusgate.domain.states import InstanceState
 from statusgate.engines.whatsapp import files
-from statusgate.engines.whatsapp.process import ChildProcess, ChildStartError
+from statusgate.engines.whatsapp.process import ChildProcess, ChildStartError, whatsapp_child
 from statusgate.engines.whatsapp.protocol import (
     PROTOCOL_VERSION,
     TRANSIENT,
@@ -136,7 +136,9 @@ class Account:
             if child is self.child:
                 self._on_exit(code)
 
-        child = ChildProcess(self.instance_id, prefix=self.limits.prefix, on_event=on_event, on_exit=on_exit)
+        child = whatsapp_child(
+            self.instance_id, prefix=self.limits.prefix, on_event=on_event, on_exit=on_exit
+        )
         self.child = child
         self.pairing = pair
         hello = Hello(

@@ -1,273 +1,48 @@
-"""One engine child process seen from the server: spawn, handshake, requests with ids, events, death.
-
-A dying child never raises into its callers: every request still waiting gets a ``Response`` of kind
-:data:`DIED` (with the exit code), so the caller decides what the death means for its request.
-"""
+"""The whatsapp engine's child processes: ``python -m statusgate.engines.whatsapp.child``, supervised by the
+engine-neutral ``sidecar.process``."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
-from statusgate.engines.whatsapp.protocol import (
-    MAX_LINE_BYTES,
-    TRANSIENT,
-    Envelope,
-    Event,
-    Fatal,
-    Hello,
-    ProtocolError,
-    Request,
-    Response,
-    SendStatus,
-    Shutdown,
-    Welcome,
-    decode,
-    encode,
-    is_event,
+from statusgate.engines.sidecar.framing import Response
+from statusgate.engines.sidecar.process import DIED, ChildKind, ChildProcess, ChildStartError
+from statusgate.engines.whatsapp.protocol import CODEC, Event, Fatal, SendStatus, Shutdown, is_event
+
+__all__ = ["DIED", "ChildProcess", "ChildStartError", "in_flight", "whatsapp_child"]
+
+CHILD_MODULE = "statusgate.engines.whatsapp.child"
+
+_KIND = ChildKind(
+    codec=CODEC,
+    is_event=is_event,
+    fatal_reason=lambda frame: frame.reason if isinstance(frame, Fatal) else None,
+    shutdown=Shutdown(),
 )
 
-#: server-side error kind: the child exited before answering
-DIED = "died"
-CHILD_MODULE = "statusgate.engines.whatsapp.child"
-#: longest child stderr line relayed to the log
-MAX_LOG_LINE = 2000
+
+def whatsapp_child(
+    instance_id: int,
+    *,
+    prefix: Sequence[str] = (),
+    on_event: Callable[[Event], None],
+    on_exit: Callable[[int], None],
+) -> ChildProcess:
+    return ChildProcess(
+        f"whatsapp[{instance_id}]",
+        [*prefix, sys.executable, "-m", CHILD_MODULE],
+        _KIND,
+        log=logging.getLogger(f"statusgate.engine.whatsapp.{instance_id}"),
+        on_event=on_event,
+        on_exit=on_exit,
+    )
 
 
-class ChildStartError(Exception):
-    """The child could not be started or refused the Hello."""
-
-
-@dataclass
-class _Pending:
-    request: Request
-    future: asyncio.Future[Response]
-    #: called with the response (or the DIED response) even when the caller stopped waiting
-    on_response: Callable[[Response], None] | None
-
-
-class ChildProcess:
-    def __init__(
-        self,
-        instance_id: int,
-        *,
-        prefix: Sequence[str] = (),
-        on_event: Callable[[Event], None],
-        on_exit: Callable[[int], None],
-    ) -> None:
-        self.instance_id = instance_id
-        self.command = [*prefix, sys.executable, "-m", CHILD_MODULE]
-        self.on_event = on_event
-        self.on_exit = on_exit
-        self.log = logging.getLogger(f"statusgate.engine.whatsapp.{instance_id}")
-        self.returncode: int | None = None
-        self._proc: asyncio.subprocess.Process | None = None
-        self._pending: dict[int, _Pending] = {}
-        self._next_id = 1
-        self._tasks: list[asyncio.Task[None]] = []
-        self._exited = asyncio.Event()
-
-    @property
-    def alive(self) -> bool:
-        return self._proc is not None and self.returncode is None
-
-    @property
-    def pid(self) -> int | None:
-        return None if self._proc is None else self._proc.pid
-
-    async def start(self, hello: Hello, timeout: float) -> Welcome:
-        try:
-            self._proc = await asyncio.create_subprocess_exec(
-                *self.command,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                limit=MAX_LINE_BYTES + 1,
-                # its own session: a Ctrl+C meant for the server does not kill it mid-send; the server
-                # stops it, and it exits by itself when the server's end of the pipe closes
-                start_new_session=True,
-            )
-        except OSError as exc:
-            raise ChildStartError(f"cannot start the engine process: {exc}") from exc
-        self._tasks.append(
-            asyncio.create_task(self._relay_stderr(), name=f"whatsapp.stderr[{self.instance_id}]")
-        )
-        try:
-            async with asyncio.timeout(timeout):
-                await self._write(encode(hello))
-                envelope = await self._read_envelope()
-        except TimeoutError:
-            self.kill()
-            await self._reap()
-            raise ChildStartError(f"the engine process did not start within {timeout:g} s") from None
-        except (ProtocolError, ConnectionError) as exc:
-            self.kill()
-            await self._reap()
-            raise ChildStartError(f"the engine process failed to start: {exc}") from None
-        first = None if envelope is None else envelope.frame
-        if isinstance(first, Welcome):
-            self._tasks.append(
-                asyncio.create_task(self._read_loop(), name=f"whatsapp.reader[{self.instance_id}]")
-            )
-            return first
-        self.kill()
-        await self._reap()
-        if isinstance(first, Fatal):
-            raise ChildStartError(first.reason)
-        code = self.returncode
-        raise ChildStartError(
-            f"the engine process exited ({code}) before answering"
-            if first is None
-            else f"unexpected {first!r}"
-        )
-
-    async def request(
-        self, request: Request, timeout: float, *, on_response: Callable[[Response], None] | None = None
-    ) -> Response:
-        """Send a request and wait for its answer; on timeout a request with ``on_response`` stays in
-        flight (see :meth:`in_flight`), the others are forgotten."""
-        future = await self.submit(request, on_response=on_response)
-        return await self.wait(future, timeout)
-
-    async def submit(
-        self, request: Request, *, on_response: Callable[[Response], None] | None = None
-    ) -> asyncio.Future[Response]:
-        future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
-        if not self.alive:
-            future.set_result(
-                Response(ok=False, error="the engine process is not running", error_kind=TRANSIENT)
-            )
-            return future
-        request_id = self._next_id
-        self._next_id += 1
-        pending = _Pending(request, future, on_response)
-        self._pending[request_id] = pending
-        try:
-            await self._write(encode(request, request_id))
-        except ConnectionError:
-            # the child is dying: the reader resolves the request as DIED when it sees the exit
-            self.log.debug("request %s not written: the engine process is gone", request_id)
-        if on_response is None:
-            future.add_done_callback(lambda _f: self._pending.pop(request_id, None))
-        return future
-
-    async def wait(self, future: asyncio.Future[Response], timeout: float) -> Response:
-        # shielded: a caller giving up (its own timeout, cancellation) leaves the request to finish
-        async with asyncio.timeout(timeout):
-            return await asyncio.shield(future)
-
-    def in_flight(self, message_id: str) -> asyncio.Future[Response] | None:
-        """The unanswered send of this status, if any."""
-        for pending in self._pending.values():
-            request = pending.request
-            if (
-                isinstance(request, SendStatus)
-                and request.message_id == message_id
-                and not pending.future.done()
-            ):
-                return pending.future
-        return None
-
-    async def stop(self, timeout: float) -> None:
-        """Ask the child to exit; kill it if it has not within ``timeout``."""
-        if self.alive:
-            with contextlib.suppress(ConnectionError):
-                await self._write(encode(Shutdown(), 0))
-            try:
-                async with asyncio.timeout(timeout):
-                    await self._exited.wait()
-            except TimeoutError:
-                self.log.warning("engine process %s did not exit within %g s: killed", self.pid, timeout)
-                self.kill()
-        await self._reap()
-
-    def kill(self) -> None:
-        if self._proc is not None and self._proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self._proc.kill()
-
-    # --- plumbing --------------------------------------------------------------------------------------------
-
-    async def _write(self, data: bytes) -> None:
-        assert self._proc is not None and self._proc.stdin is not None
-        if self._proc.stdin.is_closing():
-            raise ConnectionResetError("the engine process' stdin is closed")
-        self._proc.stdin.write(data)
-        await self._proc.stdin.drain()
-
-    async def _read_envelope(self) -> Envelope | None:
-        assert self._proc is not None and self._proc.stdout is not None
-        try:
-            line = await self._proc.stdout.readline()
-        except ValueError as exc:  # asyncio's "separator not found, chunk exceed the limit"
-            raise ProtocolError(str(exc)) from exc
-        return decode(line) if line else None
-
-    async def _read_loop(self) -> None:
-        try:
-            while (envelope := await self._read_envelope()) is not None:
-                frame = envelope.frame
-                if isinstance(frame, Response):
-                    self._answer(envelope.id, frame)
-                elif is_event(frame):
-                    self.on_event(frame)
-                else:
-                    self.log.warning("unexpected frame from the engine process: %r", frame)
-        except ProtocolError as exc:
-            self.log.error("engine process broke the protocol (%s): killed", exc)
-            self.kill()
-        except Exception:
-            self.log.exception("reading from the engine process failed: killed")
-            self.kill()
-        code = await self._wait_exit()
-        for request_id in list(self._pending):
-            self._answer(
-                request_id,
-                Response(ok=False, error=f"the engine process exited ({code})", error_kind=DIED),
-            )
-        self.on_exit(code)
-
-    def _answer(self, request_id: int | None, response: Response) -> None:
-        pending = self._pending.pop(request_id, None) if request_id is not None else None
-        if pending is None:
-            return  # an answer nobody waits for (Shutdown, or a forgotten request)
-        if pending.on_response is not None:
-            try:
-                pending.on_response(response)
-            except Exception:
-                self.log.exception("response hook failed")
-        if not pending.future.done():
-            pending.future.set_result(response)
-
-    async def _wait_exit(self) -> int:
-        assert self._proc is not None
-        code = await self._proc.wait()
-        self.returncode = code
-        self._exited.set()
-        return code
-
-    async def _relay_stderr(self) -> None:
-        assert self._proc is not None and self._proc.stderr is not None
-        while True:
-            try:
-                line = await self._proc.stderr.readline()
-            except ValueError:
-                continue  # an overlong line: skip it
-            if not line:
-                return
-            text = line.decode(errors="replace").rstrip()
-            if text:
-                self.log.info("%s", text[:MAX_LOG_LINE])
-
-    async def _reap(self) -> None:
-        if self._proc is not None and self.returncode is None:
-            await self._wait_exit()
-        for task in self._tasks:
-            if task is asyncio.current_task():
-                continue
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(asyncio.shield(task), 5)
+def in_flight(child: ChildProcess, message_id: str) -> asyncio.Future[Response] | None:
+    """The unanswered send of this status, if any."""
+    return child.in_flight(
+        lambda request: isinstance(request, SendStatus) and request.message_id == message_id
+    )

@@ -1,4 +1,4 @@
-"""The wire between the server and a WhatsApp engine child: typed frames as JSON lines.
+"""The whatsapp engine's frames on the child wire (the framing, JSON lines, is ``engines.sidecar.framing``).
 
 One frame per line, ``{"v": 1, "t": "<type>", "id": <int|null>, "d": {fields}}``:
 
@@ -14,23 +14,36 @@ Only the standard library is used: both sides import this module, and the server
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import types
 import typing
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from statusgate.engines.sidecar.framing import (
+    MAX_LINE_BYTES,
+    PERMANENT,
+    TRANSIENT,
+    UNCERTAIN,
+    Codec,
+    Envelope,
+    ProtocolError,
+    Response,
+    Welcome,
+    from_dict,
+)
+
+__all__ = [
+    "MAX_LINE_BYTES",
+    "PERMANENT",
+    "TRANSIENT",
+    "UNCERTAIN",
+    "Envelope",
+    "ProtocolError",
+    "Response",
+    "Welcome",
+    "from_dict",
+]
 
 PROTOCOL_VERSION = 1
-
-#: a line longer than this is a protocol error (a runaway child must not exhaust the server's memory)
-MAX_LINE_BYTES = 4 * 1024 * 1024
-
-T = TypeVar("T")
-
-
-class ProtocolError(Exception):
-    """A frame that does not follow this module's rules."""
 
 
 # --- handshake -----------------------------------------------------------------------------------------------
@@ -49,12 +62,6 @@ class Hello:
     #: ``module:callable`` building the client instead of ``neonize.client.NewClient`` (tests only)
     client_factory: str = ""
     log_level: str = "INFO"
-
-
-@dataclass(frozen=True)
-class Welcome:
-    version: int
-    pid: int
 
 
 # --- requests and their results ------------------------------------------------------------------------------
@@ -166,22 +173,6 @@ Request = Contacts | CheckNumbers | SendStatus | Revoke | PairPhone | Logout | S
 REQUEST_TYPES: tuple[type, ...] = typing.get_args(Request)
 
 
-#: a failed request: nothing happened, trying again may work
-TRANSIENT = "transient"
-#: a failed request: nothing happened, trying again cannot help
-PERMANENT = "permanent"
-#: a failed send: WhatsApp may or may not have published the status
-UNCERTAIN = "uncertain"
-
-
-@dataclass(frozen=True)
-class Response:
-    ok: bool
-    result: dict[str, Any] = field(default_factory=dict)
-    error: str = ""
-    error_kind: str = ""
-
-
 # --- events (child → server, unsolicited) --------------------------------------------------------------------
 
 
@@ -276,7 +267,6 @@ Event = (
 
 _FRAMES: tuple[type, ...] = (
     Hello,
-    Welcome,
     Contacts,
     CheckNumbers,
     SendStatus,
@@ -284,7 +274,6 @@ _FRAMES: tuple[type, ...] = (
     PairPhone,
     Logout,
     Shutdown,
-    Response,
     QrCode,
     Paired,
     Connected,
@@ -296,7 +285,7 @@ _FRAMES: tuple[type, ...] = (
     Incoming,
     Fatal,
 )
-_BY_NAME: dict[str, type] = {cls.__name__: cls for cls in _FRAMES}
+CODEC = Codec(PROTOCOL_VERSION, _FRAMES)
 EVENT_TYPES: tuple[type, ...] = typing.get_args(Event)
 
 
@@ -308,90 +297,13 @@ def is_request(frame: object) -> typing.TypeGuard[Request]:
     return isinstance(frame, REQUEST_TYPES)
 
 
-@dataclass(frozen=True)
-class Envelope:
-    frame: Any
-    id: int | None = None
-
-
 def encode(frame: Any, id: int | None = None) -> bytes:
     """One line (newline included)."""
-    name = type(frame).__name__
-    if _BY_NAME.get(name) is not type(frame):
-        raise ProtocolError(f"not a protocol frame: {frame!r}")
-    body = {"v": PROTOCOL_VERSION, "t": name, "id": id, "d": dataclasses.asdict(typing.cast(Any, frame))}
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+    return CODEC.encode(frame, id)
 
 
 def decode(line: bytes) -> Envelope:
-    if len(line) > MAX_LINE_BYTES:
-        raise ProtocolError(f"frame of {len(line)} bytes is over the limit")
-    try:
-        body = json.loads(line)
-    except ValueError as exc:
-        raise ProtocolError(f"not JSON: {line[:200]!r}") from exc
-    if not isinstance(body, dict) or body.get("v") != PROTOCOL_VERSION:
-        raise ProtocolError(f"not a version {PROTOCOL_VERSION} frame: {line[:200]!r}")
-    cls = _BY_NAME.get(str(body.get("t")))
-    if cls is None:
-        raise ProtocolError(f"unknown frame type {body.get('t')!r}")
-    frame_id = body.get("id")
-    if frame_id is not None and (not isinstance(frame_id, int) or isinstance(frame_id, bool)):
-        raise ProtocolError(f"bad frame id {frame_id!r}")
-    return Envelope(from_dict(cls, body.get("d")), frame_id)
-
-
-def from_dict(cls: type[T], data: Any) -> T:
-    """Build a frame dataclass from JSON data, checking every field's type."""
-    return typing.cast(T, _convert(cls, data, cls.__name__))
-
-
-def _convert(tp: Any, value: Any, where: str) -> Any:
-    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        if not isinstance(value, dict):
-            raise ProtocolError(f"{where}: expected an object")
-        hints = typing.get_type_hints(tp)
-        known = {f.name: f for f in dataclasses.fields(tp)}
-        unknown = set(value) - set(known)
-        if unknown:
-            raise ProtocolError(f"{where}: unknown fields {sorted(unknown)}")
-        kwargs = {
-            name: _convert(hints[name], value[name], f"{where}.{name}") for name in known if name in value
-        }
-        try:
-            return tp(**kwargs)
-        except TypeError as exc:
-            raise ProtocolError(f"{where}: {exc}") from None
-    origin = typing.get_origin(tp)
-    if origin is list:
-        if not isinstance(value, list):
-            raise ProtocolError(f"{where}: expected a list")
-        (item,) = typing.get_args(tp)
-        return [_convert(item, v, f"{where}[]") for v in value]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ProtocolError(f"{where}: expected an object")
-        return value
-    if origin in (typing.Union, types.UnionType):
-        for option in typing.get_args(tp):
-            try:
-                return _convert(option, value, where)
-            except ProtocolError:
-                continue
-        raise ProtocolError(f"{where}: unexpected {value!r}")
-    if tp is Any:
-        return value
-    if tp is type(None):
-        if value is not None:
-            raise ProtocolError(f"{where}: expected null")
-        return None
-    if tp is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if tp in (int, float) and isinstance(value, bool):
-        raise ProtocolError(f"{where}: expected a number")
-    if tp in (str, int, float, bool) and isinstance(value, tp):
-        return value
-    raise ProtocolError(f"{where}: expected {getattr(tp, '__name__', tp)}, got {type(value).__name__}")
+    return CODEC.decode(line)
 
 
 def result_of(request: Request, response: Response) -> Any:

@@ -19,7 +19,7 @@ from statusgate.domain.models import DeliveryCheck, DeliveryState, SendOutcome
 from statusgate.domain.posts import MediaPost, OutgoingStatus, TextPost, VoicePost
 from statusgate.engines.whatsapp.account import Account
 from statusgate.engines.whatsapp.files import Intents
-from statusgate.engines.whatsapp.process import DIED
+from statusgate.engines.whatsapp.process import DIED, in_flight
 from statusgate.engines.whatsapp.protocol import (
     PERMANENT,
     TRANSIENT,
@@ -99,7 +99,7 @@ class Sends:
         known = await asyncio.to_thread(store.get, message_id)
         if known is not None and known.wa_message_id:
             return SendOutcome(())  # published already: never a second time
-        future = account.child.in_flight(message_id) if account.child is not None else None
+        future = in_flight(account.child, message_id) if account.child is not None else None
         if known is not None and future is None:
             raise EnginePermanentError(CUT_OFF)
         if future is None:
@@ -155,7 +155,7 @@ class Sends:
         if message_id in self._starting or message_id in self._recordings:
             return True
         child = account.child if account is not None else None
-        return child is not None and child.in_flight(message_id) is not None
+        return child is not None and in_flight(child, message_id) is not None
 
     async def delivered(self, account: Account | None, instance_id: int, message_id: str) -> DeliveryCheck:
         """From the intents: WhatsApp's id recorded, delivered (who got it: the receipts tell); an attempt
