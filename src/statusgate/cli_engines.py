@@ -5,21 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from typing import Any
 
+from statusgate.cli_common import add_setting_flags, settings_from
 from statusgate.cli_errors import CliError
 from statusgate.engines.baileys import install as baileys_install
-from statusgate.settings import Settings
 
 #: the engines with something to install; sandbox and whatsapp come whole with pip
 INSTALLABLE = ("baileys",)
 
-SettingsOf = Callable[[argparse.Namespace], Settings]
 
-
-def cmd_install(args: argparse.Namespace, settings_of: SettingsOf) -> None:
-    engines_dir = settings_of(args).effective_engines_dir
+def cmd_install(args: argparse.Namespace) -> None:
+    engines_dir = settings_from(args).effective_engines_dir
     if not args.force and baileys_install.state(engines_dir) is baileys_install.InstallState.READY:
         print(f"baileys: already installed in {baileys_install.install_path(engines_dir)}")
         return
@@ -32,8 +29,8 @@ def cmd_install(args: argparse.Namespace, settings_of: SettingsOf) -> None:
     print(f"baileys: installed in {where}")
 
 
-def cmd_status(args: argparse.Namespace, settings_of: SettingsOf) -> None:
-    engines_dir = settings_of(args).effective_engines_dir
+def cmd_status(args: argparse.Namespace) -> None:
+    engines_dir = settings_from(args).effective_engines_dir
     found = {
         "baileys": {
             "state": baileys_install.state(engines_dir).value,
@@ -47,9 +44,7 @@ def cmd_status(args: argparse.Namespace, settings_of: SettingsOf) -> None:
         print(f"{name}: {about['state']} ({about['path']})")
 
 
-def add_commands(
-    commands: Any, settings_of: SettingsOf, add_flags: Callable[[argparse.ArgumentParser], None]
-) -> None:
+def add_commands(commands: Any) -> None:
     engines = commands.add_parser(
         "engines", help="install what an engine needs on this machine"
     ).add_subparsers(dest="engines_command", required=True, metavar="ACTION")
@@ -57,10 +52,10 @@ def add_commands(
     p: argparse.ArgumentParser = engines.add_parser("install", help=helps, description=helps)
     p.add_argument("engine", choices=INSTALLABLE)
     p.add_argument("--force", action="store_true", help="install again even if this release's is there")
-    add_flags(p)
-    p.set_defaults(handler=lambda args: cmd_install(args, settings_of))
+    add_setting_flags(p, ["engines_dir"])
+    p.set_defaults(handler=cmd_install)
     helps = "whether each engine's packages are installed here, and for this release"
     p = engines.add_parser("status", help=helps, description=helps)
     p.add_argument("--json", action="store_true")
-    add_flags(p)
-    p.set_defaults(handler=lambda args: cmd_status(args, settings_of))
+    add_setting_flags(p, ["engines_dir"])
+    p.set_defaults(handler=cmd_status)

@@ -17,7 +17,7 @@ from statusgate.domain.posts import OutgoingStatus, TextPost
 from statusgate.errors import EngineTransientError
 from statusgate.services import instances
 from statusgate.settings import Settings
-from statusgate.store import clock, notifications, ownership, workers
+from statusgate.store import clock, notifications, ownership, status_leases, workers
 from statusgate.store.db import Database
 from statusgate.wiring.core import Core
 from statusgate.worker.ownership import Ownership
@@ -246,10 +246,10 @@ async def test_a_stalled_preparation_does_not_record_over_the_worker_that_took_i
         post = MediaPost("http://127.0.0.1:9/p.jpg", "p.jpg", MediaKind.IMAGE)
         new = intake.NewStatus(created.id_instance, "3EB0PREPARED", post, now, now + 3600)
         await db.write(intake.enqueue_many, [new])
-        [row] = await db.read(outbox.to_prepare, now, 10)
+        [row] = await db.read(status_leases.to_prepare, now, 10)
         # "a" claims it and stalls; its lease lapses and "b" takes the preparation over
         assert await db.write(_claim, [row], "a", now, -1)  # a lease already over, by the database's clock
-        [orphan] = await db.read(outbox.to_prepare, time.time(), 10)
+        [orphan] = await db.read(status_leases.to_prepare, time.time(), 10)
         assert await db.write(_claim, [orphan], "b", time.time(), 60)
         # "a" wakes up with a failure (its fetch timed out across the stall): not recorded
         await db.write(_record_prepared, [Prepared(row, None, "timed out", time.time(), owner="a")])
@@ -266,7 +266,7 @@ async def test_preparation_claims_skip_statuses_another_worker_is_claiming(
 
     from statusgate.domain.models import MediaKind
     from statusgate.domain.posts import MediaPost
-    from statusgate.store import intake, outbox
+    from statusgate.store import intake
     from statusgate.store.schema import statuses
     from statusgate.worker.preparation import _claim
 
@@ -281,7 +281,7 @@ async def test_preparation_claims_skip_statuses_another_worker_is_claiming(
             for n, post in enumerate(posts)
         ]
         await db.write(intake.enqueue_many, new)
-        first, second = await db.read(outbox.to_prepare, now, 10)
+        first, second = await db.read(status_leases.to_prepare, now, 10)
         # another worker's claim is under way on the first status: its row is locked until that commits
         other = sa.create_engine(db.url)
         with other.connect() as conn, conn.begin():
@@ -344,13 +344,13 @@ async def test_status_leases_run_on_the_database_clock_whatever_a_worker_clock_s
         await db.write(
             intake.enqueue_many, [intake.NewStatus(created.id_instance, "3EB0CLOCKS", post, now, now + 7200)]
         )
-        [row] = await db.read(outbox.to_prepare, now, 10)
+        [row] = await db.read(status_leases.to_prepare, now, 10)
         slow = now - 3600  # the claiming worker's clock is an hour behind
         [claimed] = await db.write(_claim, [row], "behind", slow, 60)
         stored = await db.read(outbox.get, claimed.seq)
         assert stored is not None and stored.lease_expires_at is not None
         assert abs(stored.lease_expires_at - (time.time() + 60)) < 30  # not its clock's + 60
         ahead = now + 3600  # another worker, its clock an hour ahead, sees the lease running
-        assert [r.seq for r in await db.read(outbox.to_prepare, ahead, 10)] == []
-        await db.write(outbox.renew_leases, "behind", [claimed.seq], -1)  # the lease is over
-        assert [r.seq for r in await db.read(outbox.to_prepare, slow, 10)] == [claimed.seq]
+        assert [r.seq for r in await db.read(status_leases.to_prepare, ahead, 10)] == []
+        await db.write(status_leases.renew_leases, "behind", [claimed.seq], -1)  # the lease is over
+        assert [r.seq for r in await db.read(status_leases.to_prepare, slow, 10)] == [claimed.seq]

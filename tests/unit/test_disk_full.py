@@ -17,7 +17,7 @@ from statusgate.domain.states import StatusState
 from statusgate.errors import MediaError, StorageFullError
 from statusgate.media.store import no_space_cause, translating_no_space
 from statusgate.queue.retry import next_wait
-from statusgate.store import intake, migrate, outbox
+from statusgate.store import intake, migrate, outbox, status_leases
 from statusgate.store.db import Database
 from statusgate.store.schema import instances
 from statusgate.worker.preparation import previous_wait
@@ -165,13 +165,13 @@ async def test_only_leases_in_hand_are_renewed_and_a_waiting_status_is_not_prepa
 
     try:
         seqs = await db.write(setup)
-        await db.write(outbox.renew_leases, "me", [seqs[0]], 3600)
+        await db.write(status_leases.renew_leases, "me", [seqs[0]], 3600)
         leases = [row.lease_expires_at for row in await db.read(outbox.list_pending, 1, 10)]
         # renewed by the database's clock: an hour from now
         assert leases[0] is not None and abs(leases[0] - (time.time() + 3600)) < 60
         assert leases[1:] == [50.0, None]
         # once its lease lapsed, the preparation whose task ended unrecorded is offered again
-        assert [row.seq for row in await db.read(outbox.to_prepare, 100.0, 10)] == [seqs[1]]
-        assert [row.seq for row in await db.read(outbox.to_prepare, 200.0, 10)] == [seqs[1], seqs[2]]
+        assert [row.seq for row in await db.read(status_leases.to_prepare, 100.0, 10)] == [seqs[1]]
+        assert [row.seq for row in await db.read(status_leases.to_prepare, 200.0, 10)] == [seqs[1], seqs[2]]
     finally:
         await db.dispose()

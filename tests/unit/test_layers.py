@@ -143,8 +143,10 @@ def test_the_layer_table_knows_every_package() -> None:
     assert unknown <= {
         "wiring",
         "cli",
+        "cli_common",
         "cli_engines",
         "cli_errors",
+        "cli_sandbox",
         "serving",
         "sqlite_file",
         "settings_doc",

@@ -32,7 +32,7 @@ from statusgate.errors import StorageFullError
 from statusgate.queue.crashpoints import CrashPoints
 from statusgate.queue.retry import RetryPolicy, next_wait
 from statusgate.settings import Settings
-from statusgate.store import incoming, notifications, outbox, recipients
+from statusgate.store import incoming, notifications, outbox, recipients, status_leases
 from statusgate.store.db import Database
 from statusgate.worker.ownership import Ownership
 from statusgate.worker.preparation import PrepareMedia, Preparer
@@ -179,7 +179,7 @@ class Dispatcher:
 
     async def start(self) -> None:
         if self.db.is_sqlite:
-            await self.db.write(outbox.release_all_leases)
+            await self.db.write(status_leases.release_all_leases)
         self._background = [
             asyncio.create_task(self._supervise(), name="statusgate.supervisor"),
             asyncio.create_task(self._heartbeat(), name="statusgate.heartbeat"),
@@ -201,7 +201,7 @@ class Dispatcher:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         with contextlib.suppress(Exception):
-            await self.db.write(outbox.release_leases, self.owner)
+            await self.db.write(status_leases.release_leases, self.owner)
         unfinished = sum(1 for task in in_flight if not task.done())
         log.info("queue stopped (%d send step(s) cut short by the grace period)", unfinished)
 
@@ -292,7 +292,9 @@ class Dispatcher:
             if not in_hand:
                 continue
             try:
-                await self.db.write(outbox.renew_leases, self.owner, in_hand, self.settings.lease_seconds)
+                await self.db.write(
+                    status_leases.renew_leases, self.owner, in_hand, self.settings.lease_seconds
+                )
             except StorageFullError:
                 # the leases run out if this lasts: work still running is then taken up by another worker
                 log.warning("lease heartbeat: the disk is full")

@@ -30,7 +30,7 @@ from statusgate.media.store import no_space_cause
 from statusgate.queue.crashpoints import CrashPoints
 from statusgate.queue.retry import next_wait
 from statusgate.settings import Settings
-from statusgate.store import clock, outbox
+from statusgate.store import clock, outbox, status_leases
 from statusgate.store.batch import Batcher
 from statusgate.store.db import Database
 from statusgate.store.outbox import StatusRow
@@ -137,7 +137,7 @@ def _claim(
         # PREPARING whose worker died (its lease expired): taken over one by one, it is rare
         if row.seq in won or (
             row.state is StatusState.PREPARING
-            and outbox.take_lease(conn, row.seq, StatusState.PREPARING, owner, lease_seconds)
+            and status_leases.take_lease(conn, row.seq, StatusState.PREPARING, owner, lease_seconds)
         ):
             claimed.append(row)
     return claimed
@@ -180,7 +180,7 @@ class Preparer:
         if free <= 0:
             return
         now = time.time()
-        rows = await self.db.read(outbox.to_prepare, now, free + len(self._running))
+        rows = await self.db.read(status_leases.to_prepare, now, free + len(self._running))
         rows = [r for r in rows if r.seq not in self._running][:free]
         if not rows:
             return

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from statusgate.domain.models import Instance
 from statusgate.domain.ownership import Fence
 from statusgate.domain.states import StatusState
-from statusgate.store import clock, outbox, ownership
+from statusgate.store import clock, outbox, ownership, status_leases
 from statusgate.store import instances as instance_store
 from statusgate.store import recipients as recipient_store
 from statusgate.store.outbox import StatusRow
@@ -103,7 +103,9 @@ def claim_many(conn: sa.Connection, claims: Sequence[Claim]) -> list[bool]:
             )
         else:  # SENDING, left behind by a dead worker: same id, same recipients
             owner = claim.fence.owner
-            taken[index] = outbox.take_lease(conn, head.seq, StatusState.SENDING, owner, claim.lease_seconds)
+            taken[index] = status_leases.take_lease(
+                conn, head.seq, StatusState.SENDING, owner, claim.lease_seconds
+            )
             if taken[index]:
                 outbox.update_fields(conn, head.seq, attempts=head.attempts + 1)
     moved = outbox.transition_many(conn, [move for _, move in moves])
