@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,40 @@ from statusgate.engines.sidecar.framing import (
 DIED = "died"
 #: longest child stderr line relayed to the log
 MAX_LOG_LINE = 2000
+
+#: what a child inherits of the server's environment, whatever its engine: enough to run a program and find
+#: its libraries, locale and certificates; never the server's own settings (the database URL and its
+#: password, tokens): a child runs third-party code and needs none of them, its Hello tells it what it needs
+CHILD_ENV_NAMES = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "TMPDIR",
+        "LD_LIBRARY_PATH",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "VIRTUAL_ENV",
+        "GOMAXPROCS",
+        "GOMEMLIMIT",
+    }
+)
+CHILD_ENV_PREFIXES = ("LC_", "PYTHON")
+
+
+def child_environment(extra: frozenset[str] = frozenset()) -> dict[str, str]:
+    """The environment a child starts with: :data:`CHILD_ENV_NAMES`, the locale and Python variables, and the
+    engine's ``extra`` names; a ``STATUSGATE_`` variable never, even if named."""
+    allowed = CHILD_ENV_NAMES | extra
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("STATUSGATE_") and (name in allowed or name.startswith(CHILD_ENV_PREFIXES))
+    }
 
 
 class ChildStartError(Exception):
@@ -56,6 +91,8 @@ class ChildKind:
     fatal_reason: Callable[[object], str | None]
     #: the request that asks the child to exit
     shutdown: Any
+    #: environment variables this engine's children need beyond :data:`CHILD_ENV_NAMES`
+    env_names: frozenset[str] = frozenset()
 
 
 class ChildProcess:
@@ -98,6 +135,7 @@ class ChildProcess:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 limit=MAX_LINE_BYTES + 1,
+                env=child_environment(self.kind.env_names),
                 # its own session: a Ctrl+C meant for the server does not kill it mid-send; the server
                 # stops it, and it exits by itself when the server's end of the pipe closes
                 start_new_session=True,
