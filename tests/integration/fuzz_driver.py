@@ -20,6 +20,7 @@ import struct
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -396,28 +397,40 @@ async def fetch_every_stub_name(client: httpx.AsyncClient, base: str, token: str
     }
 
 
-async def run(seed: int, count: int) -> dict[str, Any]:
-    rng = random.Random(seed)
-    data_dir = Path(tempfile.mkdtemp(prefix="statusgate-fuzz-"))
+def loopback_settings(data_dir: Path, **overrides: Any) -> Settings:
+    """A server on a free loopback port, guarding its fetches (no private addresses), polling fast."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    settings = Settings(
-        data_dir=data_dir,
-        port=port,
-        public_url=f"http://127.0.0.1:{port}",
-        allow_private_urls=False,
-        poll_interval_seconds=0.05,
-        delay_default_ms=500,
-        sandbox_reboot_seconds=0.1,
-        rate_limits="off",  # every request is to reach validation
-    )
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "port": port,
+        "public_url": f"http://127.0.0.1:{port}",
+        "allow_private_urls": False,
+        "poll_interval_seconds": 0.05,
+        "delay_default_ms": 500,
+        "sandbox_reboot_seconds": 0.1,
+    }
+    return Settings(**(values | overrides))
+
+
+async def serve_on_loopback(settings: Settings) -> tuple[Core, uvicorn.Server, asyncio.Task[None]]:
+    """A real uvicorn server of ``settings`` on 127.0.0.1, its names resolved by the stub: once it listens."""
     core = Core(settings, resolver=stub_resolver)
-    config = uvicorn.Config(server_app(core), host="127.0.0.1", port=port, log_config=log_config())
+    config = uvicorn.Config(server_app(core), host="127.0.0.1", port=settings.port, log_config=log_config())
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
         await asyncio.sleep(0.02)
+    return core, server, serving
+
+
+async def run(seed: int, count: int) -> dict[str, Any]:
+    rng = random.Random(seed)
+    data_dir = Path(tempfile.mkdtemp(prefix="statusgate-fuzz-"))
+    settings = loopback_settings(data_dir, rate_limits="off")  # every request is to reach validation
+    port = settings.port
+    core, server, serving = await serve_on_loopback(settings)
     credentials = await instances.create(core.ctx, authorized=True)
     token = credentials.api_token
     statuses: Counter[int] = Counter()
@@ -450,13 +463,19 @@ async def run(seed: int, count: int) -> dict[str, Any]:
     }
 
 
-def main() -> None:
+def drive(run: Callable[[int, int], Coroutine[Any, Any, dict[str, Any]]]) -> None:
+    """``python -m <driver> SEED COUNT [--netns]``: loopback up (in a new namespace), sockets guarded, ``run``'s
+    summary as one JSON line on stdout."""
     seed, count = int(sys.argv[1]), int(sys.argv[2])
     if "--netns" in sys.argv:
         loopback_up()
     guard_the_sockets()
     summary = asyncio.run(run(seed, count))
     sys.stdout.write(json.dumps(summary) + "\n")
+
+
+def main() -> None:
+    drive(run)
 
 
 if __name__ == "__main__":

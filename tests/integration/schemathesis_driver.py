@@ -13,21 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 
-from statusgate.logs import log_config
 from statusgate.services import instances
-from statusgate.settings import Settings
-from statusgate.wiring.core import Core
-from statusgate.wiring.server import server_app
-from tests.integration.fuzz_driver import guard_the_sockets, loopback_up, stub_resolver, violations
+from tests.integration.fuzz_driver import drive, loopback_settings, serve_on_loopback, violations
 
 #: operations whose call takes the run's own instance away from it
 LEFT_OUT = ("updateApiToken", "logout")
@@ -46,29 +40,16 @@ def pinned(spec: dict[str, Any], id_instance: int, token: str) -> dict[str, Any]
 
 async def run(seed: int, examples: int) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="statusgate-schemathesis-"))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    settings = Settings(
-        data_dir=work / "data",
-        port=port,
-        public_url=f"http://127.0.0.1:{port}",
-        allow_private_urls=False,
-        poll_interval_seconds=0.05,
-        delay_default_ms=500,
-        sandbox_reboot_seconds=0.1,
+    settings = loopback_settings(
+        work / "data",
         # every request is to reach its method; receiveNotification waits at most a second
         rate_limits="off",
         receive_timeout_min_seconds=0,
         receive_timeout_max_seconds=1,
         log_level="WARNING",
     )
-    core = Core(settings, resolver=stub_resolver)
-    config = uvicorn.Config(server_app(core), host="127.0.0.1", port=port, log_config=log_config())
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
-        await asyncio.sleep(0.02)
+    port = settings.port
+    core, server, serving = await serve_on_loopback(settings)
     credentials = await instances.create(core.ctx, authorized=True)
     async with httpx.AsyncClient() as client:
         spec = (await client.get(f"http://127.0.0.1:{port}/openapi.json")).raise_for_status().json()
@@ -122,12 +103,7 @@ async def run(seed: int, examples: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    seed, examples = int(sys.argv[1]), int(sys.argv[2])
-    if "--netns" in sys.argv:
-        loopback_up()
-    guard_the_sockets()
-    summary = asyncio.run(run(seed, examples))
-    sys.stdout.write(json.dumps(summary) + "\n")
+    drive(run)
 
 
 if __name__ == "__main__":

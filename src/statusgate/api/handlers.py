@@ -7,6 +7,8 @@ import math
 from typing import Any
 from urllib.parse import unquote
 
+from pydantic import BaseModel
+
 from statusgate.api import requests
 from statusgate.api.context import Call
 from statusgate.api.uploads import upload_body
@@ -28,6 +30,15 @@ DEFAULT_RECEIVE_TIMEOUT = 5
 
 def _json_body(call: Call) -> Any:
     return parse_json(call.body)
+
+
+def _any_of_its_keys(call: Call) -> BaseModel:
+    """The validated body of a method whose every field is optional but which needs one of them."""
+    data = _json_body(call)
+    if isinstance(data, dict) and not data:
+        raise ValidationError("'value' must have at least 1 key")
+    assert call.model is not None
+    return validate(call.model, data)
 
 
 # --- statuses ------------------------------------------------------------------------------------------------
@@ -123,12 +134,7 @@ async def get_settings(call: Call) -> Any:
 
 
 async def set_settings(call: Call) -> Any:
-    data = _json_body(call)
-    if isinstance(data, dict) and not data:
-        raise ValidationError("'value' must have at least 1 key")
-    assert call.model is not None
-    model = validate(call.model, data)
-    fields = model.model_dump(exclude_unset=True)
+    fields = _any_of_its_keys(call).model_dump(exclude_unset=True)
     await account.set_settings(call.ctx, call.instance, requests.settings_change(fields))
     call.auth.forget(call.instance.id_instance)
     return {"saveSettings": True}
@@ -213,12 +219,7 @@ async def get_contact_info(call: Call) -> Any:
 
 
 async def check_whatsapp(call: Call) -> Any:
-    data = _json_body(call)
-    if isinstance(data, dict) and not data:
-        raise ValidationError("'value' must have at least 1 key")
-    assert call.model is not None
-    model = validate(call.model, data)
-    fields = model.model_dump()
+    fields = _any_of_its_keys(call).model_dump()
     if fields.get("chatId"):
         chat_id = fields["chatId"]
     elif fields.get("phoneNumber") is not None:
