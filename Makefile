@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck bench clean libmagic postgres baileys
+.PHONY: run test lint typecheck bench clean libmagic postgres chromium baileys
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,16 @@ postgres:
 baileys: $(VENV)/.installed-test
 	$(BIN)/statusgate engines install baileys
 
+# the browser tests drive the system's Chromium with Playwright (no browser download; Debian: chromium)
+chromium:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "Chromium is missing: install it (Debian/Ubuntu: apt-get install chromium)" >&2; \
+	    exit 1; \
+	  fi; }
+
 run: $(VENV)/.installed
 	$(BIN)/statusgate demo
 
@@ -57,7 +67,7 @@ typecheck: $(VENV)/.installed-test
 
 # the wheel is built as `pip install statusgate` would (isolated: the declared setuptools bound), its build
 # directory kept out of the tree (a stale build/lib would leak into it), and checked by tests/check_wheel.py
-test: libmagic postgres baileys lint typecheck
+test: libmagic postgres chromium baileys lint typecheck
 	@wheels=$$(mktemp -d) && trap 'rm -rf "$$wheels"' EXIT && \
 	  printf '[build]\nbuild_base = %s/build\n' "$$wheels" > "$$wheels/setup.cfg" && \
 	  DIST_EXTRA_CONFIG="$$wheels/setup.cfg" $(BIN)/python -m pip wheel --quiet --no-deps -w "$$wheels" . && \
