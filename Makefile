@@ -18,42 +18,43 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test,whatsapp]'
 	touch $(VENV)/.installed $@
 
-# `import neonize` loads python-magic, which needs the system libmagic (slim images lack it)
-libmagic:
-	@$(PYTHON) -c "import ctypes.util, sys; sys.exit(0 if ctypes.util.find_library('magic') else 1)" || { \
+# $(call system_package,CHECK,PACKAGE,MISSING): nothing when the shell command CHECK succeeds; else Debian's
+# PACKAGE through apt-get when root, or MISSING (what to install) and a failure. CHECK and MISSING come as
+# variables: they hold commas, which would split the arguments
+define system_package
+	@$(1) >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libmagic1; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2); \
 	  else \
-	    echo "libmagic is missing: install it (Debian/Ubuntu: apt-get install libmagic1, macOS: brew install libmagic)" >&2; \
+	    echo "$(3)" >&2; \
 	    exit 1; \
 	  fi; }
+endef
+
+# `import neonize` loads python-magic, which needs the system libmagic (slim images lack it)
+HAS_LIBMAGIC = $(PYTHON) -c "import ctypes.util, sys; sys.exit(0 if ctypes.util.find_library('magic') else 1)"
+NO_LIBMAGIC = libmagic is missing: install it (Debian/Ubuntu: apt-get install libmagic1, macOS: brew install libmagic)
+libmagic:
+	$(call system_package,$(HAS_LIBMAGIC),libmagic1,$(NO_LIBMAGIC))
 
 # the integration and acceptance tiers run on PostgreSQL too: tests/postgres.py runs a throwaway cluster from
 # the server's binaries (Debian: /usr/lib/postgresql/*/bin), as the postgres user when root; no system
 # service is used
+HAS_POSTGRES = { ls /usr/lib/postgresql/*/bin/initdb || command -v initdb; }
+NO_POSTGRES = PostgreSQL is missing: install it (Debian/Ubuntu: apt-get install postgresql, macOS: brew install postgresql)
 postgres:
-	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
-	  else \
-	    echo "PostgreSQL is missing: install it (Debian/Ubuntu: apt-get install postgresql, macOS: brew install postgresql)" >&2; \
-	    exit 1; \
-	  fi; }
+	$(call system_package,$(HAS_POSTGRES),postgresql,$(NO_POSTGRES))
+
+# the browser tests drive the system's Chromium with Playwright (no browser download; Debian: chromium)
+HAS_CHROMIUM = { command -v chromium || command -v chromium-browser; }
+NO_CHROMIUM = Chromium is missing: install it (Debian/Ubuntu: apt-get install chromium)
+chromium:
+	$(call system_package,$(HAS_CHROMIUM),chromium,$(NO_CHROMIUM))
 
 # the baileys engine's Node packages, from the pinned lockfile, into this machine's engines_dir (a no-op when
 # this release's are there); the tests use them offline
 baileys: $(VENV)/.installed-test
 	$(BIN)/statusgate engines install baileys
-
-# the browser tests drive the system's Chromium with Playwright (no browser download; Debian: chromium)
-chromium:
-	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
-	  else \
-	    echo "Chromium is missing: install it (Debian/Ubuntu: apt-get install chromium)" >&2; \
-	    exit 1; \
-	  fi; }
 
 run: $(VENV)/.installed
 	$(BIN)/statusgate demo
