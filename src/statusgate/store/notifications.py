@@ -35,7 +35,7 @@ from statusgate.domain.notifications import (
 )
 from statusgate.domain.states import InstanceState, ReceiptStatus
 from statusgate.store import db
-from statusgate.store.instances import settings_from_stored
+from statusgate.store.instances import SETTINGS_TEXT, settings_from_text
 from statusgate.store.schema import instances, notifications
 
 
@@ -123,13 +123,13 @@ def _settings_and_counters(
     statement = _settings_and_counters_statement(conn.dialect.name)
     for start in range(0, len(instance_ids), 500):
         for row in conn.execute(statement, {"instance_ids": instance_ids[start : start + 500]}):
-            found[row.id_instance] = (settings_from_stored(row.settings), int(row.last_receipt_id))
+            found[row.id_instance] = (settings_from_text(row.settings), int(row.last_receipt_id))
     return found
 
 
 @functools.cache
 def _settings_and_counters_statement(dialect: str) -> sa.Select[tuple[int, Any, int]]:
-    query = sa.select(instances.c.id_instance, instances.c.settings, instances.c.last_receipt_id).where(
+    query = sa.select(instances.c.id_instance, SETTINGS_TEXT, instances.c.last_receipt_id).where(
         instances.c.id_instance.in_(sa.bindparam("instance_ids", expanding=True))
     )
     if dialect == "postgresql":
