@@ -156,6 +156,19 @@ def cmd_instance_set(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_partner_token(args: argparse.Namespace) -> None:
+    from statusgate.services import partner
+
+    settings = settings_from(args)
+    if args.rotate and settings.partner_token:
+        raise CliError("the partner token is fixed by STATUSGATE_PARTNER_TOKEN: change the setting instead")
+    value = run(settings, partner.rotate if args.rotate else partner.token)
+    if args.json:
+        print_json({"partnerToken": value})
+    else:
+        print(value)
+
+
 def cmd_settings_doc(args: argparse.Namespace) -> None:
     from statusgate.settings_doc import render
 
@@ -187,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     command(commands, "settings-doc", cmd_settings_doc, "print docs/settings.md")
     command(commands, "migrate", cmd_migrate, "upgrade the database to this release's schema, then exit")
     cli_engines.add_commands(commands)
+    p = command(commands, "partner-token", cmd_partner_token, "print the Partner API token")
+    p.add_argument("--rotate", action="store_true", help="replace it: the old one stops working")
+    p.add_argument("--json", action="store_true")
 
     instance = commands.add_parser("instance", help="manage instances").add_subparsers(
         dest="instance_command", required=True, metavar="ACTION"

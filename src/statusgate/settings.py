@@ -329,6 +329,28 @@ class Settings(BaseSettings):
         "otherwise); empty leaves it open to whoever can reach the port.",
     )
 
+    # --- partner API ---------------------------------------------------------------------------------------
+    partner_api: Literal["on", "off"] = Field(
+        "on",
+        description="Green's Partner API (`/partner/createInstance`, `getInstances`, `deleteInstanceAccount`) "
+        "on the api role; `off` removes its routes.",
+    )
+    partner_token: str = Field(
+        "",
+        description="The Partner API's token (at least 32 characters; required when API nodes run on several "
+        "machines). Empty: generated on first use and kept in `partner-token` in the data dir (mode 0600); "
+        "`statusgate partner-token` prints it.",
+    )
+    partner_default_engine: Literal["sandbox", "whatsapp"] = Field(
+        "sandbox", description="The engine of an instance made by `createInstance` without `engine`."
+    )
+    partner_failures_per_minute: int = Field(
+        10,
+        ge=1,
+        description="Wrong partner tokens a client address may present per minute; past it /partner/* answers "
+        "429 (in the partner shape) until the minute has passed.",
+    )
+
     # --- logs --------------------------------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO",
@@ -376,6 +398,13 @@ class Settings(BaseSettings):
     @classmethod
     def _overrides_parse(cls, value: str) -> str:
         parse_rate_overrides(value)
+        return value
+
+    @field_validator("partner_token")
+    @classmethod
+    def _partner_token_long(cls, value: str) -> str:
+        if value and (len(value) < 32 or not value.isprintable() or value.strip() != value):
+            raise ValueError("must be at least 32 printable characters, no spaces at either end")
         return value
 
     @field_validator("log_level", mode="before")

@@ -22,6 +22,7 @@ from statusgate.api.errors import api_error, engine_error, not_found, storage_fu
 from statusgate.api.methods import METHODS
 from statusgate.api.metrics_page import metrics_routes
 from statusgate.api.middleware import GreenCors, InternalErrors, RequestCounts, cors_origins
+from statusgate.api.partner import partner_routes
 from statusgate.api.rate_limits import RateLimiter
 from statusgate.api.schemas import Schemas
 from statusgate.api.validation import wire_int
@@ -149,7 +150,8 @@ def build_app(ctx: ServiceContext, *, lifespan: Lifespan | None = None) -> Starl
     closes what the process runs — without one, the caller has opened ``ctx`` itself."""
     settings = ctx.settings
     auth = Authenticator(ctx)
-    router = GreenRouter(ctx, auth, Schemas(settings))
+    schemas = Schemas(settings)
+    router = GreenRouter(ctx, auth, schemas)
 
     async def health_page(_request: Request) -> Response:
         report = await health.report(ctx)
@@ -185,6 +187,7 @@ def build_app(ctx: ServiceContext, *, lifespan: Lifespan | None = None) -> Starl
         Route("/media/{upload_id}/{file_name}", media_file, methods=["GET", "HEAD"]),
         Route("/health", health_page, methods=["GET"]),
         *metrics_routes(ctx),
+        *partner_routes(ctx, schemas, auth),
         *docs_routes(settings),
         Route("/{any:path}", preflight, methods=["OPTIONS"]),
     ]

@@ -387,3 +387,13 @@ engine_states = sa.Table(
     sa.Column("contacts_at", sa.Float, nullable=True),
     sa.Column("updated_at", sa.Float, nullable=False),
 )
+
+partner_tokens = sa.Table(
+    "partner_tokens",
+    metadata,
+    # one row (id 1): the Partner API token's hash, so every API node sees a rotation (the plaintext is
+    # only in the data dir's file or the setting)
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("token_hash", sa.String(64), nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
