@@ -27,6 +27,7 @@ _PLAIN_QUERY_VALUE = re.compile(r"[A-Za-z0-9_.:@-]{0,31}")
 _URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)[^@\s/]*@")
 #: the files statusgate serves under a fixed name (/openapi.json, Swagger UI's under /docs): no token is one
 PUBLIC_FILE_NAMES = frozenset({"openapi.json", "swagger-ui-bundle.js", "swagger-ui.css", "initializer.js"})
+_PARTNER_PREFIX = "/partner/"
 #: a path inside free text: a slash, then anything up to whitespace or a quote
 _PATH_IN_TEXT = re.compile(r"/[^\s\"'<>]*")
 
@@ -77,8 +78,10 @@ def redact_text(text: str) -> str:
 
 def _redact_path_match(match: re.Match[str]) -> str:
     found = match.group(0)
-    # only paths that address an instance are taken apart: other slashes in a log line (file paths,
-    # "a/b" in prose) are not request paths
-    if "wainstance" not in found.lower():
+    # only paths that address an instance or the Partner API (its token in the path too, and set by hand
+    # it need not be hex) are taken apart: other slashes in a log line (file paths, "a/b" in prose) are not
+    # request paths
+    lowered = found.lower()
+    if "wainstance" not in lowered and not lowered.startswith(_PARTNER_PREFIX):
         return found
     return redact_target(found)

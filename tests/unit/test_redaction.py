@@ -72,6 +72,11 @@ def test_url_passwords_and_free_text() -> None:
     shown = redact_text(line)
     assert TOKEN not in shown and "pw@" not in shown
     assert "/waInstance1/getSettings/***" in shown
+    # a partner token set by hand need not be hex: the partner path is taken apart like an instance's
+    partner = "Partner-Token_set-by-hand.0123456789"
+    shown = redact_text(f"wrong token on POST /partner/createInstance/{partner}?x=1 from 127.0.0.1")
+    assert partner not in shown and "/partner/createInstance/***" in shown
+    assert redact_path(f"/partner/getInstances/{partner}") == "/partner/getInstances/***"
     # what must stay readable: message ids (ours 20 hex, a phone's 32), file paths
     assert redact_text("3EB0ABCDEF0123456789 " + "A" * 32 + " /data/sessions/1") == (
         "3EB0ABCDEF0123456789 " + "A" * 32 + " /data/sessions/1"
