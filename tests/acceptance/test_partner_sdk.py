@@ -61,6 +61,9 @@ def test_bad_fields_are_named_and_rotation_ends_the_old_token(server: ServerProc
         assert answer["code"] == 400 and field in answer["description"], answer
     assert httpx.post(url, content=b"{not json").json()["code"] == 400
     assert httpx.post(url, json={}).json()["code"] == 400
+    # past max_body_bytes (its default, 1 MiB) the body is refused in the partner shape, not read whole
+    huge = httpx.post(url, content=b'{"name": "' + b"a" * 1_048_577 + b'"}').json()
+    assert huge["code"] == 400 and "larger than 1048576 bytes" in huge["description"], huge
     # the token is checked before the body: a wrong one with a bad body is still 401
     assert httpx.post(f"{server.url}/partner/createInstance/{'y' * 40}", content=b"{").json()["code"] == 401
 

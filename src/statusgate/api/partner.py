@@ -24,7 +24,6 @@ from statusgate.services.instances import Authenticator
 #: Green's partner API has no expiry on a self-hosted server: a date far enough to never matter
 FAR_FUTURE = "2099-12-31 23:59:59"
 NEVER = ""
-_MAX_BODY = 64 * 1024
 
 
 def _shape(code: int, description: str) -> Response:
@@ -93,12 +92,16 @@ class PartnerApi:
         return _shape(404, "Not found")
 
     async def _body(self, request: Request) -> dict[str, Any]:
-        raw = b""
+        # the same cap as every JSON body of the Green API (a named setting), in the partner shape
+        limit = self.ctx.settings.max_body_bytes
+        chunks: list[bytes] = []
+        size = 0
         async for chunk in request.stream():
-            raw += chunk
-            if len(raw) > _MAX_BODY:
-                raise ValidationError("the body is too large")
-        data = parse_json(raw)
+            size += len(chunk)
+            if size > limit:
+                raise ValidationError(f"the body is larger than {limit} bytes")
+            chunks.append(chunk)
+        data = parse_json(b"".join(chunks))
         if not isinstance(data, dict):
             raise ValidationError("the body must be a JSON object")
         return data
