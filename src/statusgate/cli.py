@@ -83,6 +83,13 @@ def cmd_demo(args: argparse.Namespace) -> None:
         print(f"  apiTokenInstance   {c.api_token}", flush=True)
         print("Post a picture status to the demo contacts:", flush=True)
         print(demo.curl(), flush=True)
+        if settings.console == "on":
+            print(f"Console: {settings.effective_public_url}/console", flush=True)
+            print(
+                "  sign in with the partner token (`statusgate partner-token` prints it) or with the "
+                "idInstance and apiTokenInstance above",
+                flush=True,
+            )
 
     _serve(settings, prepare)
 

@@ -26,7 +26,18 @@ _PLAIN_QUERY_VALUE = re.compile(r"[A-Za-z0-9_.:@-]{0,31}")
 #: user:password@ in any URL (a database URL in an error, say)
 _URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)[^@\s/]*@")
 #: the files statusgate serves under a fixed name (/openapi.json, Swagger UI's under /docs): no token is one
-PUBLIC_FILE_NAMES = frozenset({"openapi.json", "swagger-ui-bundle.js", "swagger-ui.css", "initializer.js"})
+PUBLIC_FILE_NAMES = frozenset(
+    {
+        "openapi.json",
+        "swagger-ui-bundle.js",
+        "swagger-ui.css",
+        "initializer.js",
+        "htmx.min.js",
+        "console.css",
+        "console.js",
+        "favicon.svg",
+    }
+)
 _PARTNER_PREFIX = "/partner/"
 #: a path inside free text: a slash, then anything up to whitespace or a quote
 _PATH_IN_TEXT = re.compile(r"/[^\s\"'<>]*")

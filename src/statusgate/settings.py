@@ -347,8 +347,20 @@ class Settings(BaseSettings):
     partner_failures_per_minute: int = Field(
         10,
         ge=1,
-        description="Wrong partner tokens a client address may present per minute; past it /partner/* answers "
-        "429 (in the partner shape) until the minute has passed.",
+        description="Wrong tokens (partner or instance, at /partner/* or the console's sign-in) a client "
+        "address may present per minute; past it /partner/* answers 429 (in the partner shape) and the "
+        "console refuses sign-ins until the minute has passed.",
+    )
+
+    # --- console -----------------------------------------------------------------------------------------
+    console: Literal["on", "off"] = Field(
+        "on", description="The web console at `/console` on the api role; `off` removes its routes."
+    )
+    console_idle_seconds: int = Field(
+        1800, ge=60, description="A console session unused this long ends (the browser signs in again)."
+    )
+    console_max_seconds: int = Field(
+        43200, ge=60, description="A console session ends this long after its sign-in, however busy."
     )
 
     # --- logs --------------------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from statusgate.api.bodies import read_capped
+from statusgate.api.console import console_routes
 from statusgate.api.context import Call
 from statusgate.api.docs_pages import docs_routes
 from statusgate.api.errors import api_error, engine_error, not_found, storage_full
@@ -25,13 +27,11 @@ from statusgate.api.middleware import GreenCors, InternalErrors, RequestCounts, 
 from statusgate.api.partner import partner_routes
 from statusgate.api.rate_limits import RateLimiter
 from statusgate.api.schemas import Schemas
-from statusgate.api.validation import wire_int
 from statusgate.errors import (
     ApiError,
     EngineError,
     ForbiddenError,
     NotFoundError,
-    PayloadTooLargeError,
     StorageFullError,
 )
 from statusgate.services import health
@@ -63,24 +63,6 @@ def media_headers(mime_type: str, file_name: str) -> dict[str, str]:
     inline = bare.startswith(_INLINE_TYPES) and bare not in _NOT_INLINE
     disposition = "inline" if inline else "attachment"
     return _MEDIA_HEADERS | {"Content-Disposition": f"{disposition}; filename*=UTF-8''{_quote(file_name)}"}
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    if declared_length(request) > limit:
-        raise PayloadTooLargeError()
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLargeError()
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def declared_length(request: Request) -> int:
-    """The Content-Length the client announced (0 when absent or unreadable: the stream is capped anyway)."""
-    return wire_int(request.headers.get("content-length"), "Content-Length") or 0
 
 
 class GreenRouter:
@@ -115,7 +97,7 @@ class GreenRouter:
             raise RuntimeError(f"test fault in {method.name} (the test_fail_method setting)")
         limit = self.ctx.settings.max_body_bytes
         model = self.bodies[key]
-        body = await _read_body(request, limit) if model is not None else b""
+        body = await read_capped(request, limit) if model is not None else b""
         call = Call(
             self.ctx, self.auth, instance, request, body, model, self.declared[key], params.get("extra")
         )
@@ -188,6 +170,7 @@ def build_app(ctx: ServiceContext, *, lifespan: Lifespan | None = None) -> Starl
         Route("/health", health_page, methods=["GET"]),
         *metrics_routes(ctx),
         *partner_routes(ctx, schemas, auth),
+        *console_routes(ctx, schemas, auth),
         *docs_routes(settings),
         Route("/{any:path}", preflight, methods=["OPTIONS"]),
     ]

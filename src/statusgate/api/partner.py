@@ -4,7 +4,6 @@ throttled per client address."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,10 +12,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from statusgate.api import requests
+from statusgate.api.bodies import read_capped
 from statusgate.api.schemas import Schemas
+from statusgate.api.throttle import FailureThrottle
 from statusgate.api.validation import parse_json, validate
 from statusgate.domain.models import EngineName, Instance
-from statusgate.errors import ApiError, BadRequestError, ValidationError
+from statusgate.errors import ApiError, BadRequestError, PayloadTooLargeError, ValidationError
 from statusgate.services import partner
 from statusgate.services.context import ServiceContext
 from statusgate.services.instances import Authenticator
@@ -59,23 +60,15 @@ class PartnerApi:
         self.instance_auth = instance_auth
         self.auth = partner.PartnerAuthenticator(ctx)
         self.settings_model = schemas.set_settings
-        self._failures: dict[str, list[float]] = {}
-
-    def _throttled(self, client: str) -> bool:
-        now = time.monotonic()
-        recent = [t for t in self._failures.get(client, []) if now - t < 60]
-        if len(self._failures) > 10_000:
-            self._failures.clear()
-        self._failures[client] = recent
-        return len(recent) >= self.ctx.settings.partner_failures_per_minute
+        self.throttle = FailureThrottle(ctx.settings.partner_failures_per_minute)
 
     async def handle(self, request: Request) -> Response:
         client = request.client.host if request.client else ""
-        if self._throttled(client):
+        if self.throttle.blocked(client):
             return _shape(429, "Too Many Requests")
         # the token before anything of the body is read
         if not await self.auth.matches(request.path_params["token"]):
-            self._failures[client].append(time.monotonic())
+            self.throttle.failed(client)
             return _shape(401, "Unauthorized")
         method = request.path_params["method"]
         try:
@@ -94,14 +87,11 @@ class PartnerApi:
     async def _body(self, request: Request) -> dict[str, Any]:
         # the same cap as every JSON body of the Green API (a named setting), in the partner shape
         limit = self.ctx.settings.max_body_bytes
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise ValidationError(f"the body is larger than {limit} bytes")
-            chunks.append(chunk)
-        data = parse_json(b"".join(chunks))
+        try:
+            body = await read_capped(request, limit)
+        except PayloadTooLargeError:
+            raise ValidationError(f"the body is larger than {limit} bytes") from None
+        data = parse_json(body)
         if not isinstance(data, dict):
             raise ValidationError("the body must be a JSON object")
         return data

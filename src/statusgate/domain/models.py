@@ -72,6 +72,9 @@ class PreparedMedia:
     duration_seconds: float | None = None
     #: audio: 64 loudness samples, each 0..100 (WhatsApp's voice-note waveform)
     waveform: bytes | None = None
+    #: what it was made from: the source's bytes and, for audio and video, its duration before the cut
+    source_size: int | None = None
+    source_duration_seconds: float | None = None
 
 
 @dataclass(frozen=True)

@@ -122,6 +122,8 @@ class MediaPreparer:
             height=converted.height,
             duration_seconds=converted.duration_seconds,
             waveform=converted.waveform,
+            source_size=size,
+            source_duration_seconds=converted.source_duration_seconds,
         )
         if self._cache is not None:
             await self._cache.put(source_key, media)

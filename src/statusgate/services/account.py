@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
@@ -29,6 +30,25 @@ from statusgate.media.guard import BlockedUrlError, InvalidUrlError
 from statusgate.services import commands
 from statusgate.services.context import ServiceContext
 from statusgate.store import instances as store
+
+
+@dataclass(frozen=True)
+class EngineAbilities:
+    """What the instance's engine can do, for pages that offer only what works."""
+
+    pairing_code: bool
+    #: participants are honoured (else every status goes to the phone's own audience)
+    explicit_audience: bool
+    revoke: bool
+
+
+def abilities(ctx: ServiceContext, instance: Instance) -> EngineAbilities:
+    engine = ctx.engine(instance.engine)
+    return EngineAbilities(
+        pairing_code=isinstance(engine, SupportsPairingCode),
+        explicit_audience=engine.capabilities.explicit_audience,
+        revoke=engine.capabilities.revoke,
+    )
 
 
 async def state(ctx: ServiceContext, instance: Instance) -> InstanceState:

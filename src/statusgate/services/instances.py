@@ -14,6 +14,7 @@ from statusgate.domain.models import EngineName, Instance
 from statusgate.errors import BadRequestError, ForbiddenError, UnauthorizedError
 from statusgate.ids import INT64_MAX, hash_token, new_api_token, new_instance_id, token_matches
 from statusgate.services.context import ServiceContext
+from statusgate.store import console_sessions as console_store
 from statusgate.store import instances as store
 
 _INSTANCE_ID = re.compile(r"[0-9]{1,19}")
@@ -110,7 +111,15 @@ async def delete(ctx: ServiceContext, id_instance: int) -> None:
 
 async def rotate_token(ctx: ServiceContext, id_instance: int) -> Credentials:
     token = new_api_token()
-    if not await ctx.db.write(store.set_token_hash, id_instance, hash_token(token)):
+
+    def replace(conn: Connection) -> bool:
+        if not store.set_token_hash(conn, id_instance, hash_token(token)):
+            return False
+        # the console sessions opened with the old token end with it
+        console_store.delete_for_instance(conn, id_instance)
+        return True
+
+    if not await ctx.db.write(replace):
         raise UnknownInstanceError(id_instance)
     return _credentials(ctx, id_instance, token)
 

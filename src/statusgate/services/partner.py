@@ -14,6 +14,7 @@ from statusgate.errors import BadRequestError
 from statusgate.ids import hash_token, token_matches
 from statusgate.services import account, instances
 from statusgate.services.context import EngineUnavailableError, ServiceContext
+from statusgate.store import console_sessions as console_store
 from statusgate.store import partner as store
 
 log = logging.getLogger("statusgate.partner")
@@ -68,6 +69,9 @@ async def rotate(ctx: ServiceContext) -> str:
     new = secrets.token_hex(32)
     # the database first: should the file write fail, the old token already stops working (fail closed)
     await ctx.db.write(store.set_hash, hash_token(new))
+    # the sessions opened with the old token end at their next request anyway (their hash no longer
+    # matches); deleting them now leaves nothing of them behind
+    await ctx.db.write(console_store.delete_for_scope, "partner")
     _write_private(_token_path(ctx), new)
     return new
 
@@ -92,6 +96,9 @@ class PartnerAuthenticator:
             found = hash_token(await token(self.ctx))
         self._cached = (now, found)
         return found
+
+    async def current_hash(self) -> str:
+        return await self._hash()
 
     async def matches(self, presented: str) -> bool:
         return token_matches(presented, await self._hash())

@@ -22,6 +22,8 @@ def _to_row(media: PreparedMedia) -> media_store.MediaRow:
         height=media.height,
         duration_seconds=media.duration_seconds,
         waveform=media.waveform,
+        source_size=media.source_size,
+        source_duration_seconds=media.source_duration_seconds,
     )
 
 
@@ -48,6 +50,8 @@ class PreparedMediaStore:
             height=row.height,
             duration_seconds=row.duration_seconds,
             waveform=row.waveform,
+            source_size=row.source_size,
+            source_duration_seconds=row.source_duration_seconds,
         )
 
     async def get(self, source_key: str) -> PreparedMedia | None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from statusgate.domain.models import EngineName, Instance
 from statusgate.domain.posts import FONTS
-from statusgate.errors import ValidationError
+from statusgate.errors import UnsupportedError, ValidationError
 from statusgate.media.kinds import kind_for_file_name
 from statusgate.services import media
 from statusgate.services.context import ServiceContext
@@ -50,3 +51,11 @@ async def post_media(
     if caption:
         payload["caption"] = caption
     return await ctx.sandbox.post_incoming(instance_id, sender, payload)
+
+
+async def simulate_scan(ctx: ServiceContext, instance: Instance) -> None:
+    """The console's "Simulate scan": the sandbox's phone scans the QR code and the account is linked."""
+    if instance.engine is not EngineName.SANDBOX:
+        raise UnsupportedError("only a sandbox instance has a simulated phone to scan with")
+    await ctx.sandbox.scan(instance.id_instance)
+    ctx.wakeups.instance_changed(instance.id_instance)

@@ -26,6 +26,8 @@ class MediaRow:
     height: int | None = None
     duration_seconds: float | None = None
     waveform: bytes | None = None
+    source_size: int | None = None
+    source_duration_seconds: float | None = None
 
 
 def _media(row: sa.Row[Any]) -> MediaRow:
@@ -40,6 +42,8 @@ def _media(row: sa.Row[Any]) -> MediaRow:
         row.height,
         row.duration_seconds,
         row.waveform,
+        row.source_size,
+        row.source_duration_seconds,
     )
 
 

@@ -159,7 +159,16 @@ _SET_RECIPIENT = (
         status_recipients.c.status_seq == sa.bindparam("w_seq"),
         status_recipients.c.participant == sa.bindparam("w_participant"),
     )
-    .values(status=sa.bindparam("v_status"), updated_at=sa.bindparam("v_at"))
+    .values(
+        status=sa.bindparam("v_status"),
+        updated_at=sa.bindparam("v_at"),
+        # every move forward is to delivered or read, and a read status was delivered
+        delivered_at=sa.func.coalesce(status_recipients.c.delivered_at, sa.bindparam("v_at")),
+        read_at=sa.case(
+            (sa.bindparam("v_status") == ReceiptStatus.READ.value, sa.bindparam("v_at")),
+            else_=status_recipients.c.read_at,
+        ),
+    )
 )
 _OWNERS = sa.select(statuses.c.seq, statuses.c.instance_id, statuses.c.id_message).where(
     statuses.c.seq.in_(sa.bindparam("seqs", expanding=True))
@@ -173,6 +182,28 @@ def statistics(conn: Connection, seq: int) -> list[tuple[str, str, float]]:
         .order_by(status_recipients.c.participant)
     )
     return [(r.participant, r.status, r.updated_at) for r in rows]
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """One recipient of a status: where its receipts reached and when."""
+
+    participant: str
+    status: ReceiptStatus
+    updated_at: float
+    delivered_at: float | None
+    read_at: float | None
+
+
+def viewers(conn: Connection, seq: int) -> list[Viewer]:
+    rows = conn.execute(
+        sa.select(status_recipients)
+        .where(status_recipients.c.status_seq == seq)
+        .order_by(status_recipients.c.participant)
+    )
+    return [
+        Viewer(r.participant, ReceiptStatus(r.status), r.updated_at, r.delivered_at, r.read_at) for r in rows
+    ]
 
 
 def journal(conn: Connection, instance_id: int, since: float) -> list[tuple[StatusRow, str | None]]:

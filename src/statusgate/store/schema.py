@@ -52,6 +52,9 @@ media = sa.Table(
     sa.Column("height", sa.Integer, nullable=True),
     sa.Column("duration_seconds", sa.Float, nullable=True),
     sa.Column("waveform", sa.LargeBinary, nullable=True),
+    # what the file was made from (the first source that became these bytes): the console shows the cut
+    sa.Column("source_size", sa.BigInteger, nullable=True),
+    sa.Column("source_duration_seconds", sa.Float, nullable=True),
 )
 
 media_sources = sa.Table(
@@ -206,6 +209,9 @@ status_recipients = sa.Table(
     sa.Column("participant", sa.String(64), primary_key=True),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+    # when the recipient's phone first had it (a read receipt implies it) and first showed it: the views chart
+    sa.Column("delivered_at", sa.Float, nullable=True),
+    sa.Column("read_at", sa.Float, nullable=True),
 )
 
 # --- the sandbox: a simulated WhatsApp network that lives in the same database ------------------------------
@@ -396,4 +402,25 @@ partner_tokens = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("token_hash", sa.String(64), nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+console_sessions = sa.Table(
+    "console_sessions",
+    metadata,
+    # sha256 of the cookie's random id: a leaked database opens no session
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    # partner (every instance) or instance (that instance only)
+    sa.Column("scope", sa.String(16), nullable=False),
+    sa.Column(
+        "id_instance",
+        sa.BigInteger,
+        sa.ForeignKey("instances.id_instance", ondelete="CASCADE"),
+        nullable=True,
+    ),
+    # the token's hash at sign-in: a rotation of that token ends the session on every node
+    sa.Column("credential_hash", sa.String(64), nullable=False),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("last_seen_at", sa.Float, nullable=False),
+    sa.Index("ix_console_sessions_instance", "id_instance"),
 )

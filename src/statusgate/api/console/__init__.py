@@ -1,0 +1,49 @@
+"""The web console at ``/console``: server-rendered pages over the same services as the Green API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from statusgate.api.console.instance import InstancePage
+from statusgate.api.console.instances import InstancePages
+from statusgate.api.console.signin import SignInPages
+from statusgate.api.console.web import PREFIX, SECURITY_HEADERS, Console
+from statusgate.api.schemas import Schemas
+from statusgate.errors import NotFoundError
+from statusgate.services.context import ServiceContext
+from statusgate.services.instances import Authenticator
+
+_STATIC = Path(__file__).parent / "static"
+#: what /console/static/ serves; nothing else in the folder is reachable
+ASSETS = {
+    "htmx.min.js": "text/javascript",
+    "console.css": "text/css",
+    "console.js": "text/javascript",
+    "favicon.svg": "image/svg+xml",
+}
+_ASSET_HEADERS = {**SECURITY_HEADERS, "Cache-Control": "public, max-age=3600"}
+
+
+def console_routes(ctx: ServiceContext, schemas: Schemas, instance_auth: Authenticator) -> list[BaseRoute]:
+    if ctx.settings.console == "off":
+        return []
+    console = Console(ctx, schemas, instance_auth)
+    instance_page = InstancePage(console)
+
+    async def asset(request: Request) -> Response:
+        name = request.path_params["asset"]
+        media_type = ASSETS.get(name)
+        if media_type is None:
+            raise NotFoundError()
+        return FileResponse(_STATIC / name, media_type=media_type, headers=_ASSET_HEADERS)
+
+    return [
+        Route(f"{PREFIX}/static/{{asset}}", asset, methods=["GET"]),
+        *SignInPages(console).routes(),
+        *InstancePages(console, instance_page).routes(),
+        *instance_page.routes(),
+    ]

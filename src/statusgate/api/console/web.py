@@ -1,0 +1,236 @@
+"""What every console page shares: templates, the session cookie, CSRF, security headers and errors.
+
+Pages are plain HTML forms (they work with the keyboard alone and without script); htmx, vendored in
+``static/``, only refreshes fragments (the instance's state and QR code). Nothing from a tenant or a WhatsApp
+user reaches a page unescaped: Jinja2 autoescapes everything, no template puts a value into a script, a style
+or a URL, and the Content-Security-Policy allows scripts and styles from this origin only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from statusgate.api.bodies import read_capped
+from statusgate.api.schemas import Schemas
+from statusgate.domain.models import Instance
+from statusgate.errors import GatewayError, PayloadTooLargeError
+from statusgate.services import instances
+from statusgate.services.console_sessions import ConsoleSession, resolve
+from statusgate.services.context import ServiceContext
+from statusgate.services.partner import PartnerAuthenticator
+
+log = logging.getLogger("statusgate.console")
+
+PREFIX = "/console"
+COOKIE = "statusgate_console"
+_HERE = Path(__file__).parent
+#: every console answer: nothing cached, nothing framed, nothing sniffed, no referrer leaving the page
+SECURITY_HEADERS: Mapping[str, str] = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+    ),
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+#: a sign-in or settings form is a few hundred bytes; anything near this is not one of ours
+MAX_FORM_BYTES = 64 * 1024
+
+
+class SignInRequired(Exception):
+    """No session, or one that has ended: back to the sign-in page."""
+
+
+class CsrfRejected(Exception):
+    """A state-changing request without this session's CSRF token (or from another origin)."""
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(_HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["when"] = _when
+    return env
+
+
+def _when(epoch: float | None) -> str:
+    if epoch is None:
+        return "—"
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+@dataclass(frozen=True)
+class View:
+    """One request to a console page, its session known (or None on the sign-in pages)."""
+
+    request: Request
+    session: ConsoleSession | None
+    form: Mapping[str, str]
+
+    @property
+    def signed_in(self) -> ConsoleSession:
+        assert self.session is not None
+        return self.session
+
+    def field(self, name: str) -> str:
+        return self.form.get(name, "")
+
+    def require_csrf(self, presented: str) -> None:
+        """For a form the page reads itself (multipart): its ``csrf`` field must be this session's."""
+        if not self.signed_in.csrf_matches(presented):
+            raise CsrfRejected()
+
+    @property
+    def htmx(self) -> bool:
+        return self.request.headers.get("hx-request") == "true"
+
+
+Handler = Callable[[View], Awaitable[Response]]
+
+
+class Console:
+    def __init__(self, ctx: ServiceContext, schemas: Schemas, instance_auth: instances.Authenticator) -> None:
+        self.ctx = ctx
+        self.schemas = schemas
+        self.instance_auth = instance_auth
+        self.partner = PartnerAuthenticator(ctx)
+        self.templates = _environment()
+        self.secure_cookie = ctx.settings.effective_public_url.lower().startswith("https://")
+
+    # --- answers ---------------------------------------------------------------------------------------
+
+    def render(self, view: View, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+        page = self.templates.get_template(template).render(session=view.session, prefix=PREFIX, **values)
+        return HTMLResponse(page, status_code=status, headers=dict(SECURITY_HEADERS))
+
+    def redirect(self, view: View, path: str) -> Response:
+        if view.htmx:
+            return Response(status_code=204, headers={"HX-Redirect": path, **SECURITY_HEADERS})
+        return RedirectResponse(path, status_code=303, headers=dict(SECURITY_HEADERS))
+
+    def set_cookie(self, response: Response, cookie: str) -> None:
+        response.set_cookie(
+            COOKIE,
+            cookie,
+            max_age=self.ctx.settings.console_max_seconds,
+            path=PREFIX,
+            httponly=True,
+            samesite="strict",
+            secure=self.secure_cookie,
+        )
+
+    def clear_cookie(self, response: Response) -> None:
+        response.delete_cookie(
+            COOKIE, path=PREFIX, httponly=True, samesite="strict", secure=self.secure_cookie
+        )
+
+    # --- requests --------------------------------------------------------------------------------------
+
+    async def instance(self, view: View, raw_id: str) -> Instance:
+        """The instance a page is about, if this session may open it (else a 404, the same answer as for
+        an instance that does not exist: a one-instance session learns nothing of the others)."""
+        if not raw_id.isascii() or not raw_id.isdigit() or len(raw_id) > 19:
+            raise _NotFound()
+        id_instance = int(raw_id)
+        if not view.signed_in.may_open(id_instance):
+            raise _NotFound()
+        try:
+            return await instances.get(self.ctx, id_instance)
+        except instances.UnknownInstanceError:
+            raise _NotFound() from None
+
+    def page(
+        self, handler: Handler, *, signed_in: bool = True, multipart: bool = False
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """A Starlette endpoint around ``handler``: the session looked up (and required unless
+        ``signed_in`` is False), a POST's form read and its CSRF token checked, errors shown as pages.
+        A ``multipart`` page reads its own body and checks its ``csrf`` field with
+        :meth:`View.require_csrf` (unless the request carries the token in its header)."""
+
+        async def endpoint(request: Request) -> Response:
+            session = await resolve(self.ctx, self.partner, request.cookies.get(COOKIE, ""))
+            form: Mapping[str, str] = {}
+            view = View(request, session, form)
+            try:
+                if request.method == "POST":
+                    _same_origin(request)
+                    if _is_urlencoded(request):
+                        form = await _read_form(request)
+                    view = View(request, session, form)
+                    presented = request.headers.get("x-csrf-token") or form.get("csrf", "")
+                    checked_later = multipart and not presented
+                    if (
+                        session is not None
+                        and signed_in
+                        and not checked_later
+                        and not session.csrf_matches(presented)
+                    ):
+                        raise CsrfRejected()
+                if signed_in and session is None:
+                    raise SignInRequired()
+                return await handler(view)
+            except SignInRequired:
+                response = self.redirect(view, f"{PREFIX}?ended=1" if request.cookies.get(COOKIE) else PREFIX)
+                self.clear_cookie(response)
+                return response
+            except CsrfRejected:
+                return self.render(view, "error.html", 403, message="This form has expired: reload the page.")
+            except _NotFound:
+                return self.render(view, "error.html", 404, message="No such page.")
+            except PayloadTooLargeError:
+                return self.render(view, "error.html", 413, message="That is more than this form takes.")
+            except GatewayError as exc:
+                # the same words the API would answer (they name the field); a server-side failure's
+                # details stay in the log
+                return self.render(view, "error.html", getattr(exc, "http_status", 400), message=exc.message)
+
+        return endpoint
+
+
+class _NotFound(Exception):
+    pass
+
+
+def _is_urlencoded(request: Request) -> bool:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip() == (
+        "application/x-www-form-urlencoded"
+    )
+
+
+async def _read_form(request: Request) -> dict[str, str]:
+    body = await read_capped(request, MAX_FORM_BYTES)
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+    except UnicodeDecodeError:
+        return {}
+    return dict(pairs)
+
+
+def _same_origin(request: Request) -> None:
+    """A browser names the page a POST comes from; one from another site is refused before anything else
+    (the SameSite cookie would not be sent anyway, but a sign-in form needs no cookie)."""
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        if origin == "null":
+            raise CsrfRejected()
+        return
+    host = request.headers.get("host", "")
+    if origin.split("://", 1)[-1] != host:
+        raise CsrfRejected()
