@@ -10,7 +10,9 @@ from starlette.routing import BaseRoute, Route
 
 from statusgate.api.console.instance import InstancePage
 from statusgate.api.console.instances import InstancePages
+from statusgate.api.console.posting import PostingPage
 from statusgate.api.console.signin import SignInPages
+from statusgate.api.console.status_pages import StatusPages
 from statusgate.api.console.web import PREFIX, SECURITY_HEADERS, Console
 from statusgate.api.schemas import Schemas
 from statusgate.errors import NotFoundError
@@ -46,4 +48,6 @@ def console_routes(ctx: ServiceContext, schemas: Schemas, instance_auth: Authent
         *SignInPages(console).routes(),
         *InstancePages(console, instance_page).routes(),
         *instance_page.routes(),
+        *PostingPage(console).routes(),
+        *StatusPages(console).routes(),
     ]

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from statusgate.api.console.settings_form import SHOWN_SWITCHES, settings_change, wire_fields
-from statusgate.api.console.web import PREFIX, Console, View
+from statusgate.api.console.web import PREFIX, Console, View, safe_base64
 from statusgate.domain.instance_settings import DELAY_KEY, WEBHOOK_URL_KEY, WEBHOOK_URL_TOKEN_KEY
 from statusgate.domain.models import EngineName, Instance
 from statusgate.domain.states import InstanceState
@@ -17,8 +17,6 @@ from statusgate.errors import EngineError, ValidationError
 from statusgate.services import account, sandbox, statuses
 from statusgate.services.console_sessions import Scope
 
-#: what a QR answer's message must be to go into an <img src="data:…">: base64 and nothing else
-_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 _PHONE = re.compile(r"[0-9]{5,17}")
 
 
@@ -63,7 +61,7 @@ class InstancePage:
             except EngineError as exc:
                 note = exc.message
             else:
-                if answer.type == "qrCode" and _BASE64.fullmatch(answer.message):
+                if answer.type == "qrCode" and safe_base64(answer.message):
                     qr = answer.message
                 elif answer.type == "error":
                     note = answer.message

@@ -9,6 +9,7 @@ or a URL, and the Content-Security-Policy allows scripts and styles from this or
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from statusgate.api.bodies import read_capped
+from statusgate.api.console.chart import duration_label
 from statusgate.api.schemas import Schemas
 from statusgate.domain.models import Instance
 from statusgate.errors import GatewayError, PayloadTooLargeError
@@ -44,8 +46,19 @@ SECURITY_HEADERS: Mapping[str, str] = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
 }
+#: what may go into an <img src="data:…"> or an SVG fill: base64, a #RRGGBB colour, and nothing else
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+_COLOUR = re.compile(r"#[0-9A-Fa-f]{6}")
 #: a sign-in or settings form is a few hundred bytes; anything near this is not one of ours
 MAX_FORM_BYTES = 64 * 1024
+
+
+def safe_base64(value: object) -> str | None:
+    return value if isinstance(value, str) and _BASE64.fullmatch(value) else None
+
+
+def safe_colour(value: object, default: str) -> str:
+    return value if isinstance(value, str) and _COLOUR.fullmatch(value) else default
 
 
 class SignInRequired(Exception):
@@ -65,7 +78,17 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = _when
+    env.filters["bytes"] = _bytes
+    env.filters["duration"] = duration_label
     return env
+
+
+def _bytes(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KiB"
+    return f"{size / 1024 / 1024:.1f} MiB"
 
 
 def _when(epoch: float | None) -> str:
@@ -147,14 +170,14 @@ class Console:
         """The instance a page is about, if this session may open it (else a 404, the same answer as for
         an instance that does not exist: a one-instance session learns nothing of the others)."""
         if not raw_id.isascii() or not raw_id.isdigit() or len(raw_id) > 19:
-            raise _NotFound()
+            raise NotFound()
         id_instance = int(raw_id)
         if not view.signed_in.may_open(id_instance):
-            raise _NotFound()
+            raise NotFound()
         try:
             return await instances.get(self.ctx, id_instance)
         except instances.UnknownInstanceError:
-            raise _NotFound() from None
+            raise NotFound() from None
 
     def page(
         self, handler: Handler, *, signed_in: bool = True, multipart: bool = False
@@ -192,7 +215,7 @@ class Console:
                 return response
             except CsrfRejected:
                 return self.render(view, "error.html", 403, message="This form has expired: reload the page.")
-            except _NotFound:
+            except NotFound:
                 return self.render(view, "error.html", 404, message="No such page.")
             except PayloadTooLargeError:
                 return self.render(view, "error.html", 413, message="That is more than this form takes.")
@@ -204,8 +227,8 @@ class Console:
         return endpoint
 
 
-class _NotFound(Exception):
-    pass
+class NotFound(Exception):
+    """No such page, or one this session may not open (the same answer for both)."""
 
 
 def _is_urlencoded(request: Request) -> bool:
