@@ -43,13 +43,15 @@ def test_nobody_yet_is_no_point_and_the_word_follows_the_best_receipt() -> None:
 
 def test_the_chart_has_a_dot_per_change_of_each_series_inside_the_plot() -> None:
     points = [ViewPoint(2.0, 1, 0), ViewPoint(5.0, 2, 0), ViewPoint(30.0, 2, 1)]
-    chart = views_chart(points, recipients=3)
+    chart = views_chart(points, recipients=3, elapsed=20.0)
     delivered, read = chart.series
     assert [(d.seconds, d.count) for d in delivered.dots] == [(2.0, 1), (5.0, 2)]
     assert [(d.seconds, d.count) for d in read.dots] == [(30.0, 1)]
     for dot in delivered.dots + read.dots:
         assert chart.left <= dot.x <= chart.right and chart.top <= dot.y <= chart.bottom
-    # more receipts sit higher; the last point is at the right edge
+    # more receipts sit higher; the axis runs to the latest of the last point, now, and a minute
     assert delivered.dots[1].y < delivered.dots[0].y
-    assert read.dots[0].x == chart.right
+    assert read.dots[0].x < chart.right
+    assert views_chart([ViewPoint(90.0, 1, 1)], 1, elapsed=50.0).series[1].dots[0].x == chart.right
+    assert views_chart(points, recipients=3, elapsed=120.0).x_ticks[-1].label == "2 min"
     assert set(delivered.path) <= set("MHV0123456789.,")

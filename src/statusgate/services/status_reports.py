@@ -7,6 +7,7 @@ viewers are getStatusStatistic's rows), so the console and a client of the API n
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
@@ -40,6 +41,8 @@ class StatusReport:
     viewers: list[Viewer]
     #: one point per change of the counts, oldest first; empty before anyone received it
     views: list[ViewPoint]
+    #: seconds since it was sent (since it was queued, while unsent)
+    elapsed: float
 
     @property
     def recipients(self) -> int:
@@ -100,4 +103,5 @@ async def report(ctx: ServiceContext, instance: Instance, id_message: str) -> St
         media=media,
         viewers=viewers,
         views=views_over_time(viewers, since),
+        elapsed=max(0.0, time.time() - since),
     )

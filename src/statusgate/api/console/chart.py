@@ -57,9 +57,14 @@ def duration_label(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def views_chart(points: list[ViewPoint], recipients: int) -> Chart:
+#: the shortest time the x axis shows, so a status a moment old is not drawn over a one-second axis
+MIN_SPAN_SECONDS = 60.0
+
+
+def views_chart(points: list[ViewPoint], recipients: int, elapsed: float) -> Chart:
+    """The chart of ``points`` for a status sent ``elapsed`` seconds ago (the lines run on to now)."""
     right, bottom = WIDTH - RIGHT, HEIGHT - BOTTOM
-    span = max((p.seconds for p in points), default=0.0) or 1.0
+    span = max(max((p.seconds for p in points), default=0.0), elapsed, MIN_SPAN_SECONDS)
     top_count = max(recipients, max((p.delivered for p in points), default=0), 1)
 
     def x(seconds: float) -> float:

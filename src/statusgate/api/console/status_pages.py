@@ -86,7 +86,7 @@ class StatusPages:
             "report": report,
             "preview": _preview(report),
             "preparation": _preparation(report),
-            "chart": views_chart(report.views, report.recipients),
+            "chart": views_chart(report.views, report.recipients, report.elapsed),
         }
 
     async def status(self, view: View) -> Response:

@@ -35,7 +35,8 @@ log = logging.getLogger("statusgate.console")
 PREFIX = "/console"
 COOKIE = "statusgate_console"
 _HERE = Path(__file__).parent
-#: every console answer: nothing cached, nothing framed, nothing sniffed, no referrer leaving the page
+#: every console answer: nothing cached, nothing framed, nothing sniffed, no referrer leaving the site
+#: ("no-referrer" would make a browser send `Origin: null` on our own form posts, which the origin check refuses)
 SECURITY_HEADERS: Mapping[str, str] = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -44,7 +45,7 @@ SECURITY_HEADERS: Mapping[str, str] = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
 }
 #: what may go into an <img src="data:…"> or an SVG fill: base64, a #RRGGBB colour, and nothing else
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
