@@ -21,7 +21,8 @@ from statusgate.services.partner import PartnerAuthenticator
 from statusgate.store import console_sessions as store
 from statusgate.store import instances as instances_store
 
-#: last_seen_at is written at most this often per session: a page that polls is not a write a second
+#: last_seen_at is written at most this often per session (or a tenth of the idle lifetime, when that is
+#: shorter: a session in use must not end as idle): a page that polls is not a write a second
 TOUCH_EVERY_SECONDS = 30.0
 
 
@@ -107,7 +108,7 @@ async def resolve(ctx: ServiceContext, partner: PartnerAuthenticator, cookie: st
     ):
         await ctx.db.write(store.delete, id_hash)
         return None
-    if now - row.last_seen_at > TOUCH_EVERY_SECONDS:
+    if now - row.last_seen_at > min(TOUCH_EVERY_SECONDS, settings.console_idle_seconds / 10):
         await ctx.db.write(store.touch, id_hash, now)
     return ConsoleSession(Scope(row.scope), row.id_instance, row.csrf_token)
 
@@ -137,8 +138,9 @@ async def end_partner_sessions(ctx: ServiceContext) -> None:
     await ctx.db.write(store.delete_for_scope, Scope.PARTNER.value)
 
 
-async def prune(ctx: ServiceContext) -> int:
-    now = time.time()
+async def prune(ctx: ServiceContext, now: float | None = None) -> int:
+    """Delete the sessions past either lifetime that no browser came back with (the sweeper's job)."""
+    now = time.time() if now is None else now
     return await ctx.db.write(
         store.delete_stale, now - ctx.settings.console_idle_seconds, now - ctx.settings.console_max_seconds
     )

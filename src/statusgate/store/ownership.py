@@ -164,6 +164,8 @@ class Census:
     instances: int
     #: how many instances each live worker holds
     holdings: tuple[int, ...]
+    #: how many of them the worker that asked holds (0 if it asked for none)
+    mine: int = 0
 
     @property
     def live_workers(self) -> int:
@@ -183,9 +185,9 @@ class Census:
         return bool(self.holdings) and min(self.holdings) < self.floor()
 
 
-def census(conn: Connection, within: float) -> Census:
+def census(conn: Connection, within: float, worker_id: str | None = None) -> Census:
     """How many instances there are, and how many each worker that heartbeated in the last ``within``
-    seconds holds."""
+    seconds holds (``worker_id``'s own count as ``mine``)."""
     now_sql = clock(conn)
     count = sa.select(sa.func.count()).select_from(instances).scalar_subquery()
     holdings = conn.execute(
@@ -202,4 +204,5 @@ def census(conn: Connection, within: float) -> Census:
         .where(workers.c.heartbeat_at >= now_sql - within)
         .group_by(workers.c.worker_id)
     ).all()
-    return Census(int(conn.scalar(sa.select(count)) or 0), tuple(int(row[1]) for row in holdings))
+    mine = next((int(row[1]) for row in holdings if row[0] == worker_id), 0)
+    return Census(int(conn.scalar(sa.select(count)) or 0), tuple(int(row[1]) for row in holdings), mine)

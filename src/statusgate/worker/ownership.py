@@ -117,20 +117,28 @@ class Ownership:
                 )
                 await self._notify_lost(lost)
 
+    async def _renew(self, started: float) -> None:
+        lease_seconds = self.settings.lease_seconds
+        renewed = await self.db.write(ownership.renew, self.worker_id, lease_seconds)
+        self._renewed_at = started
+        self._trusted_until = started + lease_seconds - self.settings.lease_margin
+        kept = {lease.instance_id: lease for lease in renewed}
+        lapsed = sorted(set(self._held) - set(kept))
+        self._held = kept
+        if lapsed:
+            log.warning("the leases on %d instance(s) lapsed before renewal", len(lapsed))
+            await self._notify_lost(lapsed)
+
     async def _pass(self) -> None:
         lease_seconds = self.settings.lease_seconds
         started = time.monotonic()
         if started - self._renewed_at >= lease_seconds / 3:
-            renewed = await self.db.write(ownership.renew, self.worker_id, lease_seconds)
-            self._renewed_at = started
-            self._trusted_until = started + lease_seconds - self.settings.lease_margin
-            kept = {lease.instance_id: lease for lease in renewed}
-            lapsed = sorted(set(self._held) - set(kept))
-            self._held = kept
-            if lapsed:
-                log.warning("the leases on %d instance(s) lapsed before renewal", len(lapsed))
-                await self._notify_lost(lapsed)
-        census = await self.db.read(ownership.census, lease_seconds)
+            await self._renew(started)
+        census = await self.db.read(ownership.census, lease_seconds, self.worker_id)
+        if census.mine < len(self._held):
+            # some of what this worker holds was deleted since the last renewal: counted as held, it would
+            # make the worker hand back a live instance, or leave a new one unclaimed, until the next renewal
+            await self._renew(time.monotonic())
         share = census.share()
         # (a dead worker's leases count as free here until they lapse: the claim then finds none)
         if len(self._held) < share and census.instances > sum(census.holdings):

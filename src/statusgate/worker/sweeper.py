@@ -1,4 +1,5 @@
-"""The periodic sweep: journals older than their retention, expired uploads, media nobody needs."""
+"""The periodic sweep: journals older than their retention, expired uploads, media nobody needs, ended
+console sessions."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import contextlib
 import logging
 import time
 
+from statusgate.services import console_sessions
 from statusgate.services.context import ServiceContext
 from statusgate.store import commands, sweep
 
@@ -25,6 +27,7 @@ async def sweep_once(ctx: ServiceContext, now: float | None = None) -> dict[str,
         "media_rows": await ctx.db.write(sweep.unused_media, now - GRACE_SECONDS),
         "sandbox_events": await ctx.sandbox.prune(now - settings.notification_retention_seconds),
         "commands": await ctx.db.write(commands.forget_finished, now - settings.command_retention_seconds),
+        "console_sessions": await console_sessions.prune(ctx, now),
     }
     needed = await ctx.db.read(sweep.referenced_blobs)
     counts["files"] = await asyncio.to_thread(ctx.media.remove_unreferenced, needed, now - GRACE_SECONDS)
