@@ -27,6 +27,7 @@ from statusgate.api.middleware import GreenCors, InternalErrors, RequestCounts, 
 from statusgate.api.partner import partner_routes
 from statusgate.api.rate_limits import RateLimiter
 from statusgate.api.schemas import Schemas
+from statusgate.api.throttle import FailureThrottle
 from statusgate.errors import (
     ApiError,
     EngineError,
@@ -162,6 +163,8 @@ def build_app(ctx: ServiceContext, *, lifespan: Lifespan | None = None) -> Starl
     verbs = ["GET", "POST", "DELETE", "PUT", "PATCH", "HEAD"]
     # Green's calls first: nearly every request is one, and the router tries the routes in order (an OPTIONS
     # request still reaches ``preflight``: a route whose verbs do not match is passed over)
+    # one count of wrong tokens per client, whether guessed at /partner/* or at the console's sign-in
+    sign_in_failures = FailureThrottle(settings.partner_failures_per_minute)
     routes: list[BaseRoute] = [
         Route("/waInstance{id_instance}/{method}/{token}", router.handle, methods=verbs),
         Route("/waInstance{id_instance}/{method}/{token}/{extra}", router.handle, methods=verbs),
@@ -169,8 +172,8 @@ def build_app(ctx: ServiceContext, *, lifespan: Lifespan | None = None) -> Starl
         Route("/media/{upload_id}/{file_name}", media_file, methods=["GET", "HEAD"]),
         Route("/health", health_page, methods=["GET"]),
         *metrics_routes(ctx),
-        *partner_routes(ctx, schemas, auth),
-        *console_routes(ctx, schemas, auth),
+        *partner_routes(ctx, schemas, auth, sign_in_failures),
+        *console_routes(ctx, schemas, auth, sign_in_failures),
         *docs_routes(settings),
         Route("/{any:path}", preflight, methods=["OPTIONS"]),
     ]

@@ -55,12 +55,14 @@ def _listed(instance: Instance) -> dict[str, Any]:
 
 
 class PartnerApi:
-    def __init__(self, ctx: ServiceContext, schemas: Schemas, instance_auth: Authenticator) -> None:
+    def __init__(
+        self, ctx: ServiceContext, schemas: Schemas, instance_auth: Authenticator, throttle: FailureThrottle
+    ) -> None:
         self.ctx = ctx
         self.instance_auth = instance_auth
         self.auth = partner.PartnerAuthenticator(ctx)
         self.settings_model = schemas.set_settings
-        self.throttle = FailureThrottle(ctx.settings.partner_failures_per_minute)
+        self.throttle = throttle
 
     async def handle(self, request: Request) -> Response:
         client = request.client.host if request.client else ""
@@ -124,8 +126,10 @@ class PartnerApi:
         return JSONResponse({"deleteInstanceAccount": True})
 
 
-def partner_routes(ctx: ServiceContext, schemas: Schemas, instance_auth: Authenticator) -> list[BaseRoute]:
+def partner_routes(
+    ctx: ServiceContext, schemas: Schemas, instance_auth: Authenticator, throttle: FailureThrottle
+) -> list[BaseRoute]:
     if ctx.settings.partner_api == "off":
         return []
-    api = PartnerApi(ctx, schemas, instance_auth)
+    api = PartnerApi(ctx, schemas, instance_auth, throttle)
     return [Route("/partner/{method}/{token}", api.handle, methods=["GET", "POST"])]

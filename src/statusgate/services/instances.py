@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 
 from statusgate.domain.instance_settings import InstanceSettings
 from statusgate.domain.models import EngineName, Instance
+from statusgate.engines import requirements
 from statusgate.errors import BadRequestError, ForbiddenError, UnauthorizedError
 from statusgate.ids import INT64_MAX, hash_token, new_api_token, new_instance_id, token_matches
 from statusgate.services.context import ServiceContext
@@ -58,6 +59,9 @@ async def create(
     if authorized and engine is not EngineName.SANDBOX:
         raise BadRequestError("--authorized is for the sandbox engine only")
     backend = ctx.engine(engine)
+    install = requirements.missing(engine)
+    if install is not None:
+        raise BadRequestError(f"engine {engine.value} is not installed on this server: {install}")
     token = new_api_token()
 
     def insert(conn: Connection) -> int:

@@ -110,8 +110,7 @@ async def create(
     try:
         ctx.engine(engine)
     except EngineUnavailableError:
-        hint = " (pip install 'statusgate[whatsapp]')" if engine is EngineName.WHATSAPP else ""
-        raise BadRequestError(f"engine {engine.value} is not installed on this server{hint}") from None
+        raise BadRequestError(f"engine {engine.value} is not available on this server") from None
     credentials = await instances.create(ctx, engine=engine, name=name)
     instance = await instances.get(ctx, credentials.id_instance)
     await account.set_settings(ctx, instance, change)

@@ -15,6 +15,7 @@ from statusgate.api.console.signin import SignInPages
 from statusgate.api.console.status_pages import StatusPages
 from statusgate.api.console.web import PREFIX, SECURITY_HEADERS, Console
 from statusgate.api.schemas import Schemas
+from statusgate.api.throttle import FailureThrottle
 from statusgate.errors import NotFoundError
 from statusgate.services.context import ServiceContext
 from statusgate.services.instances import Authenticator
@@ -30,7 +31,9 @@ ASSETS = {
 _ASSET_HEADERS = {**SECURITY_HEADERS, "Cache-Control": "public, max-age=3600"}
 
 
-def console_routes(ctx: ServiceContext, schemas: Schemas, instance_auth: Authenticator) -> list[BaseRoute]:
+def console_routes(
+    ctx: ServiceContext, schemas: Schemas, instance_auth: Authenticator, sign_in_failures: FailureThrottle
+) -> list[BaseRoute]:
     if ctx.settings.console == "off":
         return []
     console = Console(ctx, schemas, instance_auth)
@@ -45,7 +48,7 @@ def console_routes(ctx: ServiceContext, schemas: Schemas, instance_auth: Authent
 
     return [
         Route(f"{PREFIX}/static/{{asset}}", asset, methods=["GET"]),
-        *SignInPages(console).routes(),
+        *SignInPages(console, sign_in_failures).routes(),
         *InstancePages(console, instance_page).routes(),
         *instance_page.routes(),
         *PostingPage(console).routes(),

@@ -11,9 +11,10 @@ from statusgate.services import console_sessions
 
 
 class SignInPages:
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, failures: FailureThrottle) -> None:
         self.console = console
-        self.throttle = FailureThrottle(console.ctx.settings.partner_failures_per_minute)
+        #: shared with /partner/*: one count of wrong tokens per client
+        self.throttle = failures
 
     def _home(self, view: View) -> str:
         session = view.signed_in
