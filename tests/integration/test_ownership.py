@@ -354,3 +354,24 @@ async def test_status_leases_run_on_the_database_clock_whatever_a_worker_clock_s
         assert [r.seq for r in await db.read(status_leases.to_prepare, ahead, 10)] == []
         await db.write(status_leases.renew_leases, "behind", [claimed.seq], -1)  # the lease is over
         assert [r.seq for r in await db.read(status_leases.to_prepare, slow, 10)] == [claimed.seq]
+
+
+async def test_deleting_an_instance_does_not_cost_its_worker_another(
+    make_settings: Callable[..., Settings],
+) -> None:
+    # leases far longer than the test: only the census can tell the worker that one of them is gone
+    async with _processes(make_settings(lease_seconds=600), 1) as ([core], running):
+        gone, kept = await _instances(core, 2)
+        worker = Worker(core.ctx)
+        await worker.start()
+        running.append(worker)
+        assert worker.ownership.held() == {gone, kept}
+        await instances.delete(core.ctx, gone)
+
+        async def still_owned() -> bool:
+            return worker.ownership.held() == {kept} and await core.ctx.db.read(ownership.owner, kept) == (
+                worker.worker_id
+            )
+
+        # counted as still held, the deleted one made the worker hand the live one back for a lease's third
+        await _eventually(still_owned, "the live instance still owned after the other's delete")
