@@ -117,7 +117,9 @@ class Ownership:
                 )
                 await self._notify_lost(lost)
 
-    async def _renew(self, started: float) -> None:
+    async def _renew(self, started: float, *, after_delete: bool = False) -> None:
+        """Renew every lease held; ``after_delete``: the census found fewer than held (one was deleted),
+        so what is missing now is most likely gone, not lapsed: not a warning."""
         lease_seconds = self.settings.lease_seconds
         renewed = await self.db.write(ownership.renew, self.worker_id, lease_seconds)
         self._renewed_at = started
@@ -126,7 +128,10 @@ class Ownership:
         lapsed = sorted(set(self._held) - set(kept))
         self._held = kept
         if lapsed:
-            log.warning("the leases on %d instance(s) lapsed before renewal", len(lapsed))
+            if after_delete:
+                log.info("%d instance(s) held here were deleted (or their leases lapsed)", len(lapsed))
+            else:
+                log.warning("the leases on %d instance(s) lapsed before renewal", len(lapsed))
             await self._notify_lost(lapsed)
 
     async def _pass(self) -> None:
@@ -138,7 +143,7 @@ class Ownership:
         if census.mine < len(self._held):
             # some of what this worker holds was deleted since the last renewal: counted as held, it would
             # make the worker hand back a live instance, or leave a new one unclaimed, until the next renewal
-            await self._renew(time.monotonic())
+            await self._renew(time.monotonic(), after_delete=True)
         share = census.share()
         # (a dead worker's leases count as free here until they lapse: the claim then finds none)
         if len(self._held) < share and census.instances > sum(census.holdings):

@@ -20,7 +20,8 @@ from statusgate.domain.posts import (
     TextPost,
     VoicePost,
 )
-from statusgate.services import journals, status_reports
+from statusgate.errors import NotAuthorizedError
+from statusgate.services import account, journals, status_reports
 from statusgate.services.status_reports import StatusReport
 
 _MESSAGE_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
@@ -80,10 +81,19 @@ class StatusPages:
             raise NotFound()
         return instance, found
 
-    def _values(self, instance: Instance, report: StatusReport) -> dict[str, Any]:
+    async def _names(self, instance: Instance) -> dict[str, str]:
+        """Each contact's name by chat id, to name the viewers (none while the phone is not linked)."""
+        try:
+            found = await account.contacts(self.ctx, instance, False, None)
+        except NotAuthorizedError:
+            return {}
+        return {c.id: c.contact_name or c.name for c in found if c.contact_name or c.name}
+
+    async def _values(self, instance: Instance, report: StatusReport) -> dict[str, Any]:
         return {
             "instance": instance,
             "report": report,
+            "names": await self._names(instance) if report.viewers else {},
             "preview": _preview(report),
             "preparation": _preparation(report),
             "chart": views_chart(report.views, report.recipients, report.elapsed),
@@ -91,11 +101,11 @@ class StatusPages:
 
     async def status(self, view: View) -> Response:
         instance, report = await self._report(view)
-        return self.console.render(view, "status.html", **self._values(instance, report))
+        return self.console.render(view, "status.html", **await self._values(instance, report))
 
     async def status_live(self, view: View) -> Response:
         instance, report = await self._report(view)
-        return self.console.render(view, "_status_live.html", **self._values(instance, report))
+        return self.console.render(view, "_status_live.html", **await self._values(instance, report))
 
     async def outgoing(self, view: View) -> Response:
         instance = await self.console.instance(view, view.request.path_params["id"])
