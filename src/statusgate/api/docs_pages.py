@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from statusgate.api.assets import asset_endpoint
 from statusgate.api.openapi import document
-from statusgate.errors import NotFoundError
 from statusgate.settings import Settings
 
 _SWAGGER_UI = Path(__file__).parent / "swagger_ui"
@@ -39,15 +39,8 @@ def docs_routes(settings: Settings) -> list[BaseRoute]:
             page, media_type="text/html; charset=utf-8", headers={"X-Content-Type-Options": "nosniff"}
         )
 
-    async def docs_asset(request: Request) -> Response:
-        name = request.path_params["asset"]
-        media_type = ASSETS.get(name)
-        if media_type is None:
-            raise NotFoundError()
-        return FileResponse(_SWAGGER_UI / name, media_type=media_type, headers=_HEADERS)
-
     return [
         Route("/openapi.json", openapi_json, methods=["GET"]),
         Route("/docs", docs_page, methods=["GET"]),
-        Route("/docs/{asset}", docs_asset, methods=["GET"]),
+        Route("/docs/{asset}", asset_endpoint(_SWAGGER_UI, ASSETS, _HEADERS), methods=["GET"]),
     ]

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from starlette.requests import Request
-from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from statusgate.api.assets import asset_endpoint
 from statusgate.api.console.instance import InstancePage
 from statusgate.api.console.instances import InstancePages
 from statusgate.api.console.posting import PostingPage
@@ -16,7 +15,6 @@ from statusgate.api.console.status_pages import StatusPages
 from statusgate.api.console.web import PREFIX, SECURITY_HEADERS, Console
 from statusgate.api.schemas import Schemas
 from statusgate.api.throttle import FailureThrottle
-from statusgate.errors import NotFoundError
 from statusgate.services.context import ServiceContext
 from statusgate.services.instances import Authenticator
 
@@ -39,15 +37,8 @@ def console_routes(
     console = Console(ctx, schemas, instance_auth)
     instance_page = InstancePage(console)
 
-    async def asset(request: Request) -> Response:
-        name = request.path_params["asset"]
-        media_type = ASSETS.get(name)
-        if media_type is None:
-            raise NotFoundError()
-        return FileResponse(_STATIC / name, media_type=media_type, headers=_ASSET_HEADERS)
-
     return [
-        Route(f"{PREFIX}/static/{{asset}}", asset, methods=["GET"]),
+        Route(f"{PREFIX}/static/{{asset}}", asset_endpoint(_STATIC, ASSETS, _ASSET_HEADERS), methods=["GET"]),
         *SignInPages(console, sign_in_failures).routes(),
         *InstancePages(console, instance_page).routes(),
         *instance_page.routes(),
