@@ -87,6 +87,8 @@ async def test_a_video_is_cut_and_the_page_says_by_how_much(gw: Gateway, tmp_pat
     assert "five seconds" in page and 'class="views-chart"' in page
     # exactly the chosen participant got it, and the viewers table says so
     assert re.findall(r'<tr data-viewer="(\w+)"><td>([^<]+)<', page) == [("delivered", BOB.id)]
+    # named by the contact's name beside the chat id
+    assert f"{BOB.id}<br><small>{BOB.contact_name}</small>" in page
 
 
 async def test_the_forms_refusals_name_the_field_and_queue_nothing(gw: Gateway) -> None:

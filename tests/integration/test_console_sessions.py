@@ -625,6 +625,19 @@ async def test_failed_sign_ins_are_throttled(start_gateway: Any, make_settings: 
         assert_console_headers(r)
 
 
+async def test_the_partner_api_and_the_sign_in_share_one_count(start_gateway: Any, make_settings: Any) -> None:
+    gw: Gateway = await start_gateway(make_settings(partner_failures_per_minute=3))
+    # two wrong tokens at /partner/*, one at the sign-in: the limit is reached across both doors
+    for _ in range(2):
+        r = await gw.client.get(f"/partner/getInstances/{'w' * 64}")
+        assert r.json() == {"code": 401, "description": "Unauthorized"}
+    assert (await Browser(gw).post("/console/sign-in", {"partner_token": "v" * 64})).status_code == 401
+    r = await Browser(gw).post("/console/sign-in", {"partner_token": await partner_token(gw)})
+    assert r.status_code == 429, r.text
+    r = await gw.client.get(f"/partner/getInstances/{await partner_token(gw)}")
+    assert r.json() == {"code": 429, "description": "Too Many Requests"}
+
+
 # --- GET changes nothing -----------------------------------------------------------------------------------------
 
 

@@ -15,7 +15,7 @@ from statusgate.domain.posts import (
     TextPost,
     VoicePost,
 )
-from statusgate.domain.states import PENDING_STATES, UNSENT_STATES
+from statusgate.domain.states import PENDING_STATES, UNSENT_STATES, StatusState
 from statusgate.services.context import ServiceContext
 from statusgate.store import incoming, recipients
 from statusgate.store.outbox import StatusRow
@@ -33,10 +33,12 @@ def _type_message(row: StatusRow) -> str:
     return TYPE_MESSAGE[MediaKind(row.kind)] if row.kind else "documentMessage"
 
 
-def _status_message(row: StatusRow, best_receipt: str | None) -> str:
-    if row.state in UNSENT_STATES:
+def status_message(state: StatusState, best_receipt: str | None) -> str:
+    """getOutgoingStatuses' statusMessage: failed, pending, or the furthest receipt any recipient reached
+    (the console's status page says the same word)."""
+    if state in UNSENT_STATES:
         return "failed"
-    if row.state in PENDING_STATES:
+    if state in PENDING_STATES:
         return "pending"
     return best_receipt or "sent"
 
@@ -67,7 +69,7 @@ async def outgoing(ctx: ServiceContext, instance: Instance, minutes: int) -> lis
             "timestamp": int(row.last_action_at),
             "typeMessage": _type_message(row),
             "chatId": own,
-            "statusMessage": _status_message(row, best),
+            "statusMessage": status_message(row.state, best),
             "sendByApi": True,
         }
         if item["statusMessage"] == "failed":

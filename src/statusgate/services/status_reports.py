@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from statusgate.domain.models import Instance, PreparedMedia
-from statusgate.domain.states import PENDING_STATES, UNSENT_STATES, ReceiptStatus, StatusState
+from statusgate.domain.states import ReceiptStatus, StatusState
+from statusgate.services import journals
 from statusgate.services.context import ServiceContext
 from statusgate.store import outbox, recipients
 from statusgate.store.outbox import StatusRow
@@ -50,13 +51,9 @@ class StatusReport:
 
 
 def status_message(state: StatusState, viewers: list[Viewer]) -> str:
-    """getOutgoingStatuses' statusMessage: failed, pending, or the furthest receipt any recipient reached."""
-    if state in UNSENT_STATES:
-        return "failed"
-    if state in PENDING_STATES:
-        return "pending"
-    best = max((v.status for v in viewers), key=_RANK.__getitem__, default=ReceiptStatus.SENT)
-    return best.value
+    """Green's word for the status, from its recipients' furthest receipt."""
+    best = max((v.status for v in viewers), key=_RANK.__getitem__, default=None)
+    return journals.status_message(state, None if best is None else best.value)
 
 
 def views_over_time(viewers: list[Viewer], since: float) -> list[ViewPoint]:
