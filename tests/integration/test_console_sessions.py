@@ -625,7 +625,9 @@ async def test_failed_sign_ins_are_throttled(start_gateway: Any, make_settings: 
         assert_console_headers(r)
 
 
-async def test_the_partner_api_and_the_sign_in_share_one_count(start_gateway: Any, make_settings: Any) -> None:
+async def test_the_partner_api_and_the_sign_in_share_one_count(
+    start_gateway: Any, make_settings: Any
+) -> None:
     gw: Gateway = await start_gateway(make_settings(partner_failures_per_minute=3))
     # two wrong tokens at /partner/*, one at the sign-in: the limit is reached across both doors
     for _ in range(2):
