@@ -11,18 +11,53 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from statusgate.domain.models import Instance
+from statusgate.domain.instance_settings import InstanceSettings
+from statusgate.domain.models import EngineName
 from statusgate.domain.ownership import Fence
 from statusgate.domain.states import StatusState
 from statusgate.store import clock, outbox, ownership, status_leases
 from statusgate.store import instances as instance_store
 from statusgate.store import recipients as recipient_store
 from statusgate.store.outbox import StatusRow
-from statusgate.store.schema import statuses
+from statusgate.store.schema import PENDING_SQL, instances, statuses
 
 
-def head_and_instance(conn: sa.Connection, instance_id: int) -> tuple[StatusRow | None, Instance | None]:
-    return outbox.head(conn, instance_id), instance_store.get(conn, instance_id)
+@dataclass(frozen=True)
+class Pacing:
+    """What the sender needs of an instance to pace its head."""
+
+    engine: EngineName
+    settings: InstanceSettings
+    #: when the instance's previous send ended (the pacing clock); None before its first
+    last_send_ended_at: float | None
+
+
+def head_and_pacing(conn: sa.Connection, instance_id: int) -> tuple[StatusRow, Pacing] | None:
+    """The head (``outbox.head``) and its instance's pacing, or None when the queue is empty. One statement:
+    the sender reads them before every send, and a second one cost ~5 % of a send."""
+    row = conn.execute(_HEAD_AND_PACING, {"instance_id": instance_id}).first()
+    if row is None:
+        return None
+    pacing = Pacing(
+        EngineName(row.p_engine),
+        instance_store.settings_from_text(row.p_settings),
+        row.p_last_send_ended_at,
+    )
+    return outbox.row_from_db(row), pacing
+
+
+_HEAD_AND_PACING = (
+    sa.select(
+        statuses,
+        instances.c.engine.label("p_engine"),
+        instance_store.SETTINGS_TEXT.label("p_settings"),
+        instances.c.last_send_ended_at.label("p_last_send_ended_at"),
+    )
+    .join(instances, instances.c.id_instance == statuses.c.instance_id)
+    .where(statuses.c.instance_id == sa.bindparam("instance_id"), sa.text(PENDING_SQL))
+    .order_by(statuses.c.seq)
+    .limit(1)
+)
 
 
 def _delete_requested(conn: sa.Connection, seq: int) -> bool:

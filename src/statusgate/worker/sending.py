@@ -105,9 +105,10 @@ class Sender:
         if self.leases(instance_id) is None:
             return None
         now = time.time()
-        head, instance = await self.db.read(records.head_and_instance, instance_id)
-        if head is None or instance is None:
+        found = await self.db.read(records.head_and_pacing, instance_id)
+        if found is None:
             return None
+        head, instance = found
         poll = self.settings.poll_interval_seconds
         if head.state in (StatusState.QUEUED, StatusState.PREPARING):
             return poll  # the head holds the line while it prepares
