@@ -51,6 +51,7 @@ _FAULTED = sa.select(sandbox_faults.c.instance_id).where(
 _INSERT_MESSAGES = sandbox_messages.insert().returning(
     sandbox_messages.c.row_id, sort_by_parameter_order=True
 )
+_LAST_MESSAGE_ROW = sa.select(sa.func.max(sandbox_messages.c.row_id))
 _FIRST_MESSAGE = (
     sa.select(sandbox_messages.c.row_id)
     .where(
@@ -138,19 +139,17 @@ def deliver_posts(conn: Connection, posts: Sequence[_Post]) -> list[_Outcome]:
         outcomes.append(outcome)
     if not accepted:
         return outcomes
-    row_ids = conn.scalars(
-        _INSERT_MESSAGES,
-        [
-            {
-                "instance_id": post.instance_id,
-                "message_id": post.message_id,
-                "kind": post.kind,
-                "payload": post.payload,
-                "at": at,
-            }
-            for _, post, _ in accepted
-        ],
-    ).all()
+    messages = [
+        {
+            "instance_id": post.instance_id,
+            "message_id": post.message_id,
+            "kind": post.kind,
+            "payload": post.payload,
+            "at": at,
+        }
+        for _, post, _ in accepted
+    ]
+    row_ids = _insert_messages(conn, messages)
     wanted = {index: [r for r in dict.fromkeys(post.recipients) if r != own] for index, post, own in accepted}
     everyone = sorted({r for recipients in wanted.values() for r in recipients})
     registered: set[str] = set()
@@ -179,6 +178,22 @@ def deliver_posts(conn: Connection, posts: Sequence[_Post]) -> list[_Outcome]:
         conn.execute(_INSERT_DELIVERY, deliveries)
         conn.execute(_INSERT_EVENT, events)
     return outcomes
+
+
+def _insert_messages(conn: Connection, messages: list[dict[str, Any]]) -> list[int]:
+    """Insert the group's messages; their row ids, in order."""
+    if conn.dialect.name != "sqlite":
+        return list(conn.scalars(_INSERT_MESSAGES, messages).all())
+    # SQLAlchemy runs an ordered RETURNING one row at a time on SQLite (a statement per post, ~5 % of a
+    # dispatch run). This transaction holds SQLite's write lock from its start, so the ids SQLite would
+    # choose are known: the largest so far plus one, plus two, …; given explicitly, one statement inserts all.
+    first = (conn.scalar(_LAST_MESSAGE_ROW) or 0) + 1
+    row_ids = list(range(first, first + len(messages)))
+    conn.execute(
+        sandbox_messages.insert(),
+        [message | {"row_id": row_id} for message, row_id in zip(messages, row_ids, strict=True)],
+    )
+    return row_ids
 
 
 def _refusal(
