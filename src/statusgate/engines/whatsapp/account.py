@@ -1,4 +1,8 @@
-"""One WhatsApp account (one instance) under supervision: its child process, state, QR codes, restarts.
+"""One WhatsApp account (one instance) under supervision: its child process, phase, QR codes, restarts.
+
+Where the account is — linked, pairing, connected, banned, closed … and so its ``stateInstance`` — is one
+phase of the engine-neutral lifecycle (``engines/sidecar/lifecycle.py``); this module turns the child's
+events, its exit and the operations into that lifecycle's happenings, and keeps the rest as data.
 
 A linked account always has a child (restarted with exponential backoff while it cannot connect; the state
 is ``starting`` meanwhile). An account that is not linked has a child only while someone pairs it (``qr``
@@ -19,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from statusgate.domain.states import InstanceState
+from statusgate.engines.sidecar.lifecycle import AccountPhase, Happening, Lifecycle
 from statusgate.engines.whatsapp import files
 from statusgate.engines.whatsapp.process import ChildProcess, ChildStartError, whatsapp_child
 from statusgate.engines.whatsapp.protocol import (
@@ -90,33 +95,54 @@ class Account:
         self.instance_id = instance_id
         self.session_dir = session_dir
         self.limits = limits
-        self.linked = linked
         self.on_state = on_state
         self.on_traffic = on_traffic
-        self.state = InstanceState.STARTING if linked else InstanceState.NOT_AUTHORIZED
-        #: why the state is what it is (a ban's reason, the last connection error)
-        self.reason = ""
+        self.lifecycle = Lifecycle(
+            AccountPhase.CONNECTING if linked else AccountPhase.NOT_LINKED, name=f"instance {instance_id}"
+        )
         self.wid = ""
         self.child: ChildProcess | None = None
-        self.pairing = False
         self.qr_code: str | None = None
         self.qr_failure: str | None = None
         self._qr_ready = asyncio.Event()
+        #: restarts since the last connection: the backoff's exponent
         self.restarts = 0
-        self.closed = False
         self._restart: asyncio.Task[None] | None = None
         self._pairing_timer: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         #: one start at a time: two `qr` calls at once must not race two children into being
         self._starting = asyncio.Lock()
 
-    # --- state -----------------------------------------------------------------------------------------------
+    # --- phase -----------------------------------------------------------------------------------------------
 
-    def _set_state(self, state: InstanceState, reason: str = "") -> None:
-        changed = state is not self.state or reason != self.reason
-        self.state, self.reason = state, reason
-        if changed:
+    @property
+    def state(self) -> InstanceState:
+        return self.lifecycle.state
+
+    @property
+    def reason(self) -> str:
+        """Why the state is what it is (a ban's reason, the last connection error)."""
+        return self.lifecycle.reason
+
+    @property
+    def linked(self) -> bool:
+        return self.lifecycle.linked
+
+    @property
+    def pairing(self) -> bool:
+        return self.lifecycle.pairing
+
+    @property
+    def closed(self) -> bool:
+        return self.lifecycle.closed
+
+    def _move(self, happening: Happening, reason: str | None = None) -> bool:
+        """Follow ``happening`` (a new ``reason``, or None to keep it); announce a new state or reason."""
+        before = (self.lifecycle.state, self.lifecycle.reason)
+        moved = self.lifecycle.on(happening, reason)
+        if (self.lifecycle.state, self.lifecycle.reason) != before:
             self.on_state(self)
+        return moved
 
     def _spawn_task(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
@@ -140,7 +166,6 @@ class Account:
             self.instance_id, prefix=self.limits.prefix, on_event=on_event, on_exit=on_exit
         )
         self.child = child
-        self.pairing = pair
         hello = Hello(
             version=PROTOCOL_VERSION,
             instance_id=self.instance_id,
@@ -172,18 +197,17 @@ class Account:
     async def run_session(self) -> None:
         """Start (or restart) the child of a linked account."""
         async with self._starting:
-            if self.closed or (self.child is not None and self.child.alive):
+            if not self.lifecycle.reconnects or (self.child is not None and self.child.alive):
                 return
-            if self.state is not InstanceState.BLOCKED:
-                self._set_state(InstanceState.STARTING, self.reason)
+            self._move(Happening.CHILD_STARTING)
             try:
                 await self._start_child(pair=False)
             except ChildStartError as exc:
-                self._set_state(InstanceState.STARTING, str(exc))
+                self._move(Happening.START_FAILED, str(exc))
                 self._schedule_restart()
 
     def _schedule_restart(self) -> None:
-        if self.closed or not self.linked or (self._restart is not None and not self._restart.done()):
+        if not self.lifecycle.reconnects or (self._restart is not None and not self._restart.done()):
             return
         delay = min(self.limits.restart_cap, self.limits.restart_base * 2**self.restarts)
         self.restarts += 1
@@ -201,6 +225,10 @@ class Account:
         async with self._starting:
             if self.closed or (self.child is not None and self.child.alive):
                 return
+            if not self._move(Happening.PAIRING_REQUESTED):
+                self.qr_code, self.qr_failure = None, f"the account cannot pair now ({self.lifecycle.phase})"
+                self._qr_ready.set()
+                return
             self.qr_code, self.qr_failure = None, None
             self._qr_ready.clear()
             try:
@@ -208,6 +236,7 @@ class Account:
             except ChildStartError as exc:
                 self.qr_failure = str(exc)
                 self._qr_ready.set()
+                self._move(Happening.START_FAILED)
                 return
         if self._pairing_timer is not None:
             self._pairing_timer.cancel()
@@ -217,14 +246,14 @@ class Account:
 
     async def _end_pairing_later(self) -> None:
         await asyncio.sleep(self.limits.pairing_timeout)
-        if self.pairing and not self.linked:
+        if self.pairing:
             log.info(
                 "instance %s: nobody linked a phone within %g s",
                 self.instance_id,
                 self.limits.pairing_timeout,
             )
             self.qr_code, self.qr_failure = None, "the QR code expired; ask for a new one"
-            self.pairing = False
+            self._move(Happening.PAIRING_EXPIRED)
             await self._stop_child()
 
     async def wait_for_qr(self) -> None:
@@ -240,19 +269,16 @@ class Account:
             self.qr_code = event.code
             self._qr_ready.set()
         elif isinstance(event, Paired):
-            self.linked, self.pairing = True, False
-            self._set_state(InstanceState.STARTING, "linked; connecting")
+            self._move(Happening.PAIRED, "linked; connecting")
         elif isinstance(event, Connected):
-            self.linked, self.pairing, self.restarts = True, False, 0
-            self.wid = event.chat_id
+            self.restarts, self.wid = 0, event.chat_id  # before the move: the new state is published with it
             if self._pairing_timer is not None:
                 self._pairing_timer.cancel()
-            self._set_state(InstanceState.AUTHORIZED)
+            self._move(Happening.CONNECTED, "")
         elif isinstance(event, Disconnected):
-            if self.state is InstanceState.AUTHORIZED:
-                self._set_state(InstanceState.STARTING, event.reason)
+            self._move(Happening.DISCONNECTED, event.reason)
         elif isinstance(event, Banned):
-            self._set_state(InstanceState.BLOCKED, event.reason)
+            self._move(Happening.BANNED, event.reason)
         elif isinstance(event, LoggedOut):
             self._spawn_task(self._logged_out(event))
         elif isinstance(event, ConnectFailed | Fatal):
@@ -263,36 +289,38 @@ class Account:
         if self.pairing:
             self.qr_failure = reason
             self._qr_ready.set()
-        if self.linked and self.state is not InstanceState.BLOCKED:
-            self._set_state(InstanceState.STARTING, reason)
+        self._move(Happening.FAILED, reason)
         # the child has nothing more to do: stop it; its exit schedules the restart of a linked account
         child = self.child
         if child is not None:
             self._spawn_task(child.stop(self.limits.stop_timeout))
 
     async def _logged_out(self, event: LoggedOut) -> None:
-        self.linked, self.wid = False, ""
+        # the new state is announced once the keys are gone: a client told notAuthorized may pair at once
+        if not self._move(Happening.LOGGED_OUT):
+            return
+        self.wid = ""
         await self._stop_child()
         await asyncio.to_thread(files.remove_store, self.session_dir)
-        state = InstanceState.BLOCKED if event.banned else InstanceState.NOT_AUTHORIZED
-        self._set_state(state, f"logged out by WhatsApp ({event.reason})")
+        wiped = Happening.WIPED_FOR_BAN if event.banned else Happening.WIPED
+        self._move(wiped, f"logged out by WhatsApp ({event.reason})")
 
     def _on_exit(self, code: int) -> None:
         self.child = None
         if self.closed:
             return
-        if self.pairing and not self.linked:
+        if self.pairing:
             # its QR codes die with it; the next `qr` starts a new pairing
-            self.pairing, self.qr_code = False, None
+            self.qr_code = None
             if self.qr_failure is None:
                 self.qr_failure = f"the engine process exited ({code})"
             self._qr_ready.set()
+            self._move(Happening.EXITED)
             return
         if self.linked:
             if code != 0:
                 log.warning("instance %s: engine process exited with %s", self.instance_id, code)
-            if self.state is not InstanceState.BLOCKED:
-                self._set_state(InstanceState.STARTING, self.reason or f"the engine process exited ({code})")
+            self._move(Happening.EXITED, self.reason or f"the engine process exited ({code})")
             self._schedule_restart()
 
     # --- operations ------------------------------------------------------------------------------------------
@@ -312,27 +340,27 @@ class Account:
 
     async def logout(self) -> None:
         """Unlink the device (WhatsApp told when connected), drop whatsmeow's store; notAuthorized."""
-        if self.child is not None and self.child.alive and self.state is InstanceState.AUTHORIZED:
+        connected = self.lifecycle.phase is AccountPhase.CONNECTED
+        if self.child is not None and self.child.alive and connected:
             answer = await self.request(Logout())
             if not answer.ok:
                 log.warning(
                     "instance %s: WhatsApp was not told about the logout: %s", self.instance_id, answer.error
                 )
         self._cancel_timers()
-        self.linked, self.wid, self.pairing = False, "", False
+        self.wid = ""
+        self._move(Happening.LOGOUT)
         await self._stop_child()
         await asyncio.to_thread(files.remove_store, self.session_dir)
-        self._set_state(InstanceState.NOT_AUTHORIZED)
+        self._move(Happening.WIPED, "")
 
     async def reboot(self) -> None:
         self._cancel_timers()
         await self._stop_child()
-        self.pairing, self.restarts = False, 0
+        self.restarts = 0
+        self._move(Happening.REBOOT, "rebooting" if self.linked else "")
         if self.linked:
-            self._set_state(InstanceState.STARTING, "rebooting")
             self._spawn_task(self.run_session())
-        else:
-            self._set_state(InstanceState.NOT_AUTHORIZED)
 
     def _cancel_timers(self) -> None:
         for task in (self._restart, self._pairing_timer):
@@ -340,7 +368,7 @@ class Account:
                 task.cancel()
 
     async def close(self) -> None:
-        self.closed = True
+        self._move(Happening.CLOSE)  # announces nothing: the state recorded stays, for the next owner
         self._cancel_timers()
         await self._stop_child()
         for task in list(self._background):
