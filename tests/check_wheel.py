@@ -37,6 +37,9 @@ def problems(wheel: Path) -> list[str]:
     required += [f"statusgate/api/swagger_ui/{name}" for name in swagger_ui]
     # `statusgate engines install baileys` installs from these
     required += [f"statusgate/engines/baileys/child/{name}" for name in ("package.json", "package-lock.json")]
+    # the child's own code runs from the package (its Node packages from the install)
+    child = sorted((PACKAGE / "engines" / "baileys" / "child").glob("*.mjs"))
+    required += [str(p.relative_to(PACKAGE.parent)) for p in child]
     migrations = sorted((PACKAGE / "store" / "migrations").rglob("*.py"))
     required += [str(p.relative_to(PACKAGE.parent)) for p in migrations]
     found += [f"{name} is missing" for name in required if name not in names]

@@ -14,6 +14,7 @@
     │       ├── NotAuthorizedError    400 ``instance is starting or not authorized``
     │       └── UnsupportedError      400: the engine cannot do what was asked
     ├── StorageFullError              507 ``Insufficient Storage``: the server's disk (or database) is full
+    ├── LeaseLostError                a write on behalf of an instance's owner that no longer holds its lease
     ├── EngineError                   an engine refused or failed a call (classified by queue/retry)
     │   ├── EngineTransientError      worth retrying (network blip, timeout)
     │   └── EnginePermanentError      retrying cannot help (rejected)
@@ -101,6 +102,10 @@ class StorageFullError(GatewayError):
     """Insufficient Storage: the server's disk is full; try again later"""
 
     http_status = 507
+
+
+class LeaseLostError(GatewayError):
+    """this worker no longer holds the instance's lease: nothing was written (another worker may own it)"""
 
 
 class EngineError(GatewayError):

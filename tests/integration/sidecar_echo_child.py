@@ -1,13 +1,15 @@
 """A minimal engine child on the sidecar framing, for test_sidecar_child.py: it answers the hello, reports
-the names in its environment as an event, and exits when asked."""
+the names in its environment as an event, sends the server requests of its own when told to (``Fire``),
+reports each ``Reply`` as an event (``Got``), and exits when asked."""
 
 from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
-from statusgate.engines.sidecar.framing import Codec, Response, Welcome
+from statusgate.engines.sidecar.framing import Codec, Reply, Response, Welcome
 
 
 @dataclass(frozen=True)
@@ -25,17 +27,69 @@ class Stop:
     pass
 
 
-CODEC = Codec(1, [Hello, Env, Stop])
+@dataclass(frozen=True)
+class Ask:
+    """The child's request: the server's handler echoes ``text`` (after ``hold``, failing as ``fail`` says)."""
+
+    text: str
+    hold: bool = False
+    fail: str = ""
+
+
+@dataclass(frozen=True)
+class Fire:
+    """The server's request: send these Asks, all at once; the answer names the ids they went with."""
+
+    asks: list[Ask]
+
+
+@dataclass(frozen=True)
+class Got:
+    """The child received the Reply to its request ``id``."""
+
+    id: int
+    reply: Reply
+
+
+@dataclass(frozen=True)
+class Ping:
+    pass
+
+
+@dataclass
+class _Ids:
+    #: the child numbers its own requests from 1, as the server numbers its own: the two never meet
+    next: int = 1
+    sent: set[int] = field(default_factory=set)
+
+
+CODEC = Codec(1, [Hello, Env, Stop, Ask, Fire, Got, Ping])
 
 
 def main() -> None:
     out = sys.stdout.buffer
+    ids = _Ids()
     for line in sys.stdin.buffer:
         envelope = CODEC.decode(line)
-        if isinstance(envelope.frame, Hello):
+        frame: Any = envelope.frame
+        if isinstance(frame, Hello):
             out.write(CODEC.encode(Welcome(1, os.getpid())))
             out.write(CODEC.encode(Env(sorted(os.environ))))
-        elif isinstance(envelope.frame, Stop):
+        elif isinstance(frame, Fire):
+            fired = []
+            for ask in frame.asks:
+                fired.append(ids.next)
+                ids.sent.add(ids.next)
+                out.write(CODEC.encode(ask, ids.next))
+                ids.next += 1
+            out.write(CODEC.encode(Response(ok=True, result={"ids": fired}), envelope.id))
+        elif isinstance(frame, Reply):
+            assert envelope.id in ids.sent, f"a reply to no request of ours: {asdict(frame)}"
+            ids.sent.discard(envelope.id)
+            out.write(CODEC.encode(Got(envelope.id, frame)))
+        elif isinstance(frame, Ping):
+            out.write(CODEC.encode(Response(ok=True, result={"pong": True}), envelope.id))
+        elif isinstance(frame, Stop):
             out.write(CODEC.encode(Response(ok=True), envelope.id))
             out.flush()
             return

@@ -394,6 +394,26 @@ engine_states = sa.Table(
     sa.Column("updated_at", sa.Float, nullable=False),
 )
 
+engine_keys = sa.Table(
+    "engine_keys",
+    metadata,
+    # an account's session keys as its engine keeps them (the baileys child: Baileys' creds and signal keys),
+    # so that any worker can take the account over; written only by the instance's owner (its lease's epoch
+    # is checked in the same transaction), and only once the account is linked
+    sa.Column(
+        "instance_id",
+        sa.BigInteger,
+        sa.ForeignKey("instances.id_instance", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    # the engine's own names: "creds", "pre-key", "session", "app-state-sync-key", …
+    sa.Column("category", sa.String(64), primary_key=True),
+    sa.Column("key_id", sa.Text, primary_key=True),
+    # opaque to the server: the engine's own serialisation (Baileys' BufferJSON)
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
 partner_tokens = sa.Table(
     "partner_tokens",
     metadata,

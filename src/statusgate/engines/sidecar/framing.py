@@ -4,8 +4,12 @@ One frame per line, ``{"v": <version>, "t": "<type>", "id": <int|null>, "d": {fi
 :data:`MAX_LINE_BYTES`. A frame type is a frozen dataclass whose name is its ``t``; its fields are JSON
 values, lists, objects, or other such dataclasses, checked field by field when a line is read (an unknown
 field, a missing one or a wrong type is a :class:`ProtocolError`). Each engine declares its frames and its
-version in a :class:`Codec`; the framing itself knows none of them but :class:`Response` and
-:class:`Welcome`, which every child answers with.
+version in a :class:`Codec`; the framing itself knows none of them but :class:`Welcome` and
+:class:`Response`, which every child answers with, and :class:`Reply`, which the server answers a child's
+own requests with.
+
+Requests go both ways, each side numbering its own: the server's requests are answered by a ``Response``,
+the child's by a ``Reply``, so an id is only ever matched against the requests of the side that sent it.
 
 Only the standard library is used: a Python child imports this module too, and a child in another language
 implements the same few rules (docs/engines.md).
@@ -32,6 +36,9 @@ TRANSIENT = "transient"
 PERMANENT = "permanent"
 #: a failed send: the network may or may not have published the status
 UNCERTAIN = "uncertain"
+#: a refused write: the child's owner no longer holds the account's lease, so nothing was written and the
+#: child must stop (another worker may be starting the account's session already)
+FENCED = "fenced"
 
 
 class ProtocolError(Exception):
@@ -57,6 +64,16 @@ class Response:
 
 
 @dataclass(frozen=True)
+class Reply:
+    """The server's answer to one request from the child (the child's ``id``); fields as in :class:`Response`."""
+
+    ok: bool
+    result: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+    error_kind: str = ""
+
+
+@dataclass(frozen=True)
 class Envelope:
     frame: Any
     id: int | None = None
@@ -67,7 +84,7 @@ class Codec:
 
     def __init__(self, version: int, frames: Iterable[type]) -> None:
         self.version = version
-        self._by_name: dict[str, type] = {cls.__name__: cls for cls in (Welcome, Response, *frames)}
+        self._by_name: dict[str, type] = {cls.__name__: cls for cls in (Welcome, Response, Reply, *frames)}
 
     def encode(self, frame: Any, id: int | None = None) -> bytes:
         """One line (newline included)."""

@@ -1,10 +1,14 @@
 """One engine child process seen from the server: spawn, handshake, requests with ids, events, death.
 
 Engine-neutral: an engine gives the child's command, its codec (``framing.Codec``), which frames are events,
-which first frame means the child cannot work, and the frame that asks it to exit.
+which are the child's own requests (and, per child, what answers them), which first frame means the child
+cannot work, and the frame that asks it to exit.
 
 A dying child never raises into its callers: every request still waiting gets a ``Response`` of kind
 :data:`DIED` (with the exit code), so the caller decides what the death means for its request.
+
+A child's own requests (the baileys child reads and writes its keys this way) are answered by the child's
+``on_request``, each in a task of its own, so they never hold up the reader (``sidecar/serving.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +29,12 @@ from statusgate.engines.sidecar.framing import (
     ProtocolError,
     Response,
     Welcome,
+)
+from statusgate.engines.sidecar.serving import (
+    CHILD_REQUEST_BACKLOG,
+    CHILD_REQUEST_CONCURRENCY,
+    ChildRequests,
+    RequestHandler,
 )
 
 #: server-side error kind: the child exited before answering
@@ -79,6 +89,10 @@ class _Pending:
     on_response: Callable[[Response], None] | None
 
 
+def _no_requests(_frame: object) -> bool:
+    return False
+
+
 @dataclass(frozen=True)
 class ChildKind:
     """What the supervision needs to know of one engine's children."""
@@ -93,6 +107,8 @@ class ChildKind:
     shutdown: Any
     #: environment variables this engine's children need beyond :data:`CHILD_ENV_NAMES`
     env_names: frozenset[str] = frozenset()
+    #: whether a frame from the child is a request of its own (answered by the child's ``on_request``)
+    is_request: Callable[[object], bool] = _no_requests
 
 
 class ChildProcess:
@@ -105,6 +121,9 @@ class ChildProcess:
         log: logging.Logger,
         on_event: Callable[[Any], None],
         on_exit: Callable[[int], None],
+        on_request: RequestHandler | None = None,
+        request_concurrency: int = CHILD_REQUEST_CONCURRENCY,
+        request_backlog: int = CHILD_REQUEST_BACKLOG,
     ) -> None:
         self.name = name
         self.command = list(command)
@@ -118,6 +137,17 @@ class ChildProcess:
         self._next_id = 1
         self._tasks: list[asyncio.Task[None]] = []
         self._exited = asyncio.Event()
+        #: the child's own requests being answered
+        self._requests = ChildRequests(
+            kind.codec,
+            on_request,
+            write=self._write,
+            write_nowait=self._write_nowait,
+            log=log,
+            concurrency=request_concurrency,
+            backlog=request_backlog,
+            name=name,
+        )
 
     @property
     def alive(self) -> bool:
@@ -240,6 +270,11 @@ class ChildProcess:
         self._proc.stdin.write(data)
         await self._proc.stdin.drain()
 
+    def _write_nowait(self, data: bytes) -> None:
+        assert self._proc is not None and self._proc.stdin is not None
+        if not self._proc.stdin.is_closing():
+            self._proc.stdin.write(data)
+
     async def _read_envelope(self) -> Envelope | None:
         assert self._proc is not None and self._proc.stdout is not None
         try:
@@ -254,6 +289,10 @@ class ChildProcess:
                 frame = envelope.frame
                 if isinstance(frame, Response):
                     self._answer(envelope.id, frame)
+                elif self.kind.is_request(frame):
+                    if envelope.id is None:
+                        raise ProtocolError(f"a request from the engine process without an id: {frame!r}")
+                    self._requests.serve(envelope.id, frame)
                 elif self.kind.is_event(frame):
                     self.on_event(frame)
                 else:
@@ -265,6 +304,7 @@ class ChildProcess:
             self.log.exception("reading from the engine process failed: killed")
             self.kill()
         code = await self._wait_exit()
+        self._requests.cancel()
         for request_id in list(self._pending):
             self._answer(
                 request_id,
@@ -307,7 +347,7 @@ class ChildProcess:
     async def _reap(self) -> None:
         if self._proc is not None and self.returncode is None:
             await self._wait_exit()
-        for task in self._tasks:
+        for task in [*self._tasks, *self._requests.tasks]:
             if task is asyncio.current_task():
                 continue
             with contextlib.suppress(asyncio.CancelledError, Exception):
