@@ -5,6 +5,7 @@
 //
 //   node probe_client.mjs --baileys-dir DIR --url ws://127.0.0.1:PORT/ws/chat --root-key B64
 //        --auth-dir DIR [--pairing-code PHONE] [--exit-on-open] [--log-level warn]
+//        [--keep-pinned-root]   (instead of --root-key: keep WhatsApp's root, to see the chain refused)
 //
 // The pinned Noise root key (WA_CERT_DETAILS.PUBLIC_KEY) is replaced by the stand-in's test root before
 // any socket exists; the URL must be on loopback. After stream error 515 (restart required, which
@@ -38,10 +39,13 @@ async function main(argv) {
     const authDir = option(argv, '--auth-dir');
     const pairingPhone = option(argv, '--pairing-code');
     const exitOnOpen = argv.includes('--exit-on-open');
-    if (rootKey.length !== 32 || !authDir) {
+    const keepPinnedRoot = argv.includes('--keep-pinned-root');
+    if ((rootKey.length !== 32 && !keepPinnedRoot) || !authDir) {
         throw new Error('the probe needs --root-key (32 bytes, base64) and --auth-dir');
     }
-    baileys.WA_CERT_DETAILS.PUBLIC_KEY = rootKey;
+    if (!keepPinnedRoot) {
+        baileys.WA_CERT_DETAILS.PUBLIC_KEY = rootKey;
+    }
     const logger = pino({ level: option(argv, '--log-level', 'warn') }, pino.destination(2));
     const { state, saveCreds } = await baileys.useMultiFileAuthState(authDir);
     let saving = Promise.resolve();

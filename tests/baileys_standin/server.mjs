@@ -4,10 +4,10 @@
 //   node server.mjs --baileys-dir DIR [--seed SEED] [--port PORT]
 //
 // Listens on 127.0.0.1 only (port 0: the OS picks), prints {"event": "listening", "port", "url",
-// "rootPublicKey"} on stdout, then takes control commands on stdin (commands.mjs) and reports events on
+// "rootPublicKey", "verifiesUnderWhatsAppRoot": false} on stdout, then takes control commands on stdin (commands.mjs) and reports events on
 // stdout, one JSON object a line. It never opens a connection itself.
 import { loadBaileys, baileysDirFrom } from './baileys.mjs';
-import { makeServerIdentity } from './certs.mjs';
+import { makeServerIdentity, verifyChain } from './certs.mjs';
 import { Accounts } from './accounts.mjs';
 import { COMMANDS } from './commands.mjs';
 import { Connection } from './connection.mjs';
@@ -23,12 +23,16 @@ function option(argv, name, fallback) {
 }
 
 async function main(argv) {
-    const { baileys, ws } = await loadBaileys(baileysDirFrom(argv));
+    const { baileys, ws, signalCurve } = await loadBaileys(baileysDirFrom(argv));
     const seed = option(argv, '--seed', undefined);
     const port = Number(option(argv, '--port', '0'));
     const events = new Events();
     const keys = makeKeySource(seed);
     const identity = makeServerIdentity(baileys, keys);
+    const chainVerifies = root => verifyChain(baileys, signalCurve, identity.certChain, root, identity.serverStatic.public);
+    if (!chainVerifies(identity.rootPublicKey)) {
+        throw new Error('the certificate chain does not verify under its own test root');
+    }
     const connections = new Map();
     const server = new ws.WebSocketServer({ host: HOST, port });
     const ctx = { b: baileys, events, accounts: new Accounts(seed, keys), connections, stop };
@@ -60,7 +64,9 @@ async function main(argv) {
     events.emit('listening', {
         port: bound,
         url: `ws://${HOST}:${bound}/ws/chat`,
-        rootPublicKey: identity.rootPublicKey.toString('base64')
+        rootPublicKey: identity.rootPublicKey.toString('base64'),
+        // what a client pinning WhatsApp's own root would conclude, were its check working (certs.mjs)
+        verifiesUnderWhatsAppRoot: chainVerifies(baileys.WA_CERT_DETAILS.PUBLIC_KEY)
     });
     // the test's end of stdin closing means it is gone: so is the stand-in
     await serveCommands(COMMANDS, ctx, events);
