@@ -18,8 +18,8 @@ from tests.baileys_standin import driver
 SEED = 20261202
 QR_PHONE = "15550100001"
 CODE_PHONE = "15550100002"
-#: Baileys' pairing codes: 8 characters of Crockford's base 32 without 0 (bytesToCrockford)
-PAIRING_CODE = re.compile(r"[1-9A-HJKMNP-TV-Z]{8}")
+#: Baileys' pairing codes: 8 characters of its Crockford alphabet, 1-9 and A-Z without I, O, U (bytesToCrockford)
+PAIRING_CODE = re.compile(r"[1-9A-HJ-NP-TV-Z]{8}")
 
 
 @pytest.fixture(scope="module")
