@@ -1,5 +1,5 @@
 """The Baileys stand-in against the real Baileys 7: pairing by QR and by code, a login with saved creds,
-and the failures a client must see (a foreign root key, a dead port) — all in a network namespace with
+and what a client must see when things go wrong (an unlinked device, a dead port) — all in a network namespace with
 only loopback, so nothing reaches WhatsApp (tests/baileys_standin/README.md)."""
 
 from __future__ import annotations
@@ -82,10 +82,17 @@ def test_qr_pairing_then_a_login_with_the_saved_creds(standin: driver.StandIn, t
     assert len(uploads) == 1
     assert {d["jid"] for d in standin.command("devices")} >= {linked["jid"]}
 
+    # unlinked on the phone: the saved creds no longer log in
+    assert standin.command("unlink", jid=linked["jid"]) == {"ended": 0}
+    with standin.probe(auth, "--exit-on-open") as refused:
+        assert refused.connection(connection="close")["statusCode"] == 401
+        assert refused.wait_exit() == 0
+    standin.wait_for_event("login-refused", phone=QR_PHONE, device=3)
 
-def test_pairing_by_code(standin: driver.StandIn, tmp_path: Path) -> None:
+
+def test_pairing_by_code_then_unlinked_while_connected(standin: driver.StandIn, tmp_path: Path) -> None:
     auth = tmp_path / "auth"
-    with standin.probe(auth, "--exit-on-open", "--pairing-code", CODE_PHONE) as probe:
+    with standin.probe(auth, "--pairing-code", CODE_PHONE) as probe:
         code = probe.wait_for_event("pairing-code")["code"]
         assert PAIRING_CODE.fullmatch(code), code
         standin.wait_for_event("pairing-code-requested", phone=CODE_PHONE)
@@ -93,10 +100,15 @@ def test_pairing_by_code(standin: driver.StandIn, tmp_path: Path) -> None:
         assert standin.command("enter-code", code=code, phone=CODE_PHONE) == {"phone": CODE_PHONE}
         assert probe.connection(connection="close")["statusCode"] == 515
         opened = probe.wait_for_event("open")
-        assert opened["me"]["id"].startswith(f"{CODE_PHONE}:")
+        jid = opened["me"]["id"]
+        assert jid.startswith(f"{CODE_PHONE}:")
+        # removed on the phone while connected: Baileys hears "logged out"
+        assert standin.command("unlink", jid=jid) == {"ended": 1}
+        assert probe.connection(connection="close")["statusCode"] == 401
         assert probe.wait_exit() == 0
+    # the probe exits only once its creds are written
     me = creds(auth)["me"]
-    assert isinstance(me, dict) and me["id"] == opened["me"]["id"]
+    assert isinstance(me, dict) and me["id"] == jid
 
 
 def test_the_chain_verifies_under_the_test_root_only(standin: driver.StandIn) -> None:
