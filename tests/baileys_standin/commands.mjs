@@ -1,0 +1,52 @@
+// The control commands (control.mjs carries them). Each is `async (fields, ctx) => result`; add new ones
+// here (contacts, statuses, acks…), one function each.
+import { enterCode, scanQr } from './pairing.mjs';
+import { streamError } from './stanzas.mjs';
+
+const LOGGED_OUT = 401;
+
+export const COMMANDS = {
+    /** {qr, phone?, device?, pushName?}: the phone scans a QR the companion showed → {jid, lid} */
+    scan: (fields, ctx) => scanQr(ctx, fields),
+
+    /** {code, phone?}: the phone's user enters the pairing code the companion showed → {phone} */
+    'enter-code': (fields, ctx) => enterCode(ctx, fields),
+
+    /** the linked devices the stand-in knows */
+    devices: (_fields, ctx) =>
+        [...ctx.accounts.devices.values()].map(d => ({ jid: d.jid, lid: d.lid, preKeys: d.preKeys.size })),
+
+    /** {jid}: the phone unlinks the device: its connections end (stream error 401), its logins are refused */
+    unlink: ({ jid }, ctx) => {
+        if (!ctx.accounts.devices.delete(jid)) {
+            throw new Error(`no linked device ${jid}`);
+        }
+        let ended = 0;
+        for (const conn of ctx.connections.values()) {
+            if (conn.device?.jid === jid && !conn.closed) {
+                conn.sendAndClose({ ...streamError(LOGGED_OUT), content: [{ tag: 'conflict', attrs: { type: 'device_removed' } }] });
+                ended++;
+            }
+        }
+        ctx.events.emit('device-removed', { jid });
+        return { ended };
+    },
+
+    /** {jid?}: close the connections (of one device, or all) from the server's side */
+    drop: ({ jid }, ctx) => {
+        let dropped = 0;
+        for (const conn of ctx.connections.values()) {
+            if (jid === undefined || conn.device?.jid === jid) {
+                conn.close();
+                dropped++;
+            }
+        }
+        return { dropped };
+    },
+
+    /** close everything and exit (after the reply) */
+    stop: (_fields, ctx) => {
+        ctx.stop();
+        return { stopping: true };
+    }
+};
