@@ -29,6 +29,7 @@ from sqlalchemy import Connection
 
 from statusgate.domain.models import Contact
 from statusgate.domain.states import InstanceState
+from statusgate.engines.sandbox_arrivals import deliver_posts
 from statusgate.engines.sandbox_records import (
     FAULT_MODES,
     Account,
@@ -41,7 +42,7 @@ from statusgate.engines.sandbox_records import (
     load_account,
     set_account_state,
 )
-from statusgate.engines.sandbox_traffic import SandboxTraffic, deliver_posts
+from statusgate.engines.sandbox_traffic import SandboxTraffic
 from statusgate.ids import new_wid_number
 from statusgate.store.batch import Batcher
 from statusgate.store.db import Database

@@ -84,23 +84,26 @@ class MediaPreparer:
                 _ms(started),
                 extra={"idMessage": status, "sourceBytes": size, "fetchMs": round(_ms(started), 1)},
             )
-            probed = await asyncio.to_thread(
-                probe_file, tmp, kind, decode_max_bytes=self._conversion.image_decode_max_bytes
-            )
-            source_key = await asyncio.to_thread(self._source_key, tmp, probed.kind)
-            if self._cache is not None:
-                cached = await self._cache.get(source_key)
-                if cached is not None:
-                    log.info(
-                        "status %s: the same %s was converted before; that conversion is used",
-                        status,
-                        probed.mime_type,
-                        extra={"idMessage": status, "cached": True},
-                    )
-                    return cached
-            output = self._store.new_temp_path()
-            started = self._converting[status] = time.monotonic()
+            # from here on the work runs in threads that cannot be cut short (probe, hash, convert): a
+            # stopping server names the status it waits for from the moment the bytes are in
+            self._converting[status] = time.monotonic()
             try:
+                probed = await asyncio.to_thread(
+                    probe_file, tmp, kind, decode_max_bytes=self._conversion.image_decode_max_bytes
+                )
+                source_key = await asyncio.to_thread(self._source_key, tmp, probed.kind)
+                if self._cache is not None:
+                    cached = await self._cache.get(source_key)
+                    if cached is not None:
+                        log.info(
+                            "status %s: the same %s was converted before; that conversion is used",
+                            status,
+                            probed.mime_type,
+                            extra={"idMessage": status, "cached": True},
+                        )
+                        return cached
+                output = self._store.new_temp_path()
+                started = time.monotonic()
                 converted = await asyncio.to_thread(self.convert, tmp, probed, output)
             finally:
                 self._converting.pop(status, None)
@@ -130,8 +133,9 @@ class MediaPreparer:
         return media
 
     def converting(self) -> dict[str, float]:
-        """The conversions running now: for which status, and for how many seconds so far. A conversion
-        runs in a thread, which a stopping server waits for (within ``conversion_timeout_seconds``)."""
+        """The conversions running now (probing and hashing the fetched bytes included): for which status,
+        and for how many seconds so far. A conversion runs in threads, which a stopping server waits for
+        (within ``conversion_timeout_seconds``)."""
         now = time.monotonic()
         return {status: now - since for status, since in self._converting.items()}
 
