@@ -37,9 +37,10 @@ from statusgate.domain.posts import OutgoingStatus
 from statusgate.domain.states import InstanceState
 from statusgate.engines.base import EngineCapabilities, EventHandler
 from statusgate.engines.sandbox import qr_png_base64
+from statusgate.engines.sidecar.account import Account
 from statusgate.engines.whatsapp import files
-from statusgate.engines.whatsapp.account import Account, Limits
 from statusgate.engines.whatsapp.events import EventBuffer
+from statusgate.engines.whatsapp.process import Launcher, limits
 from statusgate.engines.whatsapp.protocol import (
     PERMANENT,
     CheckNumbers,
@@ -81,7 +82,8 @@ class WhatsAppEngine:
         #: where the account's state is published for other processes (None: session files only)
         self.db = db
         self.sessions = settings.data_dir / "sessions"
-        self.limits = Limits.from_settings(settings)
+        self.limits = limits(settings)
+        self.launcher = Launcher(settings, self.session_dir)
         self.supervising = False
         self.accounts: dict[int, Account] = {}
         self.sends = Sends(self.session_dir, settings.whatsapp_send_timeout_seconds)
@@ -132,9 +134,10 @@ class WhatsAppEngine:
             session_dir = self.session_dir(instance_id)
             account = Account(
                 instance_id,
-                session_dir,
+                self.launcher,
                 self.limits,
                 linked=files.has_device(session_dir),
+                log=log,
                 on_state=self._state_changed,
                 on_traffic=self._traffic,
             )
@@ -169,7 +172,7 @@ class WhatsAppEngine:
     def _state_changed(self, account: Account) -> None:
         log.info("instance %s is %s %s", account.instance_id, account.state.value, account.reason)
         self.events.push(StateEvent(account.instance_id, account.state, time.time()))
-        files.write_state(account.session_dir, account.snapshot())
+        files.write_state(self.session_dir(account.instance_id), account.snapshot())
         if self.db is not None:
             self._background(
                 self._publish_state(account.instance_id, account.state, account.wid, account.reason)
@@ -354,7 +357,7 @@ class WhatsAppEngine:
     def _watch_deleted(self) -> None:
         """An instance deleted by another process (the CLI): stop its child."""
         for instance_id, account in list(self.accounts.items()):
-            if not account.session_dir.is_dir():
+            if not self.session_dir(instance_id).is_dir():
                 del self.accounts[instance_id]
                 self._background(account.close())
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from statusgate.domain.models import DeliveryCheck, DeliveryState, SendOutcome
 from statusgate.domain.posts import MediaPost, OutgoingStatus, TextPost, VoicePost
-from statusgate.engines.whatsapp.account import Account
+from statusgate.engines.sidecar.account import Account
 from statusgate.engines.whatsapp.files import Intents
 from statusgate.engines.whatsapp.process import DIED, in_flight
 from statusgate.engines.whatsapp.protocol import (

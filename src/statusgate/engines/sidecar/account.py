@@ -1,13 +1,15 @@
-"""One WhatsApp account (one instance) under supervision: its child process, phase, QR codes, restarts.
+"""One account (one instance) of an engine that runs its library in child processes: its child, its phase,
+QR codes, restarts. Engine-neutral: the engine says how to make and greet its child (:class:`Launcher`) and
+how to remove the account's stored session; the rest is the same for every such engine.
 
 Where the account is — linked, pairing, connected, banned, closed … and so its ``stateInstance`` — is one
-phase of the engine-neutral lifecycle (``engines/sidecar/lifecycle.py``); this module turns the child's
-events, its exit and the operations into that lifecycle's happenings, and keeps the rest as data.
+phase of the lifecycle (``engines/sidecar/lifecycle.py``); this module turns the child's events, its exit
+and the operations into that lifecycle's happenings, and keeps the rest as data.
 
 A linked account always has a child (restarted with exponential backoff while it cannot connect; the state
 is ``starting`` meanwhile). An account that is not linked has a child only while someone pairs it (``qr``
-or getAuthorizationCode), for at most ``whatsapp_pairing_timeout_seconds``: WhatsApp's QR codes run out
-after about 160 s, and whatsmeow may then hang, so the pairing child is killed rather than trusted to stop.
+or getAuthorizationCode), for at most ``pairing_timeout``: WhatsApp's QR codes run out after about 160 s,
+and a library may then hang, so the pairing child is killed rather than trusted to stop.
 """
 
 from __future__ import annotations
@@ -15,44 +17,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import shlex
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from statusgate.domain.states import InstanceState
-from statusgate.engines.sidecar.lifecycle import AccountPhase, Happening, Lifecycle
-from statusgate.engines.whatsapp import files
-from statusgate.engines.whatsapp.process import ChildProcess, ChildStartError, whatsapp_child
-from statusgate.engines.whatsapp.protocol import (
-    PROTOCOL_VERSION,
-    TRANSIENT,
+from statusgate.engines.sidecar.frames import (
     Banned,
     Connected,
     ConnectFailed,
     Disconnected,
     Event,
     Fatal,
-    Hello,
     Incoming,
     LoggedOut,
     Logout,
     Paired,
     QrCode,
     Receipt,
-    Request,
-    Response,
 )
-from statusgate.settings import Settings
-
-log = logging.getLogger("statusgate.engine.whatsapp")
+from statusgate.engines.sidecar.framing import TRANSIENT, Response
+from statusgate.engines.sidecar.lifecycle import AccountPhase, Happening, Lifecycle
+from statusgate.engines.sidecar.process import ChildProcess, ChildStartError
 
 
 @dataclass(frozen=True)
 class Limits:
-    """The settings an account needs (all the whatsapp_* timeouts, and the test hooks)."""
+    """The timeouts of an account's child (each engine's settings)."""
 
     start_timeout: float
     qr_timeout: float
@@ -61,40 +53,39 @@ class Limits:
     restart_base: float
     restart_cap: float
     stop_timeout: float
-    proxy: str
-    client_factory: str
-    prefix: tuple[str, ...]
 
-    @classmethod
-    def from_settings(cls, s: Settings) -> Limits:
-        return cls(
-            start_timeout=s.whatsapp_start_timeout_seconds,
-            qr_timeout=s.whatsapp_qr_timeout_seconds,
-            pairing_timeout=s.whatsapp_pairing_timeout_seconds,
-            request_timeout=s.whatsapp_request_timeout_seconds,
-            restart_base=s.whatsapp_restart_base_seconds,
-            restart_cap=s.whatsapp_restart_cap_seconds,
-            stop_timeout=s.whatsapp_stop_timeout_seconds,
-            proxy=s.test_whatsapp_proxy,
-            client_factory=s.test_whatsapp_client,
-            prefix=tuple(shlex.split(s.test_whatsapp_child_prefix)),
-        )
+
+class Launcher(Protocol):
+    """What an engine knows of its own children."""
+
+    def child(
+        self, instance_id: int, on_event: Callable[[Event], None], on_exit: Callable[[int], None]
+    ) -> ChildProcess:
+        """A child process, not started yet, for this account."""
+
+    def hello(self, instance_id: int, pair: bool) -> object:
+        """The first frame for the child (``pair``: link a new device rather than resume the session)."""
+
+    def wipe(self, instance_id: int) -> Awaitable[None]:
+        """Remove the account's stored session (its keys): it is not linked any more."""
 
 
 class Account:
     def __init__(
         self,
         instance_id: int,
-        session_dir: Path,
+        launcher: Launcher,
         limits: Limits,
         *,
         linked: bool,
+        log: logging.Logger,
         on_state: Callable[[Account], None],
         on_traffic: Callable[[Account, Receipt | Incoming], None],
     ) -> None:
         self.instance_id = instance_id
-        self.session_dir = session_dir
+        self.launcher = launcher
         self.limits = limits
+        self.log = log
         self.on_state = on_state
         self.on_traffic = on_traffic
         self.lifecycle = Lifecycle(
@@ -162,26 +153,16 @@ class Account:
             if child is self.child:
                 self._on_exit(code)
 
-        child = whatsapp_child(
-            self.instance_id, prefix=self.limits.prefix, on_event=on_event, on_exit=on_exit
-        )
+        child = self.launcher.child(self.instance_id, on_event, on_exit)
         self.child = child
-        hello = Hello(
-            version=PROTOCOL_VERSION,
-            instance_id=self.instance_id,
-            session_dir=str(self.session_dir.resolve()),
-            pair=pair,
-            proxy=self.limits.proxy,
-            client_factory=self.limits.client_factory,
-            log_level=logging.getLevelName(max(log.getEffectiveLevel(), logging.INFO)),
-        )
+        hello = self.launcher.hello(self.instance_id, pair)
         try:
             welcome = await child.start(hello, self.limits.start_timeout)
         except ChildStartError:
             if child is self.child:
                 self.child = None
             raise
-        log.info(
+        self.log.info(
             "instance %s: engine process %s started (%s)",
             self.instance_id,
             welcome.pid,
@@ -211,14 +192,16 @@ class Account:
             return
         delay = min(self.limits.restart_cap, self.limits.restart_base * 2**self.restarts)
         self.restarts += 1
-        log.info("instance %s: engine process restarts in %.1f s (%s)", self.instance_id, delay, self.reason)
+        self.log.info(
+            "instance %s: engine process restarts in %.1f s (%s)", self.instance_id, delay, self.reason
+        )
 
         async def later() -> None:
             await asyncio.sleep(delay)
             self._restart = None  # this start may fail and schedule the next one
             await self.run_session()
 
-        self._restart = asyncio.create_task(later(), name=f"whatsapp.restart[{self.instance_id}]")
+        self._restart = asyncio.create_task(later(), name=f"{self.log.name}.restart[{self.instance_id}]")
 
     async def begin_pairing(self) -> None:
         """Make sure a pairing child runs; QR codes then arrive as events."""
@@ -241,13 +224,13 @@ class Account:
         if self._pairing_timer is not None:
             self._pairing_timer.cancel()
         self._pairing_timer = asyncio.create_task(
-            self._end_pairing_later(), name=f"whatsapp.pairing[{self.instance_id}]"
+            self._end_pairing_later(), name=f"{self.log.name}.pairing[{self.instance_id}]"
         )
 
     async def _end_pairing_later(self) -> None:
         await asyncio.sleep(self.limits.pairing_timeout)
         if self.pairing:
-            log.info(
+            self.log.info(
                 "instance %s: nobody linked a phone within %g s",
                 self.instance_id,
                 self.limits.pairing_timeout,
@@ -285,7 +268,7 @@ class Account:
             self._failed(event.reason)
 
     def _failed(self, reason: str) -> None:
-        log.warning("instance %s: %s", self.instance_id, reason)
+        self.log.warning("instance %s: %s", self.instance_id, reason)
         if self.pairing:
             self.qr_failure = reason
             self._qr_ready.set()
@@ -301,7 +284,7 @@ class Account:
             return
         self.wid = ""
         await self._stop_child()
-        await asyncio.to_thread(files.remove_store, self.session_dir)
+        await self.launcher.wipe(self.instance_id)
         wiped = Happening.WIPED_FOR_BAN if event.banned else Happening.WIPED
         self._move(wiped, f"logged out by WhatsApp ({event.reason})")
 
@@ -319,13 +302,13 @@ class Account:
             return
         if self.linked:
             if code != 0:
-                log.warning("instance %s: engine process exited with %s", self.instance_id, code)
+                self.log.warning("instance %s: engine process exited with %s", self.instance_id, code)
             self._move(Happening.EXITED, self.reason or f"the engine process exited ({code})")
             self._schedule_restart()
 
     # --- operations ------------------------------------------------------------------------------------------
 
-    async def request(self, request: Request, timeout: float | None = None) -> Response:
+    async def request(self, request: Any, timeout: float | None = None) -> Response:
         child = self.child
         if child is None or not child.alive:
             return Response(ok=False, error="the account is not connected", error_kind=TRANSIENT)
@@ -339,19 +322,19 @@ class Account:
             )
 
     async def logout(self) -> None:
-        """Unlink the device (WhatsApp told when connected), drop whatsmeow's store; notAuthorized."""
+        """Unlink the device (WhatsApp told when connected), remove the stored session; notAuthorized."""
         connected = self.lifecycle.phase is AccountPhase.CONNECTED
         if self.child is not None and self.child.alive and connected:
             answer = await self.request(Logout())
             if not answer.ok:
-                log.warning(
+                self.log.warning(
                     "instance %s: WhatsApp was not told about the logout: %s", self.instance_id, answer.error
                 )
         self._cancel_timers()
         self.wid = ""
         self._move(Happening.LOGOUT)
         await self._stop_child()
-        await asyncio.to_thread(files.remove_store, self.session_dir)
+        await self.launcher.wipe(self.instance_id)
         self._move(Happening.WIPED, "")
 
     async def reboot(self) -> None:
