@@ -282,6 +282,55 @@ class Settings(BaseSettings):
         "(it can arrive before the send's answer), then dropped.",
     )
 
+    # --- baileys engine (Node child processes) -------------------------------------------------------------
+    baileys_ws_url: str = Field(
+        "wss://web.whatsapp.com/ws/chat",
+        description="WhatsApp's chat server for the baileys engine; tests point it at a loopback stand-in.",
+    )
+    baileys_test_root_key: str = Field(
+        "",
+        description="Test only: base64 of the 32-byte Curve25519 key that replaces Baileys' pinned Noise root "
+        "key. Honoured only when `baileys_ws_url`'s host is an IP literal in 127.0.0.0/8 or `[::1]`; the "
+        "worker refuses to start otherwise.",
+    )
+    baileys_browser_name: str = Field(
+        "statusgate",
+        min_length=1,
+        max_length=40,
+        description="The name the phone shows for a baileys account in its linked devices.",
+    )
+    baileys_start_timeout_seconds: float = Field(
+        20, gt=0, description="Longest wait for a baileys engine process to start (Node loads Baileys)."
+    )
+    baileys_qr_timeout_seconds: float = Field(
+        20,
+        gt=0,
+        description="`qr` and getAuthorizationCode wait this long for WhatsApp's first QR code (baileys).",
+    )
+    baileys_pairing_timeout_seconds: float = Field(
+        160, gt=0, description="A pairing baileys engine process is stopped after this."
+    )
+    baileys_request_timeout_seconds: float = Field(
+        30,
+        gt=0,
+        description="Longest wait for a baileys engine process to answer a request (pairing code, logout), "
+        "and Baileys' own wait for an answer from WhatsApp.",
+    )
+    baileys_restart_base_seconds: float = Field(
+        1,
+        gt=0,
+        description="First wait before a linked baileys account reconnects (or its process restarts); "
+        "doubles each time.",
+    )
+    baileys_restart_cap_seconds: float = Field(
+        60, gt=0, description="Longest wait between two reconnects of a baileys account."
+    )
+    baileys_stop_timeout_seconds: float = Field(
+        5,
+        ge=0,
+        description="How long a baileys engine process may take to exit when stopped before it is killed.",
+    )
+
     # --- notifications (used by later features; listed so every deployment can set them) -----------------
     webhook_timeout_seconds: float = Field(
         180, gt=0, description="A webhook POST must answer 2xx within this."
@@ -341,7 +390,7 @@ class Settings(BaseSettings):
         "machines). Empty: generated on first use and kept in `partner-token` in the data dir (mode 0600); "
         "`statusgate partner-token` prints it.",
     )
-    partner_default_engine: Literal["sandbox", "whatsapp"] = Field(
+    partner_default_engine: Literal["sandbox", "whatsapp", "baileys"] = Field(
         "sandbox", description="The engine of an instance made by `createInstance` without `engine`."
     )
     partner_failures_per_minute: int = Field(
@@ -404,6 +453,10 @@ class Settings(BaseSettings):
     )
     test_whatsapp_child_prefix: str = Field(
         "", description="Test only: command prefix for engine processes, e.g. `unshare -n`."
+    )
+
+    test_baileys_child_prefix: str = Field(
+        "", description="Test only: command prefix for baileys engine processes, e.g. `nsenter -t PID -n`."
     )
 
     @field_validator("rate_limit_overrides")

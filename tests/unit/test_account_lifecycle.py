@@ -54,6 +54,7 @@ MOVES: dict[AccountPhase, dict[Happening, AccountPhase]] = {
     P.CONNECTING: {
         **LINKED,
         H.CHILD_STARTING: P.CONNECTING,
+        H.DISCONNECTED: P.CONNECTING,
         H.START_FAILED: P.CONNECTING,
         H.FAILED: P.CONNECTING,
         H.EXITED: P.CONNECTING,
@@ -75,7 +76,7 @@ UNMOVED: dict[AccountPhase, set[Happening]] = {
     P.NOT_LINKED: set(),
     P.PAIRING: {H.DISCONNECTED, H.FAILED},
     P.PAIRED: {H.DISCONNECTED},
-    P.CONNECTING: {H.DISCONNECTED},
+    P.CONNECTING: set(),
     P.CONNECTED: set(),
     P.BANNED: {H.CHILD_STARTING, H.DISCONNECTED, H.FAILED, H.EXITED},
     P.REPLACED: {H.DISCONNECTED, H.FAILED, H.EXITED},
@@ -260,10 +261,10 @@ def test_a_refused_move_is_logged_and_changes_nothing(caplog: pytest.LogCaptureF
 
 def test_an_unmoved_happening_is_quiet_and_keeps_the_reason(caplog: pytest.LogCaptureFixture) -> None:
     account = Lifecycle(P.CONNECTING, name="test")
-    account.on(H.START_FAILED, "neonize cannot be loaded")
+    account.on(H.BANNED, "banned until tomorrow")
     with caplog.at_level(logging.DEBUG, logger="statusgate.engine.lifecycle"):
         assert account.on(H.DISCONNECTED, "dropped") is False
-    assert account.reason == "neonize cannot be loaded"
+    assert account.reason == "banned until tomorrow"
     assert caplog.records == []
 
 

@@ -28,6 +28,7 @@ class StatusType(StrEnum):
 class EngineName(StrEnum):
     SANDBOX = "sandbox"
     WHATSAPP = "whatsapp"
+    BAILEYS = "baileys"
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from statusgate.domain.models import (
     QrAnswer,
     SendOutcome,
 )
+from statusgate.domain.ownership import Fence
 from statusgate.domain.posts import OutgoingStatus
 from statusgate.domain.states import InstanceState
 
@@ -123,8 +124,9 @@ class SupportsPairingCode(Protocol):
 class SupervisedEngine(Protocol):
     """An engine that runs background work (child processes) only in the server, never in the CLI."""
 
-    async def start(self) -> None:
-        """Called once by the server when its workers start; ``close`` stops what it started."""
+    async def start(self, fence_of: Callable[[int], Fence | None] | None = None) -> None:
+        """Called once by the server when its workers start; ``close`` stops what it started.
+        ``fence_of``: the fence of this worker's writes for an instance it holds (None: not held)."""
 
     async def hold(self, instance_ids: Sequence[int]) -> None:
         """This worker now owns these instances (some may be another engine's: ignored): connect their live

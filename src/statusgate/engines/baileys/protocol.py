@@ -1,10 +1,45 @@
-"""The frames of the baileys child's protocol (on the sidecar framing: docs/engines.md, "The child
-protocol"). So far: the child's requests for its account's keys (``child/auth_state.mjs`` sends them,
-``keys.py`` answers them); the rest of the engine's frames join them here."""
+"""The frames of the baileys child's protocol, on the sidecar framing (docs/engines.md, "The child protocol").
+
+The requests and events are the engine-neutral ones (``engines.sidecar.frames``); beside them the child's
+own :class:`Hello`, and the child's requests for its account's keys (``child/auth_state.mjs`` sends them,
+``keys.py`` answers them).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from statusgate.engines.sidecar.frames import FRAMES as COMMON_FRAMES
+from statusgate.engines.sidecar.frames import Fatal, Shutdown, is_event
+from statusgate.engines.sidecar.framing import Codec
+
+__all__ = ["CODEC", "PROTOCOL_VERSION", "Fatal", "Hello", "Shutdown", "is_event"]
+
+PROTOCOL_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Hello:
+    version: int
+    instance_id: int
+    #: the machine's install of the child's Node packages (``statusgate engines install baileys``)
+    install_dir: str
+    #: WhatsApp's chat server (a loopback stand-in in tests)
+    ws_url: str
+    #: link a new device (QR codes, a pairing code) rather than log in with the stored creds
+    pair: bool
+    #: shown on the phone, in its linked devices
+    browser: str
+    #: base64 of a Noise root key replacing Baileys' pinned one; only with a loopback IP-literal ``ws_url``
+    test_root_key: str = ""
+    query_timeout_ms: int = 30_000
+    #: how long Baileys shows each QR code before the next (0: its own default)
+    qr_timeout_ms: int = 0
+    #: reconnect backoff of a linked account inside the child
+    restart_base_ms: int = 1000
+    restart_cap_ms: int = 60_000
+    #: Baileys' logger level, never above warn (its debug output dumps key material)
+    log_level: str = "warn"
 
 
 @dataclass(frozen=True)
@@ -40,5 +75,6 @@ class KeysWipe:
 
 #: the requests a baileys child sends the server
 KEY_REQUESTS: tuple[type, ...] = (KeysGet, KeysSet, KeysWipe)
-#: every frame of this module, for the engine's codec
+#: the key frames, for a codec (the auth-state tests build their own child's)
 FRAMES: tuple[type, ...] = (KeyValue, *KEY_REQUESTS)
+CODEC = Codec(PROTOCOL_VERSION, (Hello, *COMMON_FRAMES, *FRAMES))

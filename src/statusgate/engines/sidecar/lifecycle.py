@@ -136,6 +136,8 @@ TRANSITIONS: dict[AccountPhase, dict[Happening, AccountPhase]] = {
     P.CONNECTING: {
         **_LINKED,
         H.CHILD_STARTING: P.CONNECTING,
+        # the library could not connect (again): the reason says why, for `qr` and the log
+        H.DISCONNECTED: P.CONNECTING,
         H.START_FAILED: P.CONNECTING,
         H.FAILED: P.CONNECTING,
         H.EXITED: P.CONNECTING,
@@ -177,7 +179,7 @@ UNMOVED: dict[AccountPhase, frozenset[Happening]] = {
     P.PAIRING: frozenset({H.DISCONNECTED, H.FAILED}),
     # the library reconnects by itself after a drop (whatsmeow does so right after pairing)
     P.PAIRED: frozenset({H.DISCONNECTED}),
-    P.CONNECTING: frozenset({H.DISCONNECTED}),
+    P.CONNECTING: frozenset(),
     P.CONNECTED: frozenset(),
     P.BANNED: frozenset({H.CHILD_STARTING, H.DISCONNECTED, H.FAILED, H.EXITED}),
     P.REPLACED: frozenset({H.DISCONNECTED, H.FAILED, H.EXITED}),

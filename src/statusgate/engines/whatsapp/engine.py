@@ -20,7 +20,7 @@ import asyncio
 import logging
 import shutil
 import time
-from collections.abc import Collection, Coroutine, Sequence
+from collections.abc import Callable, Collection, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +33,14 @@ from statusgate.domain.models import (
     SendOutcome,
     StateEvent,
 )
+from statusgate.domain.ownership import Fence
 from statusgate.domain.posts import OutgoingStatus
 from statusgate.domain.states import InstanceState
 from statusgate.engines.base import EngineCapabilities, EventHandler
 from statusgate.engines.sandbox import qr_png_base64
 from statusgate.engines.sidecar.account import Account
+from statusgate.engines.sidecar.events import EventBuffer
 from statusgate.engines.whatsapp import files
-from statusgate.engines.whatsapp.events import EventBuffer
 from statusgate.engines.whatsapp.process import Launcher, limits
 from statusgate.engines.whatsapp.protocol import (
     PERMANENT,
@@ -102,8 +103,9 @@ class WhatsAppEngine:
 
     # --- lifecycle -------------------------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Supervise: from now on this process runs children, for the sessions it is given (:meth:`hold`)."""
+    async def start(self, fence_of: Callable[[int], Fence | None] | None = None) -> None:
+        """Supervise: from now on this process runs children, for the sessions it is given (:meth:`hold`).
+        Its session files are fenced by ownership alone (``fence_of`` is not needed)."""
         self.supervising = True
 
     async def hold(self, instance_ids: Sequence[int]) -> None:

@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Callable
 from statusgate.domain.models import EngineEvent, ReceiptEvent
 from statusgate.domain.states import ReceiptStatus
 from statusgate.engines.base import EventHandler
-from statusgate.engines.whatsapp.protocol import Receipt
+from statusgate.engines.sidecar.frames import Receipt
 
-log = logging.getLogger("statusgate.engine.whatsapp")
+log = logging.getLogger("statusgate.engine.events")
 
 #: (instance, WhatsApp's ids) → ours for those known; None when the instance is gone
 Resolve = Callable[[int, list[str]], Awaitable[dict[str, str] | None]]
