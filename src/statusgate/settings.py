@@ -330,6 +330,27 @@ class Settings(BaseSettings):
         ge=0,
         description="How long a baileys engine process may take to exit when stopped before it is killed.",
     )
+    baileys_chunk_size: int = Field(
+        256,
+        ge=1,
+        le=1024,
+        description="A baileys status goes to its audience in chunks of this many recipients, one after "
+        "another under one message id, each acknowledged by WhatsApp's server before the next.",
+    )
+    baileys_chunk_pause_seconds: float = Field(
+        0.5, ge=0, description="The pause between two chunks of one baileys status."
+    )
+    baileys_ack_timeout_seconds: float = Field(
+        30,
+        gt=0,
+        description="Longest wait for WhatsApp's server to acknowledge one chunk of a baileys status; "
+        "after it the chunk's fate is unknown and it is never sent again.",
+    )
+    baileys_addressing: Literal["lid", "pn"] = Field(
+        "lid",
+        description="How a baileys status addresses its recipients: `lid` (their LIDs where the mapping is "
+        "known, phone numbers otherwise, as WhatsApp Web does) or `pn` (phone numbers only).",
+    )
 
     # --- notifications (used by later features; listed so every deployment can set them) -----------------
     webhook_timeout_seconds: float = Field(

@@ -94,6 +94,8 @@ class SendOutcome:
 
     recipients: tuple[str, ...]
     received_at: float | None = None
+    #: what the status' record says of a send that reached only part of its audience (empty: all of it)
+    note: str = ""
 
 
 class DeliveryState(StrEnum):

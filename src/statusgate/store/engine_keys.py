@@ -30,7 +30,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from statusgate.domain.ownership import Fence
-from statusgate.errors import LeaseLostError
 from statusgate.store import ownership
 from statusgate.store.clock import clock_sql
 from statusgate.store.schema import engine_keys
@@ -85,7 +84,7 @@ def having(conn: Connection, category: str, key_id: str, instance_ids: Sequence[
 def write(conn: Connection, fence: Fence, writes: Sequence[KeyWrite]) -> None:
     """Store or delete (a ``None`` value) each key, in the order given (a later write of a key wins), if
     ``fence`` still holds the instance's lease; otherwise :class:`LeaseLostError`, nothing written."""
-    _check(conn, fence)
+    ownership.require(conn, fence)
     instance_id = fence.lease.instance_id
     last: dict[tuple[str, str], str | None] = {}
     for change in writes:
@@ -109,16 +108,8 @@ def write(conn: Connection, fence: Fence, writes: Sequence[KeyWrite]) -> None:
 def wipe(conn: Connection, fence: Fence) -> int:
     """Delete every key of the instance (its session is over: logged out), if ``fence`` still holds its
     lease; otherwise :class:`LeaseLostError`, nothing deleted. How many there were."""
-    _check(conn, fence)
+    ownership.require(conn, fence)
     return int(conn.execute(_DELETE_ALL, {"instance_id": fence.lease.instance_id}).rowcount)
-
-
-def _check(conn: Connection, fence: Fence) -> None:
-    if not ownership.holds(conn, fence):
-        raise LeaseLostError(
-            f"this worker no longer holds instance {fence.lease.instance_id}'s lease "
-            f"(epoch {fence.lease.epoch}): nothing was written"
-        )
 
 
 _BY_INSTANCE = engine_keys.c.instance_id == sa.bindparam("instance_id")

@@ -21,6 +21,7 @@ from sqlalchemy import Connection
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from statusgate.domain.ownership import Fence, Lease
+from statusgate.errors import LeaseLostError
 from statusgate.store.clock import clock, clock_sql
 from statusgate.store.schema import instance_owners, instances, workers
 
@@ -102,6 +103,16 @@ def holds(conn: Connection, fence: Fence) -> bool:
     lease = fence.lease
     params = {"instance_id": lease.instance_id, "worker_id": fence.owner, "epoch": lease.epoch}
     return conn.execute(_holds_statement(conn.dialect.name), params).first() is not None
+
+
+def require(conn: Connection, fence: Fence) -> None:
+    """:func:`holds`, or :class:`~statusgate.errors.LeaseLostError` (for writes that must not happen at all
+    from a stale owner)."""
+    if not holds(conn, fence):
+        raise LeaseLostError(
+            f"this worker no longer holds instance {fence.lease.instance_id}'s lease "
+            f"(epoch {fence.lease.epoch}): nothing was written"
+        )
 
 
 @functools.cache

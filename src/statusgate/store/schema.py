@@ -21,6 +21,21 @@ SENDING_SQL = "state = 'sending'"
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
+
+def instance_ref(
+    name: str = "instance_id", *, primary_key: bool = False, nullable: bool = False, index: bool = False
+) -> sa.Column[int]:
+    """A column naming an instance; its rows go when the instance is deleted."""
+    return sa.Column(
+        name,
+        sa.BigInteger,
+        sa.ForeignKey("instances.id_instance", ondelete="CASCADE"),
+        primary_key=primary_key,
+        nullable=nullable and not primary_key,
+        index=index,
+    )
+
+
 instances = sa.Table(
     "instances",
     metadata,
@@ -71,13 +86,7 @@ uploads = sa.Table(
     "uploads",
     metadata,
     sa.Column("upload_id", sa.String(64), primary_key=True),
-    sa.Column(
-        "instance_id",
-        sa.BigInteger,
-        sa.ForeignKey("instances.id_instance", ondelete="CASCADE"),
-        nullable=True,
-        index=True,
-    ),
+    instance_ref(nullable=True, index=True),
     # as the client sent them: the name as long as the max_file_name_chars setting allows, any Content-Type
     sa.Column("file_name", sa.Text, nullable=False),
     sa.Column("mime_type", sa.Text, nullable=False),
@@ -92,12 +101,7 @@ statuses = sa.Table(
     metadata,
     # the queue order: first in, first out per instance
     sa.Column("seq", BigId, primary_key=True, autoincrement=True),
-    sa.Column(
-        "instance_id",
-        sa.BigInteger,
-        sa.ForeignKey("instances.id_instance", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    instance_ref(),
     sa.Column("id_message", sa.String(32), nullable=False, unique=True),
     sa.Column("type", sa.String(32), nullable=False),
     sa.Column("body", sa.JSON, nullable=False),
@@ -162,12 +166,7 @@ notifications = sa.Table(
     "notifications",
     metadata,
     # the journal of what happened, in order, until delivered (webhook) or deleted (receiveNotification)
-    sa.Column(
-        "instance_id",
-        sa.BigInteger,
-        sa.ForeignKey("instances.id_instance", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    instance_ref(primary_key=True),
     sa.Column("receipt_id", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("type", sa.String(32), nullable=False),
     # the facts; the Green body is rendered when it is handed out
@@ -183,12 +182,7 @@ incoming_statuses = sa.Table(
     "incoming_statuses",
     metadata,
     sa.Column("row_id", BigId, primary_key=True, autoincrement=True),
-    sa.Column(
-        "instance_id",
-        sa.BigInteger,
-        sa.ForeignKey("instances.id_instance", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    instance_ref(),
     sa.Column("id_message", sa.String(64), nullable=False),
     sa.Column("received_at", sa.Float, nullable=False),
     sa.Column("type_message", sa.String(32), nullable=False),
@@ -219,12 +213,7 @@ status_recipients = sa.Table(
 sandbox_accounts = sa.Table(
     "sandbox_accounts",
     metadata,
-    sa.Column(
-        "instance_id",
-        sa.BigInteger,
-        sa.ForeignKey("instances.id_instance", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    instance_ref(primary_key=True),
     sa.Column("wid", sa.String(64), nullable=False),
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("pairing_ref", sa.String(64), nullable=False),
@@ -243,12 +232,7 @@ sandbox_users = sa.Table(
 sandbox_contacts = sa.Table(
     "sandbox_contacts",
     metadata,
-    sa.Column(
-        "instance_id",
-        sa.BigInteger,
-        sa.ForeignKey("instances.id_instance", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    instance_ref(primary_key=True),
     sa.Column("wid", sa.String(64), primary_key=True),
     sa.Column("position", sa.Integer, nullable=False),
     sa.Column("name", sa.String(200), nullable=False),
@@ -261,12 +245,7 @@ sandbox_messages = sa.Table(
     "sandbox_messages",
     metadata,
     sa.Column("row_id", BigId, primary_key=True, autoincrement=True),
-    sa.Column(
-        "instance_id",
-        sa.BigInteger,
-        sa.ForeignKey("instances.id_instance", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    instance_ref(),
     # deliberately not unique: a repeat of an id is a second arrival, which the network records (and counts)
     sa.Column("message_id", sa.String(64), nullable=False),
     sa.Column("kind", sa.String(32), nullable=False),
@@ -296,12 +275,7 @@ sandbox_events = sa.Table(
     metadata,
     # what the simulated network tells the account: receipts, state changes, incoming statuses
     sa.Column("event_id", BigId, primary_key=True, autoincrement=True),
-    sa.Column(
-        "instance_id",
-        sa.BigInteger,
-        sa.ForeignKey("instances.id_instance", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    instance_ref(),
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("payload", sa.JSON, nullable=False),
     sa.Column("at", sa.Float, nullable=False),
@@ -312,12 +286,7 @@ sandbox_events = sa.Table(
 sandbox_faults = sa.Table(
     "sandbox_faults",
     metadata,
-    sa.Column(
-        "instance_id",
-        sa.BigInteger,
-        sa.ForeignKey("instances.id_instance", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    instance_ref(primary_key=True),
     sa.Column("mode", sa.String(16), nullable=False),
     sa.Column("remaining", sa.Integer, nullable=False),
 )
@@ -340,12 +309,7 @@ instance_owners = sa.Table(
     metadata,
     # the worker that holds an instance (its live session, queue, commands, events), one at a time, until
     # expires_at (the database's clock); epoch grows with every change of hands and fences stale owners
-    sa.Column(
-        "instance_id",
-        sa.BigInteger,
-        sa.ForeignKey("instances.id_instance", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    instance_ref(primary_key=True),
     sa.Column("worker_id", sa.String(32), nullable=True),
     sa.Column("epoch", sa.BigInteger, nullable=False),
     sa.Column("expires_at", sa.Float, nullable=False),
@@ -357,12 +321,7 @@ commands = sa.Table(
     metadata,
     # what the API asked of an account's live session; the worker carries it out and answers
     sa.Column("command_id", BigId, primary_key=True, autoincrement=True),
-    sa.Column(
-        "instance_id",
-        sa.BigInteger,
-        sa.ForeignKey("instances.id_instance", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    instance_ref(),
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("args", sa.JSON, nullable=False),
     sa.Column("state", sa.String(16), nullable=False),
@@ -379,12 +338,7 @@ engine_states = sa.Table(
     "engine_states",
     metadata,
     # an account's state as its live session last reported it (engines whose state lives in a session)
-    sa.Column(
-        "instance_id",
-        sa.BigInteger,
-        sa.ForeignKey("instances.id_instance", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    instance_ref(primary_key=True),
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("wid", sa.String(64), nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
@@ -400,12 +354,7 @@ engine_keys = sa.Table(
     # an account's session keys as its engine keeps them (the baileys child: Baileys' creds and signal keys),
     # so that any worker can take the account over; written only by the instance's owner (its lease's epoch
     # is checked in the same transaction), and only once the account is linked
-    sa.Column(
-        "instance_id",
-        sa.BigInteger,
-        sa.ForeignKey("instances.id_instance", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    instance_ref(primary_key=True),
     # the engine's own names: "creds", "pre-key", "session", "app-state-sync-key", …
     sa.Column("category", sa.String(64), primary_key=True),
     sa.Column("key_id", sa.Text, primary_key=True),
@@ -431,16 +380,32 @@ console_sessions = sa.Table(
     sa.Column("id_hash", sa.String(64), primary_key=True),
     # partner (every instance) or instance (that instance only)
     sa.Column("scope", sa.String(16), nullable=False),
-    sa.Column(
-        "id_instance",
-        sa.BigInteger,
-        sa.ForeignKey("instances.id_instance", ondelete="CASCADE"),
-        nullable=True,
-    ),
+    instance_ref("id_instance", nullable=True),
     # the token's hash at sign-in: a rotation of that token ends the session on every node
     sa.Column("credential_hash", sa.String(64), nullable=False),
     sa.Column("csrf_token", sa.String(64), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("last_seen_at", sa.Float, nullable=False),
     sa.Index("ix_console_sessions_instance", "id_instance"),
+)
+
+status_chunks = sa.Table(
+    "status_chunks",
+    metadata,
+    # the baileys engine posts a status to its audience in chunks under one message id: each chunk is
+    # recorded before it leaves and its server ack after, so after a crash the acked chunks stand and an
+    # unacked one (it may have reached WhatsApp) is never sent again; written only by the instance's owner
+    instance_ref(primary_key=True),
+    sa.Column("id_message", sa.String(64), primary_key=True),
+    sa.Column("chunk", sa.Integer, primary_key=True, autoincrement=False),
+    # chat ids (digits@c.us), our account's own excepted
+    sa.Column("recipients", sa.JSON, nullable=False),
+    # sending (no ack yet), acked, rejected (the ack carried an error)
+    sa.Column("state", sa.String(16), nullable=False),
+    # the ack's error code (rejected)
+    sa.Column("error", sa.String(32), nullable=True),
+    # devices Baileys could not encrypt for, left out of the stanza
+    sa.Column("dropped", sa.JSON, nullable=True),
+    sa.Column("sent_at", sa.Float, nullable=False),
+    sa.Column("ended_at", sa.Float, nullable=True),
 )

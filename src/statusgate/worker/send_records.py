@@ -157,6 +157,8 @@ class Sent:
     recipients: list[str]
     at: float
     fence: Fence
+    #: the status' description (a send that reached part of its audience), empty: none
+    note: str = ""
 
 
 def sent_many(conn: sa.Connection, sents: Sequence[Sent]) -> list[bool | None]:
@@ -175,7 +177,7 @@ def sent_many(conn: sa.Connection, sents: Sequence[Sent]) -> list[bool | None]:
             StatusState.SENDING,
             StatusState.SENT,
             sent.at,
-            None,
+            sent.note or None,
             (("sent_at", sent.at), *cleared),
         )
         for _, sent in live

@@ -216,7 +216,7 @@ class Sender:
         if outcome.received_at is not None:
             ended = min(ended, outcome.received_at)
         revoke = await self._record_sent(
-            records.Sent(head, list(outcome.recipients), ended, self._fence(head))
+            records.Sent(head, list(outcome.recipients), ended, self._fence(head), outcome.note)
         )
         self.crash.reached("after_sent_commit")
         if revoke:

@@ -1,10 +1,9 @@
 """The ``baileys`` engine, server side: the Engine Protocol over supervised Node children running Baileys 7.
 
-Built so far: linking and the account's life — QR codes, a pairing code, the keys in the database (any
-worker can take an account over), a login with them after a restart, logout (keys wiped), reboot, the state
-published for other processes. Not yet: sending, the audience, receipts, revoke, incoming statuses, the
-address book (issue 13's later steps). Until sending lands the capabilities say no explicit audience, and a
-send fails permanently with a message that says so, before anything reaches WhatsApp.
+Linking and the account's life — QR codes, a pairing code, the keys in the database (any worker can take an
+account over), a login with them after a restart, logout (keys wiped), reboot, the state published for other
+processes; posting to an explicit audience in acknowledged chunks under our own message id (``sends.py``),
+which numbers exist, receipts, revoke. Not yet: the address book (so no default audience), incoming statuses.
 
 Only the worker supervises children (:meth:`start`); other processes read what it published in
 ``engine_states``.
@@ -21,21 +20,29 @@ from typing import Any
 from statusgate.domain.models import (
     Contact,
     DeliveryCheck,
-    DeliveryState,
     EngineName,
     QrAnswer,
+    ReceiptEvent,
     SendOutcome,
     StateEvent,
 )
 from statusgate.domain.posts import OutgoingStatus
-from statusgate.domain.states import InstanceState
+from statusgate.domain.states import InstanceState, ReceiptStatus
 from statusgate.engines.baileys import install
 from statusgate.engines.baileys.launcher import FenceOf, Launcher, limits, root_key_refusal
+from statusgate.engines.baileys.sends import ChunkedSends
 from statusgate.engines.base import EngineCapabilities, EventHandler
 from statusgate.engines.sandbox import qr_png_base64
 from statusgate.engines.sidecar.account import Account
 from statusgate.engines.sidecar.events import EventBuffer
-from statusgate.engines.sidecar.frames import Incoming, PairPhone, PairPhoneResult, Receipt
+from statusgate.engines.sidecar.frames import (
+    CheckNumbers,
+    CheckNumbersResult,
+    Incoming,
+    PairPhone,
+    PairPhoneResult,
+    Receipt,
+)
 from statusgate.engines.sidecar.framing import PERMANENT, Response, from_dict
 from statusgate.errors import EnginePermanentError, EngineTransientError
 from statusgate.settings import Settings
@@ -45,7 +52,7 @@ from statusgate.store.db import Database
 log = logging.getLogger("statusgate.engine.baileys")
 
 NOT_IN_SERVER = "the baileys engine runs inside the server's worker; this process only reads its state"
-NOT_BUILT = "sending on the baileys engine is not built yet (issue 13): link the account, send with sandbox"
+NO_ADDRESS_BOOK = "the baileys engine does not read the address book yet: give the status its participants"
 
 
 def _no_fences(_instance_id: int) -> None:
@@ -54,7 +61,7 @@ def _no_fences(_instance_id: int) -> None:
 
 class BaileysEngine:
     name = EngineName.BAILEYS
-    capabilities = EngineCapabilities(explicit_audience=False, honours_message_id=False, revoke=False)
+    capabilities = EngineCapabilities(explicit_audience=True, honours_message_id=True, revoke=True)
 
     def __init__(self, settings: Settings, db: Database) -> None:
         self.settings = settings
@@ -64,6 +71,7 @@ class BaileysEngine:
         self.supervising = False
         self.accounts: dict[int, Account] = {}
         self.events = EventBuffer(settings.whatsapp_event_buffer, settings.whatsapp_receipt_hold_seconds)
+        self.sends = ChunkedSends(settings, db)
         self._tasks: set[asyncio.Task[None]] = set()
 
     def _background(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -99,6 +107,7 @@ class BaileysEngine:
         await asyncio.gather(*(account.close() for account in accounts), return_exceptions=True)
 
     async def close(self) -> None:
+        await self.sends.close()
         accounts, self.accounts = list(self.accounts.values()), {}
         await asyncio.gather(*(account.close() for account in accounts), return_exceptions=True)
         for task in list(self._tasks):
@@ -226,30 +235,58 @@ class BaileysEngine:
             raise EnginePermanentError(answer.error)
         raise EngineTransientError(answer.error)
 
-    # --- not built yet (issue 13) ----------------------------------------------------------------------------
+    # --- the audience and sending ---------------------------------------------------------------------------
+
+    def _connected(self, instance_id: int) -> Account:
+        if not self.supervising:
+            raise EnginePermanentError(NOT_IN_SERVER)
+        account = self.accounts.get(instance_id)
+        if account is None or account.state is not InstanceState.AUTHORIZED:
+            raise EngineTransientError("the account is not connected")
+        return account
 
     async def contacts(self, instance_id: int) -> list[Contact]:
-        raise EngineTransientError("the baileys engine does not read the address book yet")
+        raise EnginePermanentError(NO_ADDRESS_BOOK)
 
     async def existing(self, instance_id: int, chat_ids: Sequence[str]) -> set[str]:
-        raise EngineTransientError("the baileys engine does not check numbers yet")
+        """Which of ``chat_ids`` are on WhatsApp (Baileys' onWhatsApp, in one query)."""
+        numbers = sorted({c.split("@", 1)[0] for c in chat_ids if c.endswith("@c.us")})
+        if not numbers:
+            return set()
+        request = CheckNumbers(numbers)
+        result = self._result(await self._connected(instance_id).request(request), request)
+        assert isinstance(result, CheckNumbersResult)
+        registered = set(result.registered)
+        return {c for c in chat_ids if c.split("@", 1)[0] in registered}
 
     async def send_status(
         self, instance_id: int, status: OutgoingStatus, recipients: Sequence[str]
     ) -> SendOutcome:
-        raise EnginePermanentError(NOT_BUILT)
+        """Post to exactly ``recipients`` (and our own devices) under ``status.message_id``."""
+        return await self.sends.send(self._connected(instance_id), status, recipients)
 
     async def delivered(self, instance_id: int, message_id: str) -> DeliveryCheck:
-        # true, not hopeful: send_status never lets anything reach WhatsApp yet
-        return DeliveryCheck(DeliveryState.NOT_DELIVERED)
+        """From the chunks' records (in the database: any worker's attempt counts)."""
+        return await self.sends.delivered(instance_id, message_id)
 
     async def revoke_status(self, instance_id: int, message_id: str, recipients: Sequence[str]) -> None:
-        raise EnginePermanentError("the baileys engine cannot revoke yet")
+        """Revoke to everyone a chunk of the status went to, whatever the address book says now."""
+        account = self._connected(instance_id)
+        sent_to = await self.sends.sent_to(instance_id, message_id) or list(recipients)
+        await self.sends.revoke(account, message_id, sent_to)
 
     # --- events ----------------------------------------------------------------------------------------------
 
     def _traffic(self, account: Account, event: Receipt | Incoming) -> None:
-        log.debug("instance %s: %s ignored (not built yet)", account.instance_id, type(event).__name__)
+        if isinstance(event, Receipt):
+            # our message ids are WhatsApp's: nothing to map
+            status = ReceiptStatus(event.status)
+            for message_id in event.wa_message_ids:
+                self.events.push(
+                    ReceiptEvent(account.instance_id, message_id, event.participant, status, event.at)
+                )
+            return
+        log.debug("instance %s: an incoming status ignored (not built yet)", account.instance_id)
 
     async def drain_events(
         self, handler: EventHandler, limit: int = 500, *, instance_ids: Collection[int] | None = None

@@ -8,9 +8,10 @@ own :class:`Hello`, and the child's requests for its account's keys (``child/aut
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from statusgate.engines.sidecar.frames import FRAMES as COMMON_FRAMES
-from statusgate.engines.sidecar.frames import Fatal, Shutdown, is_event
+from statusgate.engines.sidecar.frames import Fatal, SendStatus, Shutdown, is_event
 from statusgate.engines.sidecar.framing import Codec
 
 __all__ = ["CODEC", "PROTOCOL_VERSION", "Fatal", "Hello", "Shutdown", "is_event"]
@@ -73,8 +74,51 @@ class KeysWipe:
     """The child deletes every key of its account (logged out); fenced as :class:`KeysSet`."""
 
 
+@dataclass(frozen=True)
+class ChunkResult:
+    #: the server's ack carried this error code ("479", …): nobody in the chunk got the status
+    ack_error: str
+    #: recipients (``digits@c.us``) none of whose devices Baileys could encrypt for: left out of the stanza
+    dropped: list[str]
+    #: every device Baileys could not encrypt for (a recipient may still have it on another device)
+    failed_devices: list[str]
+    #: when the stanza left (unix seconds, the child's clock)
+    sent_at: float
+
+
+@dataclass(frozen=True)
+class SendChunk:
+    """Send ``status`` to one chunk of its audience under ``status.message_id`` and wait for the server's
+    ack. The child builds the message (and uploads its media) at the status' first chunk and keeps it for
+    the others, so every chunk carries the same content under the same id. An answer with error kind
+    ``uncertain``: the stanza may have left, and no ack came in time."""
+
+    result: ClassVar[type] = ChunkResult
+    status: SendStatus
+    index: int
+    #: chat ids (``digits@c.us``), never our own: the child adds the account's own JID to the first chunk
+    recipients: list[str]
+    #: ``lid`` or ``pn``
+    addressing: str
+    ack_timeout_ms: int
+    #: the last chunk: the child forgets the built message after it (it keeps a few, in case)
+    last: bool
+
+
+@dataclass(frozen=True)
+class RevokeChunk:
+    """Revoke ``message_id`` for one chunk of those it went to (same rules as :class:`SendChunk`)."""
+
+    result: ClassVar[type] = ChunkResult
+    message_id: str
+    index: int
+    recipients: list[str]
+    addressing: str
+    ack_timeout_ms: int
+
+
 #: the requests a baileys child sends the server
 KEY_REQUESTS: tuple[type, ...] = (KeysGet, KeysSet, KeysWipe)
 #: the key frames, for a codec (the auth-state tests build their own child's)
-FRAMES: tuple[type, ...] = (KeyValue, *KEY_REQUESTS)
+FRAMES: tuple[type, ...] = (KeyValue, *KEY_REQUESTS, ChunkResult, SendChunk, RevokeChunk)
 CODEC = Codec(PROTOCOL_VERSION, (Hello, *COMMON_FRAMES, *FRAMES))

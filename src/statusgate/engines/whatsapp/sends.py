@@ -11,13 +11,13 @@ is a send whose outcome nobody knows: unknown, and never sent again (no duplicat
 from __future__ import annotations
 
 import asyncio
-import base64
 from collections.abc import Callable
 from pathlib import Path
 
 from statusgate.domain.models import DeliveryCheck, DeliveryState, SendOutcome
-from statusgate.domain.posts import MediaPost, OutgoingStatus, TextPost, VoicePost
+from statusgate.domain.posts import OutgoingStatus
 from statusgate.engines.sidecar.account import Account
+from statusgate.engines.sidecar.outgoing import send_request
 from statusgate.engines.whatsapp.files import Intents
 from statusgate.engines.whatsapp.process import DIED, in_flight
 from statusgate.engines.whatsapp.protocol import (
@@ -40,37 +40,6 @@ CUT_OFF = (
     "sending); WhatsApp may or may not have published it — not resent to avoid a duplicate"
 )
 NOT_CONNECTED = "the account is not connected"
-
-
-def send_request(status: OutgoingStatus) -> SendStatus:
-    """What the child needs to build neonize's message: the post's fields and the prepared file."""
-    post = status.post
-    if isinstance(post, TextPost):
-        return SendStatus(
-            "text",
-            status.message_id,
-            text=post.message,
-            background=post.background_color or "",
-            font=post.font or "",
-        )
-    media = status.media
-    if media is None:
-        raise EnginePermanentError("the status' prepared media is missing")
-    voice = isinstance(post, VoicePost)
-    return SendStatus(
-        "audio" if voice else media.kind.value,
-        status.message_id,
-        caption=(post.caption or "") if isinstance(post, MediaPost) else "",
-        background=(post.background_color or "") if isinstance(post, VoicePost) else "",
-        media_path=str(media.path),
-        mime_type=media.mime_type,
-        jpeg_thumbnail=media.jpeg_thumbnail or "",
-        seconds=round(media.duration_seconds or 0),
-        waveform=base64.b64encode(media.waveform).decode("ascii") if media.waveform else "",
-        width=media.width or 0,
-        height=media.height or 0,
-        voice=voice,
-    )
 
 
 class Sends:

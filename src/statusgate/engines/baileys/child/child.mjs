@@ -1,6 +1,6 @@
 // The baileys engine's child: one WhatsApp account on Baileys 7, spoken to over the sidecar framing
-// (docs/engines.md, "The child protocol"). The server sends Hello, then requests (PairPhone, Logout,
-// Shutdown); we answer each, send the account's events (QrCode, Paired, Connected, Disconnected, LoggedOut,
+// (docs/engines.md, "The child protocol"). The server sends Hello, then requests (PairPhone, CheckNumbers,
+// SendChunk, RevokeChunk — sends.mjs —, Logout, Shutdown); we answer each, send the account's events (QrCode, Paired, Connected, Disconnected, LoggedOut,
 // Banned, ConnectFailed, Fatal) as they happen, and ask the server for the account's keys (auth_state.mjs).
 //
 //   node child.mjs          (stdin/stdout: frames; stderr: log lines the server relays)
@@ -17,14 +17,16 @@
 
 import { Wire } from './wire.mjs'
 import { openAuthState } from './auth_state.mjs'
+import { makeLogger, SendTrace } from './logger.mjs'
 import { importInstalled } from './modules.mjs'
+import { Sender } from './sends.mjs'
 
 const PROTOCOL_VERSION = 1
 const RESTART_REQUIRED = 515
 const LOGGED_OUT = 401
 const FORBIDDEN = 403
 const REPLACED = 440
-const QUIET_LEVELS = new Set(['fatal', 'error', 'warn', 'silent'])
+const STATUS = 'status@broadcast'
 
 /** Whether `url`'s host is an IP literal in 127.0.0.0/8 or [::1]: names and other spellings are not. */
 export function isLoopbackLiteral (url) {
@@ -48,7 +50,9 @@ class Account {
     this.wire = wire
     this.hello = hello
     this.baileys = baileys
-    this.logger = pino({ level: QUIET_LEVELS.has(hello.log_level) ? hello.log_level : 'warn' }, pino.destination(2))
+    this.trace = new SendTrace()
+    this.logger = makeLogger(pino, hello.log_level, this.trace)
+    this.sender = new Sender(this, baileys, this.trace)
     this.sock = null
     this.auth = null
     this.restarts = 0
@@ -96,6 +100,30 @@ class Account {
       if (sock !== this.sock) return
       this.onUpdate(sock, update).catch((error) => this.fatal(`connection update failed: ${error?.stack ?? error}`))
     })
+    sock.ev.on('message-receipt.update', (updates) => {
+      this.onReceipts(sock, updates).catch((error) => process.stderr.write(`a receipt was lost: ${error?.message}\n`))
+    })
+  }
+
+  /** Receipts of our statuses, by viewer: `userJid` (a LID, often) mapped to the phone number. */
+  async onReceipts (sock, updates) {
+    const own = new Set([digitsOf(sock.user?.id), digitsOf(sock.user?.lid)])
+    for (const { key, receipt } of updates) {
+      if (key.remoteJid !== STATUS || !key.fromMe || !receipt?.userJid) continue
+      let viewer = receipt.userJid
+      if (viewer.endsWith('@lid')) {
+        viewer = (await sock.signalRepository.lidMapping.getPNForLID(viewer).catch(() => null)) ?? viewer
+      }
+      if (own.has(digitsOf(viewer)) || viewer.endsWith('@lid')) continue
+      const read = receipt.readTimestamp !== undefined
+      const at = Number(read ? receipt.readTimestamp : receipt.receiptTimestamp) || Date.now() / 1000
+      this.event('Receipt', {
+        wa_message_ids: [key.id],
+        participant: `${digitsOf(viewer)}@c.us`,
+        status: read ? 'read' : 'delivered',
+        at
+      })
+    }
   }
 
   async onUpdate (sock, { connection, qr, lastDisconnect, isNewLogin }) {
@@ -208,6 +236,9 @@ async function main () {
       account.open().catch((error) => account.fatal(`opening the account failed: ${error?.message ?? error}`))
     },
     PairPhone: async (request) => account.pairingCode(request),
+    CheckNumbers: async (request) => account.sender.checkNumbers(request),
+    SendChunk: async (request) => account.sender.sendChunk(request),
+    RevokeChunk: async (request) => account.sender.revokeChunk(request),
     Logout: async () => account.logout(),
     Shutdown: async () => {
       account?.stop()
