@@ -21,8 +21,9 @@ export function baileysDirFrom(argv, env = process.env) {
 }
 
 /**
- * Baileys' module namespace plus `ws`, `pino` and libsignal's curve module, all from one install, so
- * that what the probe changes (WA_CERT_DETAILS) is the very object Baileys' noise handler reads.
+ * Baileys' module namespace plus `ws`, `pino`, libsignal's curve module and Baileys' Signal repository
+ * (`signal.makeLibSignalRepository`, which its index does not export), all from one install, so that
+ * what the probe changes (WA_CERT_DETAILS) is the very object Baileys' noise handler reads.
  */
 export async function loadBaileys(installDir) {
     const entry = join(installDir, 'node_modules', 'baileys', 'lib', 'index.js');
@@ -32,5 +33,6 @@ export async function loadBaileys(installDir) {
     const require = createRequire(join(installDir, 'package.json'));
     const baileys = await import(pathToFileURL(entry).href);
     const signalCurve = createRequire(require.resolve('baileys'))('libsignal/src/curve.js');
-    return { baileys, ws: require('ws'), pino: require('pino'), signalCurve };
+    const signal = await import(pathToFileURL(join(installDir, 'node_modules', 'baileys', 'lib', 'Signal', 'libsignal.js')).href);
+    return { baileys, ws: require('ws'), pino: require('pino'), signalCurve, signal };
 }

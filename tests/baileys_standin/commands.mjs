@@ -1,5 +1,5 @@
 // The control commands (control.mjs carries them). Each is `async (fields, ctx) => result`; add new ones
-// here (contacts, statuses, acks…), one function each.
+// here, one function each.
 import { enterCode, scanQr } from './pairing.mjs';
 import { streamError } from './stanzas.mjs';
 
@@ -15,6 +15,15 @@ export const COMMANDS = {
     /** the linked devices the stand-in knows */
     devices: (_fields, ctx) =>
         [...ctx.accounts.devices.values()].map(d => ({ jid: d.jid, lid: d.lid, preKeys: d.preKeys.size })),
+
+    /** {phone, devices?: [0, …], lid?: true}: a WhatsApp user who is not us → {jid, lid, devices} */
+    register: (fields, ctx) => ctx.users.register(fields),
+
+    /** {error, from?} / {silent: true} / {}: how the server acks the statuses it gets (statuses.mjs) */
+    'ack-policy': (fields, ctx) => ctx.statuses.setAckPolicy(fields),
+
+    /** {id, phone, type?, to}: a recipient's delivery ("read": read) receipt for a status → {sent} */
+    receipt: (fields, ctx) => ctx.statuses.sendReceipt(fields),
 
     /** {jid}: the phone unlinks the device: its connections end (stream error 401), its logins are refused */
     unlink: ({ jid }, ctx) => {

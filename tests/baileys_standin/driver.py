@@ -246,6 +246,12 @@ class Probe(JsonLinesProcess):
         command += ["--auth-dir", str(auth_dir), "--root-key", "A" * 43 + "="]
         return cls(new_namespace(command), home)
 
+    def tell(self, cmd: str, **fields: Any) -> None:
+        """A command on the probe's stdin (probe-commands.mjs); it runs once the probe is open."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps({"cmd": cmd, **fields}) + "\n")
+        self.process.stdin.flush()
+
     def connection(self, **fields: Any) -> Event:
         return self.wait_for_event("connection", **fields)
 

@@ -1,18 +1,16 @@
 // Answers to the iqs a client sends, keyed "<xmlns>/<first child's tag>".
 //
-// A handler gets (iq, ctx) — ctx: { conn, accounts, events, b } — and returns the result's content
+// A handler gets (iq, ctx) — ctx: { conn, accounts, users, events, b } — and returns the result's content
 // (undefined: an empty result), or throws IqError for an error answer. An iq with no handler is answered
 // `error 501` and reported (`"handled": false`), so a test that reaches an unbuilt path fails loudly
-// instead of being fed a made-up answer. Later sessions add usync, prekey bundles, app state, media_conn…
+// instead of being fed a made-up answer. usync (usync.mjs) and prekey bundles (prekey-bundles.mjs) have
+// modules of their own; app state, media_conn… are still to come.
 import { acceptCodeRequest, finishCodeRequest } from './pairing.mjs';
-import { bytes, child, children } from './stanzas.mjs';
+import { preKeyBundles } from './prekey-bundles.mjs';
+import { bytes, child, children, IqError } from './stanzas.mjs';
+import { usync } from './usync.mjs';
 
-export class IqError extends Error {
-    constructor(code, text) {
-        super(text);
-        this.code = code;
-    }
-}
+export { IqError };
 
 function loggedInDevice(ctx) {
     if (!ctx.conn.device) {
@@ -107,6 +105,8 @@ export const IQ_HANDLERS = {
     'encrypt/registration': preKeyUpload,
     'encrypt/digest': keyBundleDigest,
     'encrypt/rotate': rotateSignedPreKey,
+    'encrypt/key': preKeyBundles,
+    'usync/usync': usync,
     'passive/active': nothing,
     'passive/passive': nothing,
     'w:p/ping': nothing,

@@ -6,11 +6,16 @@
 //   node probe_client.mjs --baileys-dir DIR --url ws://127.0.0.1:PORT/ws/chat --root-key B64
 //        --auth-dir DIR [--pairing-code PHONE] [--exit-on-open] [--log-level warn]
 //        [--keep-pinned-root]   (instead of --root-key: keep WhatsApp's root, to see the chain refused)
+//        [--no-history-sync]    (a first login does not buffer events for 20 s awaiting a history sync)
+//
+// Once open it takes commands on stdin (send a status, revoke one, onWhatsApp) and reports message
+// updates and receipts: probe-commands.mjs.
 //
 // The pinned Noise root key (WA_CERT_DETAILS.PUBLIC_KEY) is replaced by the stand-in's test root before
 // any socket exists; the URL must be on loopback. After stream error 515 (restart required, which
 // follows a pairing) it reconnects with the saved creds, as a real caller must: Baileys does not.
 import { loadBaileys, baileysDirFrom } from './baileys.mjs';
+import { serveProbeCommands, watchMessages } from './probe-commands.mjs';
 
 const MAX_CONNECTIONS = 5;
 
@@ -20,7 +25,7 @@ function option(argv, name, fallback) {
 }
 
 function emit(event, fields = {}) {
-    process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
+    process.stdout.write(`${JSON.stringify({ event, ...fields }, (_key, value) => (typeof value === 'bigint' ? value.toString() : value))}\n`);
 }
 
 function loopbackOnly(url) {
@@ -40,6 +45,7 @@ async function main(argv) {
     const pairingPhone = option(argv, '--pairing-code');
     const exitOnOpen = argv.includes('--exit-on-open');
     const keepPinnedRoot = argv.includes('--keep-pinned-root');
+    const noHistorySync = argv.includes('--no-history-sync');
     if ((rootKey.length !== 32 && !keepPinnedRoot) || !authDir) {
         throw new Error('the probe needs --root-key (32 bytes, base64) and --auth-dir');
     }
@@ -51,6 +57,9 @@ async function main(argv) {
     let saving = Promise.resolve();
     let connections = 0;
     let askedForCode = false;
+    let opened;
+    let isOpen = new Promise(resolve => (opened = resolve));
+    serveProbeCommands(() => isOpen, emit);
 
     async function finish(reason, code = 0) {
         await saving;
@@ -66,8 +75,11 @@ async function main(argv) {
             logger,
             markOnlineOnConnect: false,
             // a test must not wait out Baileys' 60 s default for a query the stand-in does not answer
-            defaultQueryTimeoutMs: 20000
+            defaultQueryTimeoutMs: 20000,
+            // with no history-sync notification from the phone, a first login would hold every event 20 s
+            ...(noHistorySync ? { shouldSyncHistoryMessage: () => false } : {})
         });
+        watchMessages(sock, emit);
         sock.ev.on('creds.update', () => {
             saving = saving.then(saveCreds);
         });
@@ -90,6 +102,7 @@ async function main(argv) {
             }
             if (connection === 'open') {
                 emit('open', { me: sock.user });
+                opened(sock);
                 if (exitOnOpen) {
                     sock.ev.removeAllListeners('connection.update');
                     sock.end(undefined);
@@ -97,6 +110,7 @@ async function main(argv) {
                 }
             }
             if (connection === 'close') {
+                isOpen = new Promise(resolve => (opened = resolve));
                 if (statusCode === baileys.DisconnectReason.restartRequired && connections < MAX_CONNECTIONS) {
                     setImmediate(connect);
                 } else {

@@ -1,9 +1,10 @@
 // What the stand-in does with a connection once its handshake is done: a registration gets QR refs, a
 // login gets `success` (or `failure 401` for a device it does not know), and every stanza after that is
-// answered (iqs, iq-handlers.mjs) or reported on the control channel.
+// answered (iqs, iq-handlers.mjs; statuses, statuses.mjs) or reported on the control channel.
 import { IQ_HANDLERS, IqError } from './iq-handlers.mjs';
 import { offerRefs } from './pairing.mjs';
 import { firstChildTag, iqError, iqResult, summarize, unixNow } from './stanzas.mjs';
+import { STATUS_JID } from './statuses.mjs';
 
 const LOGGED_OUT = 401;
 
@@ -38,6 +39,10 @@ export function makeRouter(ctx) {
     async function onNode(conn, node) {
         if (node.tag === 'iq' && (node.attrs.type === 'get' || node.attrs.type === 'set' || !node.attrs.type)) {
             answerIq(conn, node);
+            return;
+        }
+        if (node.tag === 'message' && node.attrs.to === STATUS_JID) {
+            await ctx.statuses.receive(conn, node);
             return;
         }
         events.emit('stanza', { conn: conn.id, ...summarize(node) });

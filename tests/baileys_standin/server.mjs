@@ -14,6 +14,8 @@ import { Connection } from './connection.mjs';
 import { Events, serveCommands } from './control.mjs';
 import { makeKeySource } from './keys.mjs';
 import { makeRouter } from './router.mjs';
+import { makeStatuses } from './statuses.mjs';
+import { Users } from './users.mjs';
 
 const HOST = '127.0.0.1';
 
@@ -23,7 +25,7 @@ function option(argv, name, fallback) {
 }
 
 async function main(argv) {
-    const { baileys, ws, signalCurve } = await loadBaileys(baileysDirFrom(argv));
+    const { baileys, ws, signalCurve, signal } = await loadBaileys(baileysDirFrom(argv));
     const seed = option(argv, '--seed', undefined);
     const port = Number(option(argv, '--port', '0'));
     const events = new Events();
@@ -35,7 +37,10 @@ async function main(argv) {
     }
     const connections = new Map();
     const server = new ws.WebSocketServer({ host: HOST, port });
-    const ctx = { b: baileys, events, accounts: new Accounts(seed, keys), connections, stop };
+    const accounts = new Accounts(seed, keys);
+    const users = new Users({ b: baileys, signal, keys, seed, accounts });
+    const ctx = { b: baileys, events, accounts, users, connections, stop };
+    ctx.statuses = makeStatuses(ctx);
     const router = makeRouter(ctx);
     let nextConnection = 1;
 

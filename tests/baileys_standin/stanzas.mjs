@@ -3,6 +3,14 @@
 
 export const S_WHATSAPP_NET = 's.whatsapp.net';
 
+/** Thrown by an iq handler for an error answer (`<error code text/>`). */
+export class IqError extends Error {
+    constructor(code, text) {
+        super(text);
+        this.code = code;
+    }
+}
+
 export function children(node, tag) {
     return Array.isArray(node?.content) ? node.content.filter(c => tag === undefined || c.tag === tag) : [];
 }
