@@ -111,12 +111,16 @@ export class Sender {
 
   /** Our recipients' JIDs as the chunk addresses them, plus our own (its other devices) on the first. */
   async audience (sock, recipients, addressing, withOwn) {
-    const jids = recipients.map(pnJid)
+    let jids = recipients.map(pnJid)
+    if (addressing === 'lid' && jids.length) {
+      const mapped = await sock.signalRepository.lidMapping.getLIDsForPNs(jids).catch(() => null)
+      const lidOf = new Map((mapped ?? []).map(({ pn, lid }) => [pn, lid]))
+      jids = jids.map((jid) => lidOf.get(jid) ?? jid)
+    }
+    // our own always by phone number: rc14's extractDeviceJids compares our LID *jid* with a LID *user*,
+    // so by LID it would not leave out the sending device itself
     if (withOwn) jids.push(pnJid(sock.user.id))
-    if (addressing !== 'lid') return jids
-    const mapped = await sock.signalRepository.lidMapping.getLIDsForPNs(jids).catch(() => null)
-    const lidOf = new Map((mapped ?? []).map(({ pn, lid }) => [pn, lid]))
-    return jids.map((jid) => lidOf.get(jid) ?? jid)
+    return jids
   }
 
   async sendChunk ({ status, index, recipients, addressing, ack_timeout_ms: ackTimeout, last }) {
