@@ -20,6 +20,7 @@ OUR_DEVICE = 2
 OTHER_DEVICE = 5
 ALICE = "15550200011"
 BOB = "15550200012"
+CAROL = "15550200013"
 STRANGER = "15550200099"
 STATUS = "status@broadcast"
 
@@ -77,7 +78,12 @@ def test_a_text_status_reaches_every_device_of_its_list(
 ) -> None:
     probe, linked = sender
     users = registered(standin)
-    status_list = [users[ALICE]["jid"], users[BOB]["jid"], f"{OUR_PHONE}@s.whatsapp.net"]
+    status_list = [
+        users[ALICE]["jid"],
+        users[BOB]["jid"],
+        f"{OUR_PHONE}@s.whatsapp.net",
+        f"{STRANGER}@s.whatsapp.net",
+    ]
     probe.tell(
         "send-status",
         text="hello from the stand-in",
@@ -88,6 +94,9 @@ def test_a_text_status_reaches_every_device_of_its_list(
     )
     sent = probe.wait_for_event("sent")
     assert sent["key"]["id"] == "3EB0STANDIN0001" and sent["key"]["remoteJid"] == STATUS
+    asked = standin.wait_for_event("usync", context="message")
+    # a number that is not on WhatsApp has no devices, and is reported
+    assert asked["protocols"] == ["devices", "lid"] and asked["unknown"] == [f"{STRANGER}@s.whatsapp.net"]
     status = standin.wait_for_event("status", id="3EB0STANDIN0001")
     assert status["from"] == linked["jid"] and status["attrs"]["to"] == STATUS
     # every device of the list, our own phone (device 0) included; not the sending device itself
@@ -178,3 +187,23 @@ def test_a_revoked_status_arrives_like_a_status(
         "key": {"remoteJid": STATUS, "fromMe": True, "id": "3EB0STANDINGONE"},
         "type": 0,
     }
+
+
+def test_a_user_without_a_lid_gets_nothing_from_rc14(
+    standin: driver.StandIn, sender: tuple[driver.Probe, dict[str, Any]]
+) -> None:
+    """rc14 fetches prekey bundles by LID only (messages-send.js assertSessions): for a user usync gives
+    no LID it asks usync again (context "background", lid only), then has no session, and leaves the user
+    out of the status without an error. Pinned so that a Baileys which changes this is noticed."""
+    probe, _ = sender
+    registered(standin)
+    carol = standin.command("register", phone=CAROL, lid=False)
+    assert carol["lid"] is None
+    status_list = [carol["jid"], f"{ALICE}@s.whatsapp.net"]
+    probe.tell("send-status", text="no lid", statusJidList=status_list, messageId="3EB0STANDINNOLID")
+    status = standin.wait_for_event("status", id="3EB0STANDINNOLID")
+    assert status["recipients"] == [f"{ALICE}@s.whatsapp.net"]
+    asked = [e for e in standin.drain() if e["event"] in ("usync", "prekey-bundles")]
+    lid_lookup = {"event": "usync", "context": "background", "protocols": ["lid"], "users": [carol["jid"]]}
+    assert any(lid_lookup.items() <= e.items() for e in asked), asked
+    assert not [b for e in asked if e["event"] == "prekey-bundles" for b in e["served"] if CAROL in b["jid"]]
