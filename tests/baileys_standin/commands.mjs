@@ -22,7 +22,7 @@ export const COMMANDS = {
     /** {error, from?} / {silent: true} / {}: how the server acks the statuses it gets (statuses.mjs) */
     'ack-policy': (fields, ctx) => ctx.statuses.setAckPolicy(fields),
 
-    /** {id, phone, type?, to}: a recipient's delivery ("read": read) receipt for a status → {sent} */
+    /** {messageId, phone, type?, to}: a recipient's delivery ("read": read) receipt for a status → {sent} */
     receipt: (fields, ctx) => ctx.statuses.sendReceipt(fields),
 
     /** {jid}: the phone unlinks the device: its connections end (stream error 401), its logins are refused */

@@ -4,8 +4,10 @@
 //    "messageId"?}                                   → {"event": "sent", "cmd", "key"} | "send-failed"
 //   {"cmd": "revoke-status", "id", "statusJidList"}  → the same (a protocolMessage REVOKE of status `id`)
 //   {"cmd": "on-whatsapp", "phones": [...]}          → {"event": "on-whatsapp", "results"} | "send-failed"
-// and, all along, every messages.update ({"event": "update", "key", "update"}) and every
-// message-receipt.update ({"event": "receipt", "key", "receipt"}), so a test sees 479s and reads.
+// and, all along, every messages.update ({"event": "update", "key", "update"}), every
+// message-receipt.update ({"event": "receipt", "key", "receipt"}), and each of our own messages in a
+// messages.upsert ({"event": "upsert", "type", "key", "status", "messageStubParameters"}: an error ack
+// that comes quickly is folded into it), so a test sees 479s and reads.
 //
 // Commands that arrive before the socket is open wait for it; they run one at a time.
 import { createInterface } from 'node:readline';
@@ -31,6 +33,13 @@ export function watchMessages(sock, emit) {
     sock.ev.on('messages.update', updates => {
         for (const { key, update } of updates) {
             emit('update', { key, update });
+        }
+    });
+    sock.ev.on('messages.upsert', ({ messages, type }) => {
+        for (const { key, status, messageStubParameters } of messages) {
+            if (key.fromMe) {
+                emit('upsert', { type, key, status: status ?? null, messageStubParameters: messageStubParameters ?? null });
+            }
         }
     });
     sock.ev.on('message-receipt.update', receipts => {

@@ -17,8 +17,13 @@ export function makeStatuses(ctx) {
     let policy = {};
     let work = Promise.resolve();
 
-    /** `ack-policy`: {} success; {error, from?} the from-th status on (default: the next) gets `error`; {silent} no ack. */
-    function setAckPolicy({ error, from, silent }) {
+    /**
+     * `ack-policy`: {} success; {error, from?} the from-th status on (default: the next) gets `error`;
+     * {silent} no ack. `delayMs` (with any of them) holds each ack back that long, as a real round trip
+     * would: Baileys folds an error ack that comes before its own append of the sent message is flushed
+     * into that messages.upsert, instead of a messages.update.
+     */
+    function setAckPolicy({ error, from, silent, delayMs }) {
         if (silent) {
             policy = { silent: true };
         } else if (error !== undefined) {
@@ -29,6 +34,12 @@ export function makeStatuses(ctx) {
             policy = { error: String(error), from: start };
         } else {
             policy = {};
+        }
+        if (delayMs !== undefined) {
+            if (!(Number(delayMs) >= 0)) {
+                throw new Error(`ack-policy: "delayMs" is a number of milliseconds, not ${JSON.stringify(delayMs)}`);
+            }
+            policy.delayMs = Number(delayMs);
         }
         return { ...policy, received };
     }
@@ -99,7 +110,13 @@ export function makeStatuses(ctx) {
             children: children(node).map(c => c.tag)
         });
         if (!policy.silent) {
-            conn.send(ackFor(node, number));
+            const ack = ackFor(node, number);
+            // a later ack is sent on its own: the next status need not wait for it
+            if (policy.delayMs) {
+                setTimeout(() => !conn.closed && conn.send(ack), policy.delayMs);
+            } else {
+                conn.send(ack);
+            }
         }
     }
 
@@ -111,11 +128,12 @@ export function makeStatuses(ctx) {
 
     /**
      * `receipt`: `phone` (a recipient) tells the sender it got (type undefined) or read ("read") status
-     * `id`; sent to the connections of the linked device `to` → {sent}.
+     * `messageId` (not `id`: that names the command on the control channel); sent to the connections of
+     * the linked device `to` → {sent}.
      */
-    function sendReceipt({ id, phone, type, to }) {
+    function sendReceipt({ messageId: id, phone, type, to }) {
         if (!id || !phone || !to) {
-            throw new Error('receipt needs "id", "phone" (the recipient) and "to" (a linked device JID)');
+            throw new Error('receipt needs "messageId", "phone" (the recipient) and "to" (a linked device JID)');
         }
         const attrs = { from: STATUS_JID, participant: `${String(phone).replace(/^\+/, '')}@s.whatsapp.net`, id, t: unixNow() };
         if (type) {

@@ -36,7 +36,11 @@ export class Users {
         if (taken.length) {
             throw new Error(`devices ${taken} of ${phone} are linked companions`);
         }
-        const user = this.makeUser(phone, ids, lid ? this.accounts.lidUser(phone) : null);
+        const lidUser = lid ? this.accounts.lidUser(phone) : null;
+        const known = this.registered.get(phone);
+        // the same registration again keeps the devices' Signal state (their sessions with senders)
+        const same = known && known.lid === lidUser && [...known.held.keys()].join() === ids.join();
+        const user = same ? known : this.makeUser(phone, ids, lidUser);
         this.registered.set(phone, user);
         this.phonesOfAccounts.delete(phone);
         return { jid: userJid(phone, PN_SERVER), lid: user.lid ? userJid(user.lid, LID_SERVER) : null, devices: [...user.held.values()].map(d => d.jid) };
