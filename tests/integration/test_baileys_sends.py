@@ -175,7 +175,7 @@ async def test_a_status_reaches_exactly_the_listed_devices_in_acked_chunks_under
 
     # a read receipt from bob's phone becomes a statistics event under our id, by his number
     standin.command(
-        "receipt", id=message_id, phone=bob["jid"].split("@")[0], type="read", to=linked.device_jid
+        "receipt", messageId=message_id, phone=bob["jid"].split("@")[0], type="read", to=linked.device_jid
     )
     events: list[EngineEvent] = []
 

@@ -1,20 +1,25 @@
-"""One contract, every engine: what the sandbox and whatsapp engines both promise, checked the same way.
+"""One contract, every engine: what the sandbox, whatsapp and baileys engines all promise, checked the same way.
 
 Where their capabilities differ (an explicit audience, the caller's message id) the engines' own tests
 cover each side; here only the overlap. The whatsapp engine runs its real child processes and protocol
-with the fake neonize client (``tests/whatsapp_fake.py``) in place of neonize's.
+with the fake neonize client (``tests/whatsapp_fake.py``) in place of neonize's; the baileys engine runs
+the real Baileys in its Node children against the stand-in for WhatsApp's chat server
+(``tests/baileys_standin``), in the stand-in's network namespace.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Callable
+import shlex
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
 
 from statusgate.domain.models import DeliveryCheck, DeliveryState, EngineName, ReceiptEvent, StateEvent
+from statusgate.domain.ownership import Fence
 from statusgate.domain.posts import OutgoingStatus, TextPost
 from statusgate.domain.states import InstanceState, ReceiptStatus
 from statusgate.engines.base import Engine, SupportsPairingCode
@@ -22,7 +27,10 @@ from statusgate.engines.sandbox_network import ImportedContact
 from statusgate.services import instances
 from statusgate.services.context import ServiceContext
 from statusgate.settings import Settings
+from statusgate.store import ownership
 from statusgate.wiring.core import Core
+from tests.baileys_standin import driver as standin_driver
+from tests.integration.test_baileys_standin import baileys_dir, node  # noqa: F401
 from tests.integration.test_send_media_status import poll
 from tests.whatsapp_support import FAST, Drain
 
@@ -30,6 +38,7 @@ from tests.whatsapp_support import FAST, Drain
 BOOK = [("79001112233", "Alice Saved", "alice"), ("79001112244", "Bob Saved", "bob")]
 VIEWER = "79001112233@c.us"
 PNG = b"\x89PNG\r\n\x1a\n"
+WORKER = "contract-worker"
 
 
 @dataclass
@@ -39,6 +48,10 @@ class Driver:
     ctx: ServiceContext
     name: EngineName
     linked: set[int] = field(default_factory=set)
+    #: the baileys engine's stand-in, its fences (this test's worker holds every instance) and linked devices
+    standin: standin_driver.StandIn | None = None
+    fences: dict[int, Fence] = field(default_factory=dict)
+    devices: dict[int, str] = field(default_factory=dict)
 
     @property
     def engine(self) -> Engine:
@@ -47,7 +60,10 @@ class Driver:
     async def new_account(self) -> int:
         """An instance of this engine (created as the service does: row, then ``provision``)."""
         instance_id = (await instances.create(self.ctx, engine=self.name)).id_instance
-        if self.name is EngineName.SANDBOX:
+        if self.name is EngineName.BAILEYS:
+            leases = await self.ctx.db.write(ownership.claim, WORKER, 600, 100)
+            self.fences.update((lease.instance_id, Fence(WORKER, lease)) for lease in leases)
+        elif self.name is EngineName.SANDBOX:
             book = [ImportedContact(f"{n}@c.us", push, saved, True) for n, saved, push in BOOK]
             await self.ctx.sandbox.import_contacts(instance_id, book)
         else:
@@ -69,6 +85,11 @@ class Driver:
         """The phone scans the QR code shown."""
         if self.name is EngineName.SANDBOX:
             await self.ctx.sandbox.scan(instance_id)
+        elif self.name is EngineName.BAILEYS:
+            assert self.standin is not None
+            code = self.engine.accounts[instance_id].qr_code  # type: ignore[attr-defined]
+            phone = f"1555{instance_id % 10**7:07d}"
+            self.devices[instance_id] = self.standin.command("scan", qr=code, phone=phone, device=7)["jid"]
         else:
             from tests.whatsapp_fake import SCAN_FILE
 
@@ -90,21 +111,56 @@ class Driver:
         """The viewer opens the status (the fake client sends its scripted READ by itself)."""
         if self.name is EngineName.SANDBOX:
             await self.ctx.sandbox.view(instance_id, message_id, VIEWER)
+        elif self.name is EngineName.BAILEYS:
+            assert self.standin is not None
+            viewer = VIEWER.split("@")[0]
+            to = self.devices[instance_id]
+            self.standin.command("receipt", messageId=message_id, phone=viewer, type="read", to=to)
 
 
-@pytest.fixture(params=[EngineName.SANDBOX, EngineName.WHATSAPP], ids=lambda e: e.value)
+@pytest.fixture(scope="module")
+def standin(
+    baileys_dir: Path,  # noqa: F811
+    node: Path,  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[standin_driver.StandIn]:
+    """The chat server of the baileys engine's accounts; the BOOK's people are WhatsApp users there."""
+    home = tmp_path_factory.mktemp("standin-home")
+    with standin_driver.StandIn(node, baileys_dir, 20261207, home) as server:
+        for number, _, _ in BOOK:
+            server.command("register", phone=number)
+        yield server
+        assert server.unanswered_iqs() == []
+
+
+def baileys_settings(standin: standin_driver.StandIn) -> dict[str, Any]:
+    return {
+        "baileys_ws_url": standin.url,
+        "baileys_test_root_key": standin.root_public_key,
+        "test_baileys_child_prefix": shlex.join(standin_driver.joined_namespace(standin.process.pid, [])),
+        "baileys_restart_base_seconds": 0.2,
+        "baileys_start_timeout_seconds": 60,
+    }
+
+
+@pytest.fixture(params=[EngineName.SANDBOX, EngineName.WHATSAPP, EngineName.BAILEYS], ids=lambda e: e.value)
 async def driver(request: Any, make_settings: Callable[..., Settings]) -> AsyncIterator[Driver]:
     name: EngineName = request.param
     if name is EngineName.WHATSAPP:
         from tests.whatsapp_support import neonize_or_skip
 
         neonize_or_skip()
-    core = Core(make_settings(**FAST))
+    standin = request.getfixturevalue("standin") if name is EngineName.BAILEYS else None
+    core = Core(make_settings(**FAST, **(baileys_settings(standin) if standin else {})))
     await core.open()
-    whatsapp = core.ctx.engines[EngineName.WHATSAPP]
-    await whatsapp.start()  # type: ignore[attr-defined]  # supervise, without the queue draining events
+    subject = Driver(core.ctx, name, standin=standin)
+    # supervise, without the queue draining events
+    if name is EngineName.BAILEYS:
+        await core.ctx.engines[name].start(subject.fences.get)  # type: ignore[attr-defined]
+    else:
+        await core.ctx.engines[EngineName.WHATSAPP].start()  # type: ignore[attr-defined]
     try:
-        yield Driver(core.ctx, name)
+        yield subject
     finally:
         await core.close()
 
@@ -149,6 +205,8 @@ async def test_linking_authorizes(driver: Driver) -> None:
 
 
 async def test_contacts_and_numbers(driver: Driver) -> None:
+    if driver.name is EngineName.BAILEYS:
+        pytest.skip("the baileys engine's address book is not built yet (issue 13)")
     i = await linked(driver)
     contacts = {(c.id, c.name, c.contact_name, c.type) for c in await driver.engine.contacts(i)}
     assert contacts == {(f"{n}@c.us", push, saved, "user") for n, saved, push in BOOK}

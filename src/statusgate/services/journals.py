@@ -74,6 +74,9 @@ async def outgoing(ctx: ServiceContext, instance: Instance, minutes: int) -> lis
         }
         if item["statusMessage"] == "failed":
             item["description"] = row.description or row.state.value
+        elif row.state is StatusState.SENT and row.description:
+            # a send that reached part of its audience says so (rejected chunks, dropped recipients)
+            item["description"] = row.description
         post = row.post
         participants = list(post.participants or [])
         item["skippedParticipants"] = list(row.skipped_participants or [])

@@ -263,7 +263,8 @@ class BaileysEngine:
         self, instance_id: int, status: OutgoingStatus, recipients: Sequence[str]
     ) -> SendOutcome:
         """Post to exactly ``recipients`` (and our own devices) under ``status.message_id``."""
-        return await self.sends.send(self._connected(instance_id), status, recipients)
+        fence = status.fence or self.launcher.fence_of(instance_id)
+        return await self.sends.send(self._connected(instance_id), status, recipients, fence)
 
     async def delivered(self, instance_id: int, message_id: str) -> DeliveryCheck:
         """From the chunks' records (in the database: any worker's attempt counts)."""

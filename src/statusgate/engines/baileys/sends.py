@@ -42,7 +42,7 @@ UNCERTAIN_ONLY = (
     "the status' send was cut off before WhatsApp acknowledged it (the engine process or the server "
     "stopped, or no ack came in time); WhatsApp may or may not have it — not resent to avoid a duplicate"
 )
-NO_FENCE = "the status was handed to the baileys engine without its lease"
+NO_FENCE = "this worker does not hold the instance's lease: the status is not sent from here"
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,10 @@ class ChunkedSends:
         #: (instance, our message id) → the send going on
         self._under_way: dict[tuple[int, str], asyncio.Task[SendOutcome]] = {}
 
-    async def send(self, account: Account, status: OutgoingStatus, recipients: Sequence[str]) -> SendOutcome:
+    async def send(
+        self, account: Account, status: OutgoingStatus, recipients: Sequence[str], fence: Fence | None
+    ) -> SendOutcome:
+        """``fence``: the sending worker's lease (the status' own, else the one this worker holds)."""
         key = (account.instance_id, status.message_id)
         task = self._under_way.get(key)
         if task is None:
@@ -106,10 +109,10 @@ class ChunkedSends:
                 if outcome is None:
                     raise EnginePermanentError(UNCERTAIN_ONLY)
                 return outcome
-            if status.fence is None:
+            if fence is None:
                 raise EnginePermanentError(NO_FENCE)
             task = asyncio.get_running_loop().create_task(
-                self._send(account, status, list(recipients), status.fence)
+                self._send(account, status, list(recipients), fence)
             )
             self._under_way[key] = task
             task.add_done_callback(lambda _t: self._under_way.pop(key, None))
