@@ -149,6 +149,10 @@ def test_an_ack_with_error_479_reaches_the_sender(
     probe.tell("on-whatsapp", phones=[ALICE])
     probe.wait_for_event("on-whatsapp")
     assert not [e for e in probe.drain() if e["event"] == "update" and e["key"]["id"] == "3EB0STANDIN0ACK"]
+    # no ack at all (for an engine's ack timeout); Baileys itself waits for none
+    assert standin.command("ack-policy", silent=True) == {"silent": True, "received": received + 2}
+    send(probe, standin, "3EB0STANDINNOACK")
+    assert standin.command("ack-policy") == {"received": received + 3}
 
 
 def test_receipts_of_a_status_reach_the_sender(
