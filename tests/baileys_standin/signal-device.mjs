@@ -35,8 +35,7 @@ export function memoryKeyStore() {
             }
         },
         // one device's messages are decrypted one at a time (statuses.mjs), so there is nothing to isolate
-        transaction: work => work(),
-        isInTransaction: () => true
+        transaction: work => work()
     };
 }
 
@@ -65,6 +64,7 @@ export class SignalDevice {
             preKeys[id] = keys(`${label}:prekey:${id}`);
             this.unserved.push(id);
         }
+        // (the store's set has nothing to wait for: the keys are in before it returns)
         void this.store.set({ 'pre-key': preKeys });
         this.preKeys = preKeys;
         const creds = { signedIdentityKey: identity, signedPreKey: this.signedPreKey, registrationId: this.registrationId };
