@@ -346,6 +346,18 @@ class Settings(BaseSettings):
         description="Longest wait for WhatsApp's server to acknowledge one chunk of a baileys status; "
         "after it the chunk's fate is unknown and it is never sent again.",
     )
+    baileys_wa_version: str = Field(
+        "",
+        pattern=r"^(\d+\.\d+\.\d+)?$",
+        description="The WhatsApp Web version the baileys engine announces (e.g. `2.3000.1027934701`), when "
+        "WhatsApp refuses Baileys' built-in one (405); empty: Baileys' own.",
+    )
+    baileys_contacts_sync_seconds: float = Field(
+        60,
+        gt=0,
+        description="After a new link, a baileys status for the default audience waits up to this long for "
+        "the phone's address book to sync, instead of going to the part of it received so far.",
+    )
     baileys_addressing: Literal["lid", "pn"] = Field(
         "lid",
         description="How a baileys status addresses its recipients: `lid` (their LIDs where the mapping is "

@@ -37,7 +37,7 @@ from statusgate.domain.ownership import Fence, Lease
 from statusgate.domain.posts import OutgoingStatus
 from statusgate.domain.states import InstanceState, StatusState
 from statusgate.engines.base import Engine
-from statusgate.errors import EngineError, EngineTransientError
+from statusgate.errors import EngineError, EnginePermanentError, EngineTransientError
 from statusgate.queue import audience, pacing
 from statusgate.queue.crashpoints import CrashPoints
 from statusgate.queue.retry import RetryPolicy
@@ -153,7 +153,14 @@ class Sender:
         recipients = head.recipients
         skipped = head.skipped_participants or []
         if recipients is None:
-            resolved = await self._resolve_audience(engine, head)
+            try:
+                resolved = await self._resolve_audience(engine, head)
+            except EngineTransientError as exc:
+                # not known yet (the account reconnects, its address book still syncs): the head waits
+                log.info("the audience of %s is not known yet: %s", head.id_message, exc.message)
+                return None
+            except EnginePermanentError as exc:
+                resolved = exc.message
             if isinstance(resolved, str):
                 await self.db.write(
                     records.finish, head, StatusState.FAILED, now, resolved, None, self._fence(head)

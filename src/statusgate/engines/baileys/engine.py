@@ -3,7 +3,7 @@
 Linking and the account's life — QR codes, a pairing code, the keys in the database (any worker can take an
 account over), a login with them after a restart, logout (keys wiped), reboot, the state published for other
 processes; posting to an explicit audience in acknowledged chunks under our own message id (``sends.py``),
-which numbers exist, receipts, revoke. Not yet: the address book (so no default audience), incoming statuses.
+which numbers exist, receipts, revoke, the address book we keep (``address_book.py``), incoming statuses.
 
 Only the worker supervises children (:meth:`start`); other processes read what it published in
 ``engine_states``.
@@ -21,6 +21,7 @@ from statusgate.domain.models import (
     Contact,
     DeliveryCheck,
     EngineName,
+    IncomingStatusEvent,
     QrAnswer,
     ReceiptEvent,
     SendOutcome,
@@ -29,6 +30,7 @@ from statusgate.domain.models import (
 from statusgate.domain.posts import OutgoingStatus
 from statusgate.domain.states import InstanceState, ReceiptStatus
 from statusgate.engines.baileys import install
+from statusgate.engines.baileys.address_book import AddressBooks
 from statusgate.engines.baileys.launcher import FenceOf, Launcher, limits, root_key_refusal
 from statusgate.engines.baileys.sends import ChunkedSends
 from statusgate.engines.base import EngineCapabilities, EventHandler
@@ -42,8 +44,10 @@ from statusgate.engines.sidecar.frames import (
     PairPhone,
     PairPhoneResult,
     Receipt,
+    Traffic,
 )
 from statusgate.engines.sidecar.framing import PERMANENT, Response, from_dict
+from statusgate.engines.sidecar.lifecycle import AccountPhase
 from statusgate.errors import EnginePermanentError, EngineTransientError
 from statusgate.settings import Settings
 from statusgate.store import engine_states
@@ -72,6 +76,7 @@ class BaileysEngine:
         self.accounts: dict[int, Account] = {}
         self.events = EventBuffer(settings.whatsapp_event_buffer, settings.whatsapp_receipt_hold_seconds)
         self.sends = ChunkedSends(settings, db)
+        self.address_books = AddressBooks(db, settings.baileys_contacts_sync_seconds)
         self._tasks: set[asyncio.Task[None]] = set()
 
     def _background(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -108,6 +113,7 @@ class BaileysEngine:
 
     async def close(self) -> None:
         await self.sends.close()
+        await self.address_books.close()
         accounts, self.accounts = list(self.accounts.values()), {}
         await asyncio.gather(*(account.close() for account in accounts), return_exceptions=True)
         for task in list(self._tasks):
@@ -164,6 +170,11 @@ class BaileysEngine:
 
     def _state_changed(self, account: Account) -> None:
         log.info("instance %s is %s %s", account.instance_id, account.state.value, account.reason)
+        phase = account.lifecycle.phase
+        if phase is AccountPhase.PAIRED:
+            self.address_books.linked(account.instance_id)
+        elif phase is AccountPhase.NOT_LINKED:
+            self.address_books.forget(account.instance_id)
         self.events.push(StateEvent(account.instance_id, account.state, time.time()))
         self._background(self._publish(account.instance_id, account.state, account.wid, account.reason))
 
@@ -246,7 +257,8 @@ class BaileysEngine:
         return account
 
     async def contacts(self, instance_id: int) -> list[Contact]:
-        raise EnginePermanentError(NO_ADDRESS_BOOK)
+        """The address book as we keep it (``address_book.py``), in the order we learnt it."""
+        return await self.address_books.contacts(instance_id)
 
     async def existing(self, instance_id: int, chat_ids: Sequence[str]) -> set[str]:
         """Which of ``chat_ids`` are on WhatsApp (Baileys' onWhatsApp, in one query)."""
@@ -278,16 +290,19 @@ class BaileysEngine:
 
     # --- events ----------------------------------------------------------------------------------------------
 
-    def _traffic(self, account: Account, event: Receipt | Incoming) -> None:
+    def _traffic(self, account: Account, event: Traffic) -> None:
+        instance_id = account.instance_id
         if isinstance(event, Receipt):
             # our message ids are WhatsApp's: nothing to map
             status = ReceiptStatus(event.status)
             for message_id in event.wa_message_ids:
-                self.events.push(
-                    ReceiptEvent(account.instance_id, message_id, event.participant, status, event.at)
-                )
-            return
-        log.debug("instance %s: an incoming status ignored (not built yet)", account.instance_id)
+                self.events.push(ReceiptEvent(instance_id, message_id, event.participant, status, event.at))
+        elif isinstance(event, Incoming):
+            self.events.push(
+                IncomingStatusEvent(instance_id, event.wa_message_id, event.sender, event.at, event.payload)
+            )
+        else:
+            self._background(self.address_books.apply(instance_id, event.changes, event.synced))
 
     async def drain_events(
         self, handler: EventHandler, limit: int = 500, *, instance_ids: Collection[int] | None = None

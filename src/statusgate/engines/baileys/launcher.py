@@ -131,6 +131,7 @@ class Launcher:
             query_timeout_ms=round(s.baileys_request_timeout_seconds * 1000),
             restart_base_ms=round(s.baileys_restart_base_seconds * 1000),
             restart_cap_ms=round(s.baileys_restart_cap_seconds * 1000),
+            wa_version=s.baileys_wa_version,
         )
 
     async def wipe(self, instance_id: int) -> None:

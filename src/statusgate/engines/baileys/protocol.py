@@ -41,6 +41,8 @@ class Hello:
     restart_cap_ms: int = 60_000
     #: Baileys' logger level, never above warn (its debug output dumps key material)
     log_level: str = "warn"
+    #: the WhatsApp Web version to announce, "a.b.c" (empty: Baileys' own)
+    wa_version: str = ""
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from statusgate.domain.states import InstanceState
 from statusgate.engines.sidecar.frames import (
+    AddressBook,
     Banned,
     Connected,
     ConnectFailed,
@@ -36,6 +37,7 @@ from statusgate.engines.sidecar.frames import (
     Paired,
     QrCode,
     Receipt,
+    Traffic,
 )
 from statusgate.engines.sidecar.framing import TRANSIENT, Response
 from statusgate.engines.sidecar.lifecycle import AccountPhase, Happening, Lifecycle
@@ -80,7 +82,7 @@ class Account:
         linked: bool,
         log: logging.Logger,
         on_state: Callable[[Account], None],
-        on_traffic: Callable[[Account, Receipt | Incoming], None],
+        on_traffic: Callable[[Account, Traffic], None],
     ) -> None:
         self.instance_id = instance_id
         self.launcher = launcher
@@ -246,7 +248,7 @@ class Account:
     # --- events ----------------------------------------------------------------------------------------------
 
     def _on_event(self, event: Event) -> None:
-        if isinstance(event, Receipt | Incoming):
+        if isinstance(event, Receipt | Incoming | AddressBook):  # Traffic
             self.on_traffic(self, event)
         elif isinstance(event, QrCode):
             self.qr_code = event.code

@@ -194,6 +194,28 @@ class Incoming:
 
 
 @dataclass(frozen=True)
+class ContactChange:
+    #: ``digits@c.us``
+    chat_id: str
+    #: the name saved in the phone's address book; None: this change does not say
+    full_name: str | None = None
+    #: the contact's own profile name; None: this change does not say
+    push_name: str | None = None
+    #: the phone's address book no longer has it
+    removed: bool = False
+
+
+@dataclass(frozen=True)
+class AddressBook:
+    """The phone's address book changed, or a contact's profile name was seen: changes in the order the
+    library learnt them (a first sync lists the book in the phone's order). ``synced``: the first sync
+    after linking is complete (sent once per connection, possibly with no changes)."""
+
+    changes: list[ContactChange]
+    synced: bool = False
+
+
+@dataclass(frozen=True)
 class Fatal:
     """The child cannot work at all (its library missing, a bad Hello); it exits after this."""
 
@@ -210,8 +232,12 @@ Event = (
     | ConnectFailed
     | Receipt
     | Incoming
+    | AddressBook
     | Fatal
 )
+
+#: the events that are the account's traffic (the engine's business), not its life (the account's)
+Traffic = Receipt | Incoming | AddressBook
 
 
 #: every frame of this module, for an engine's codec
@@ -232,6 +258,8 @@ FRAMES: tuple[type, ...] = (
     ConnectFailed,
     Receipt,
     Incoming,
+    ContactChange,
+    AddressBook,
     Fatal,
 )
 EVENT_TYPES: tuple[type, ...] = typing.get_args(Event)

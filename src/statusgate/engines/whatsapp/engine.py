@@ -40,6 +40,7 @@ from statusgate.engines.base import EngineCapabilities, EventHandler
 from statusgate.engines.sandbox import qr_png_base64
 from statusgate.engines.sidecar.account import Account
 from statusgate.engines.sidecar.events import EventBuffer
+from statusgate.engines.sidecar.frames import Traffic
 from statusgate.engines.whatsapp import files
 from statusgate.engines.whatsapp.process import Launcher, limits
 from statusgate.engines.whatsapp.protocol import (
@@ -341,10 +342,10 @@ class WhatsAppEngine:
 
     # --- events ----------------------------------------------------------------------------------------------
 
-    def _traffic(self, account: Account, event: Receipt | Incoming) -> None:
+    def _traffic(self, account: Account, event: Traffic) -> None:
         if isinstance(event, Receipt):
             self.events.receipt(account.instance_id, event)
-        else:
+        elif isinstance(event, Incoming):
             self.events.push(
                 IncomingStatusEvent(
                     account.instance_id, event.wa_message_id, event.sender, event.at, event.payload

@@ -20,13 +20,13 @@ import { openAuthState } from './auth_state.mjs'
 import { makeLogger, SendTrace } from './logger.mjs'
 import { importInstalled } from './modules.mjs'
 import { Sender } from './sends.mjs'
+import { Traffic } from './traffic.mjs'
 
 const PROTOCOL_VERSION = 1
 const RESTART_REQUIRED = 515
 const LOGGED_OUT = 401
 const FORBIDDEN = 403
 const REPLACED = 440
-const STATUS = 'status@broadcast'
 
 /** Whether `url`'s host is an IP literal in 127.0.0.0/8 or [::1]: names and other spellings are not. */
 export function isLoopbackLiteral (url) {
@@ -53,6 +53,7 @@ class Account {
     this.trace = new SendTrace()
     this.logger = makeLogger(pino, hello.log_level, this.trace)
     this.sender = new Sender(this, baileys, this.trace)
+    this.traffic = new Traffic(this, baileys)
     this.sock = null
     this.auth = null
     this.restarts = 0
@@ -90,6 +91,7 @@ class Account {
       shouldSyncHistoryMessage: () => false,
       syncFullHistory: false,
       defaultQueryTimeoutMs: hello.query_timeout_ms,
+      ...(hello.wa_version ? { version: hello.wa_version.split('.').map(Number) } : {}),
       qrTimeout: hello.qr_timeout_ms || undefined
     })
     this.sock = sock
@@ -100,30 +102,7 @@ class Account {
       if (sock !== this.sock) return
       this.onUpdate(sock, update).catch((error) => this.fatal(`connection update failed: ${error?.stack ?? error}`))
     })
-    sock.ev.on('message-receipt.update', (updates) => {
-      this.onReceipts(sock, updates).catch((error) => process.stderr.write(`a receipt was lost: ${error?.message}\n`))
-    })
-  }
-
-  /** Receipts of our statuses, by viewer: `userJid` (a LID, often) mapped to the phone number. */
-  async onReceipts (sock, updates) {
-    const own = new Set([digitsOf(sock.user?.id), digitsOf(sock.user?.lid)])
-    for (const { key, receipt } of updates) {
-      if (key.remoteJid !== STATUS || !key.fromMe || !receipt?.userJid) continue
-      let viewer = receipt.userJid
-      if (viewer.endsWith('@lid')) {
-        viewer = (await sock.signalRepository.lidMapping.getPNForLID(viewer).catch(() => null)) ?? viewer
-      }
-      if (own.has(digitsOf(viewer)) || viewer.endsWith('@lid')) continue
-      const read = receipt.readTimestamp !== undefined
-      const at = Number(read ? receipt.readTimestamp : receipt.receiptTimestamp) || Date.now() / 1000
-      this.event('Receipt', {
-        wa_message_ids: [key.id],
-        participant: `${digitsOf(viewer)}@c.us`,
-        status: read ? 'read' : 'delivered',
-        at
-      })
-    }
+    this.traffic.listen(sock)
   }
 
   async onUpdate (sock, { connection, qr, lastDisconnect, isNewLogin }) {
