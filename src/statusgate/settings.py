@@ -1,6 +1,7 @@
 """The one settings object every command reads (pydantic-settings, env prefix ``STATUSGATE_``).
 
-Each field is also a flag of ``statusgate serve`` (``--data-dir``, ``--max-file-bytes`` …); ``docs/settings.md``
+The settings of the engines that run child processes (whatsapp, baileys) are in ``settings_engines``, which
+this class extends. Each field is also a flag of ``statusgate serve`` (``--data-dir``, ``--max-file-bytes`` …); ``docs/settings.md``
 is generated from this class by ``python -m statusgate settings-doc``.
 """
 
@@ -12,10 +13,12 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from statusgate.settings_engines import EngineProcessSettings
 
 
-class Settings(BaseSettings):
+class Settings(EngineProcessSettings):
     model_config = SettingsConfigDict(env_prefix="STATUSGATE_", frozen=True, extra="ignore")
 
     # --- where things live -------------------------------------------------------------------------------
@@ -221,147 +224,6 @@ class Settings(BaseSettings):
     )
     shutdown_grace_seconds: float = Field(
         30, ge=0, description="On SIGTERM, how long to wait for sends in flight."
-    )
-
-    # --- whatsapp engine (neonize child processes) --------------------------------------------------------
-    whatsapp_start_timeout_seconds: float = Field(
-        15, gt=0, description="Longest wait for a WhatsApp engine process to start (it imports neonize)."
-    )
-    whatsapp_qr_timeout_seconds: float = Field(
-        20,
-        gt=0,
-        description="`qr` and getAuthorizationCode wait this long for WhatsApp's first QR code, then answer "
-        "an error.",
-    )
-    whatsapp_pairing_timeout_seconds: float = Field(
-        160,
-        gt=0,
-        description="A pairing engine process (QR codes, pairing code) is stopped after this; WhatsApp's "
-        "codes run out after about 160 s.",
-    )
-    whatsapp_request_timeout_seconds: float = Field(
-        30,
-        gt=0,
-        description="Longest wait for an engine process to answer a contacts list, number check, revoke, "
-        "pairing code or logout.",
-    )
-    whatsapp_send_timeout_seconds: float = Field(
-        90,
-        gt=0,
-        description="Longest wait for one status upload and send (whatsmeow itself waits up to 75 s); past "
-        "it the attempt goes on and the next try waits for its outcome. engine_timeout_seconds bounds "
-        "each try as well.",
-    )
-    whatsapp_restart_base_seconds: float = Field(
-        1,
-        gt=0,
-        description="First wait before restarting a linked account's engine process; doubles each time.",
-    )
-    whatsapp_restart_cap_seconds: float = Field(
-        60, gt=0, description="Longest wait between two restarts of an engine process."
-    )
-    whatsapp_stop_timeout_seconds: float = Field(
-        5, ge=0, description="How long an engine process may take to exit when stopped before it is killed."
-    )
-    whatsapp_event_buffer: int = Field(
-        100_000,
-        ge=100,
-        description="Most WhatsApp events (receipts, incoming statuses, state changes) held in memory for "
-        "the queue; beyond it new ones are dropped with a warning.",
-    )
-    whatsapp_contacts_refresh_seconds: float = Field(
-        600,
-        gt=0,
-        description="How often the worker copies a linked account's address book to the database "
-        "(getContacts answers from the copy; it is also taken each time the account connects).",
-    )
-    whatsapp_receipt_hold_seconds: float = Field(
-        120,
-        gt=0,
-        description="A receipt for a WhatsApp message id not (yet) mapped to one of ours is kept this long "
-        "(it can arrive before the send's answer), then dropped.",
-    )
-
-    # --- baileys engine (Node child processes) -------------------------------------------------------------
-    baileys_ws_url: str = Field(
-        "wss://web.whatsapp.com/ws/chat",
-        description="WhatsApp's chat server for the baileys engine; tests point it at a loopback stand-in.",
-    )
-    baileys_test_root_key: str = Field(
-        "",
-        description="Test only: base64 of the 32-byte Curve25519 key that replaces Baileys' pinned Noise root "
-        "key. Honoured only when `baileys_ws_url`'s host is an IP literal in 127.0.0.0/8 or `[::1]`; the "
-        "worker refuses to start otherwise.",
-    )
-    baileys_browser_name: str = Field(
-        "statusgate",
-        min_length=1,
-        max_length=40,
-        description="The name the phone shows for a baileys account in its linked devices.",
-    )
-    baileys_start_timeout_seconds: float = Field(
-        20, gt=0, description="Longest wait for a baileys engine process to start (Node loads Baileys)."
-    )
-    baileys_qr_timeout_seconds: float = Field(
-        20,
-        gt=0,
-        description="`qr` and getAuthorizationCode wait this long for WhatsApp's first QR code (baileys).",
-    )
-    baileys_pairing_timeout_seconds: float = Field(
-        160, gt=0, description="A pairing baileys engine process is stopped after this."
-    )
-    baileys_request_timeout_seconds: float = Field(
-        30,
-        gt=0,
-        description="Longest wait for a baileys engine process to answer a request (pairing code, logout), "
-        "and Baileys' own wait for an answer from WhatsApp.",
-    )
-    baileys_restart_base_seconds: float = Field(
-        1,
-        gt=0,
-        description="First wait before a linked baileys account reconnects (or its process restarts); "
-        "doubles each time.",
-    )
-    baileys_restart_cap_seconds: float = Field(
-        60, gt=0, description="Longest wait between two reconnects of a baileys account."
-    )
-    baileys_stop_timeout_seconds: float = Field(
-        5,
-        ge=0,
-        description="How long a baileys engine process may take to exit when stopped before it is killed.",
-    )
-    baileys_chunk_size: int = Field(
-        256,
-        ge=1,
-        le=1024,
-        description="A baileys status goes to its audience in chunks of this many recipients, one after "
-        "another under one message id, each acknowledged by WhatsApp's server before the next.",
-    )
-    baileys_chunk_pause_seconds: float = Field(
-        0.5, ge=0, description="The pause between two chunks of one baileys status."
-    )
-    baileys_ack_timeout_seconds: float = Field(
-        30,
-        gt=0,
-        description="Longest wait for WhatsApp's server to acknowledge one chunk of a baileys status; "
-        "after it the chunk's fate is unknown and it is never sent again.",
-    )
-    baileys_wa_version: str = Field(
-        "",
-        pattern=r"^(\d+\.\d+\.\d+)?$",
-        description="The WhatsApp Web version the baileys engine announces (e.g. `2.3000.1027934701`), when "
-        "WhatsApp refuses Baileys' built-in one (405); empty: Baileys' own.",
-    )
-    baileys_contacts_sync_seconds: float = Field(
-        60,
-        gt=0,
-        description="After a new link, a baileys status for the default audience waits up to this long for "
-        "the phone's address book to sync, instead of going to the part of it received so far.",
-    )
-    baileys_addressing: Literal["lid", "pn"] = Field(
-        "lid",
-        description="How a baileys status addresses its recipients: `lid` (their LIDs where the mapping is "
-        "known, phone numbers otherwise, as WhatsApp Web does) or `pn` (phone numbers only).",
     )
 
     # --- notifications (used by later features; listed so every deployment can set them) -----------------

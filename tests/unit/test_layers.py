@@ -15,7 +15,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "statusgate"
 
 #: the leaf modules: they import nothing of the package but each other
-LEAVES = {"settings", "errors", "ids", "redaction", "logs", "metrics"}
+LEAVES = {"settings", "settings_engines", "errors", "ids", "redaction", "logs", "metrics"}
 LAYER = {
     "domain": 1,
     "store": 2,

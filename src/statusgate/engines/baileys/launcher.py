@@ -116,6 +116,8 @@ class Launcher:
             on_event=on_event,
             on_exit=on_exit,
             on_request=KeyRequests(self.db, self._fence(instance_id)),
+            request_concurrency=self.settings.child_request_concurrency,
+            request_backlog=self.settings.child_request_backlog,
         )
 
     def hello(self, instance_id: int, pair: bool) -> Hello:

@@ -19,9 +19,10 @@ from typing import Any
 from statusgate.engines.sidecar.framing import FENCED, PERMANENT, TRANSIENT, Codec, Reply
 from statusgate.errors import EnginePermanentError, GatewayError, LeaseLostError
 
-#: a child's requests the server works on at once (each may be a database transaction)
+#: a child's requests the server works on at once (each may be a database transaction), and those that may
+#: wait for a turn beyond them: the defaults of the settings child_request_concurrency and _backlog, for a
+#: caller with no settings at hand (a test's child)
 CHILD_REQUEST_CONCURRENCY = 4
-#: a child's requests that may wait for a turn beyond those
 CHILD_REQUEST_BACKLOG = 64
 
 #: what answers a child's request: given the request frame, the fields of the reply's ``result``; raising
