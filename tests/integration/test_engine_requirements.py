@@ -38,7 +38,10 @@ def test_only_a_missing_extra_is_reported(monkeypatch: pytest.MonkeyPatch) -> No
     assert requirements.missing(EngineName.SANDBOX) is None
     assert requirements.missing(EngineName.WHATSAPP) is None  # the test extras include neonize
     monkeypatch.setitem(sys.modules, "neonize", None)
-    assert requirements.missing(EngineName.WHATSAPP) == INSTALL
+    assert (
+        requirements.missing(EngineName.WHATSAPP)
+        == f"engine whatsapp is not installed on this server: {INSTALL}"
+    )
     assert requirements.missing(EngineName.SANDBOX) is None
 
 

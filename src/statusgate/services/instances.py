@@ -61,7 +61,7 @@ async def create(
     backend = ctx.engine(engine)
     install = requirements.missing(engine, ctx.settings)
     if install is not None:
-        raise BadRequestError(f"engine {engine.value} is not installed on this server: {install}")
+        raise BadRequestError(install)
     token = new_api_token()
 
     def insert(conn: Connection) -> int:
