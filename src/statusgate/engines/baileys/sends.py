@@ -100,8 +100,7 @@ class ChunkedSends:
     ) -> SendOutcome:
         """``fence``: the sending worker's lease (the status' own, else the one this worker holds)."""
         key = (account.instance_id, status.message_id)
-        task = self._under_way.get(key)
-        if task is None:
+        if key not in self._under_way:
             chunks = await self.db.read(status_chunks.of_status, *key)
             if chunks:
                 # an earlier attempt left records: never a second publish
@@ -111,13 +110,14 @@ class ChunkedSends:
                 return outcome
             if fence is None:
                 raise EnginePermanentError(NO_FENCE)
-            task = asyncio.get_running_loop().create_task(
-                self._send(account, status, list(recipients), fence)
-            )
-            self._under_way[key] = task
-            task.add_done_callback(lambda _t: self._under_way.pop(key, None))
+            if key not in self._under_way:  # another call may have started it while we read
+                task = asyncio.get_running_loop().create_task(
+                    self._send(account, status, list(recipients), fence)
+                )
+                self._under_way[key] = task
+                task.add_done_callback(lambda _t: self._under_way.pop(key, None))
         # shielded: the chunks go on (and get recorded) when our caller stops waiting
-        return await asyncio.shield(task)
+        return await asyncio.shield(self._under_way[key])
 
     async def delivered(self, instance_id: int, message_id: str) -> DeliveryCheck:
         if (instance_id, message_id) in self._under_way:
