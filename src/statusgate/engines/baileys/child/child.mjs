@@ -57,6 +57,8 @@ class Account {
     this.sock = null
     this.auth = null
     this.restarts = 0
+    this.newLogin = false
+    this.bookSynced = false
     this.stopped = false
     this.timer = null
   }
@@ -95,8 +97,15 @@ class Account {
       qrTimeout: hello.qr_timeout_ms || undefined
     })
     this.sock = sock
-    sock.ev.on('creds.update', () => {
+    sock.ev.on('creds.update', (update) => {
       this.auth.saveCreds().catch((error) => this.failedWrite(error))
+      if (update.myAppStateKeyId && this.newLogin && !this.bookSynced) {
+        this.bookSynced = true
+        this.traffic.syncAddressBook(sock).catch((error) => {
+          this.bookSynced = false
+          process.stderr.write(`the address book's first sync failed: ${error?.message ?? error}\n`)
+        })
+      }
     })
     sock.ev.on('connection.update', (update) => {
       if (sock !== this.sock) return
@@ -107,7 +116,11 @@ class Account {
 
   async onUpdate (sock, { connection, qr, lastDisconnect, isNewLogin }) {
     if (qr) this.event('QrCode', { code: qr })
-    if (isNewLogin) this.event('Paired', { chat_id: `${digitsOf(sock.authState.creds.me?.id)}@c.us` })
+    if (isNewLogin) {
+      // the address book is synced once the phone shares its app-state key (traffic.mjs)
+      this.newLogin = true
+      this.event('Paired', { chat_id: `${digitsOf(sock.authState.creds.me?.id)}@c.us` })
+    }
     if (connection === 'open') {
       if (!this.auth.linked) await this.auth.commit()
       this.restarts = 0

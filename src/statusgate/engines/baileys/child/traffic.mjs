@@ -128,19 +128,33 @@ export class Traffic {
     return null
   }
 
-  /** `saved`: contacts.upsert from the app-state sync (the name saved on the phone); `profile`:
-   * contacts.update with a profile name. */
+  /** `saved`: contacts.upsert from the app-state sync (the name saved on the phone; rc14 upserts a REMOVE
+   * too, with no name: that is a removal); `profile`: contacts.update with a profile name. Every event
+   * counts, in order: Baileys may split one sync into many. */
   async onContacts (sock, contacts, kind) {
     const changes = []
     for (const contact of contacts) {
       const phone = isPn(contact.id) ? contact.id : await this.phoneOf(sock, contact.phoneNumber ?? contact.id)
       if (!phone || this.ownDigits(sock).has(digitsOf(phone))) continue
       const change = { chat_id: `${digitsOf(phone)}@c.us` }
-      if (kind === 'saved') change.full_name = contact.name ?? ''
-      else if (typeof contact.notify === 'string') change.push_name = contact.notify
-      else continue
+      if (kind === 'saved') {
+        if (contact.name) change.full_name = contact.name
+        else change.removed = true
+      } else if (typeof contact.notify === 'string') {
+        change.push_name = contact.notify
+      } else {
+        continue
+      }
       changes.push(change)
     }
     if (changes.length) this.account.event('AddressBook', { changes, synced: false })
+  }
+
+  /** The first sync of the address book after a new link, once the phone shared the app-state key: we
+   * ask for it ourselves (with no history sync, Baileys never does its initial app-state sync), then say
+   * it is complete — after its contacts, which Baileys flushes when the sync ends. */
+  async syncAddressBook (sock) {
+    await sock.resyncAppState(['critical_unblock_low'], true)
+    this.account.event('AddressBook', { changes: [], synced: true })
   }
 }
