@@ -7,6 +7,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from statusgate.domain.notifications import IncomingStatusReceived
 from statusgate.store import notifications
@@ -31,29 +33,30 @@ NAME_CHARS = 200
 
 
 def record(conn: Connection, row: IncomingRow) -> bool:
-    """Store an incoming status once (a repeated event is ignored); True if it is new."""
-    exists = conn.scalar(
-        sa.select(incoming_statuses.c.row_id).where(
-            incoming_statuses.c.instance_id == row.instance_id,
-            incoming_statuses.c.id_message == row.id_message,
+    """Store an incoming status once (a repeated event is ignored); True if it is new. One statement: a
+    repeat that races this one is ignored by the unique key, never an error."""
+    values = {
+        "instance_id": row.instance_id,
+        "id_message": row.id_message,
+        "received_at": row.received_at,
+        "type_message": row.type_message,
+        "sender": row.sender,
+        # names come from other people's phones: kept to what the columns hold (PostgreSQL enforces it)
+        "sender_name": row.sender_name[:NAME_CHARS],
+        "sender_contact_name": row.sender_contact_name[:NAME_CHARS],
+        "payload": row.payload,
+        "media_id": row.media_id,
+    }
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(incoming_statuses)
+        .values(**values)
+        .on_conflict_do_nothing(
+            index_elements=[incoming_statuses.c.instance_id, incoming_statuses.c.id_message]
         )
     )
-    if exists is not None:
+    if conn.execute(statement).rowcount != 1:
         return False
-    conn.execute(
-        incoming_statuses.insert().values(
-            instance_id=row.instance_id,
-            id_message=row.id_message,
-            received_at=row.received_at,
-            type_message=row.type_message,
-            sender=row.sender,
-            # names come from other people's phones: kept to what the columns hold (PostgreSQL enforces it)
-            sender_name=row.sender_name[:NAME_CHARS],
-            sender_contact_name=row.sender_contact_name[:NAME_CHARS],
-            payload=row.payload,
-            media_id=row.media_id,
-        )
-    )
     content = notifications.incoming_content(row.type_message, row.payload, row.media_id)
     # the names as they came: the columns' limit is this table's, not the notification's
     received = IncomingStatusReceived(
