@@ -54,8 +54,10 @@ def record(conn: Connection, row: IncomingRow) -> bool:
         .on_conflict_do_nothing(
             index_elements=[incoming_statuses.c.instance_id, incoming_statuses.c.id_message]
         )
+        .returning(incoming_statuses.c.row_id)
     )
-    if conn.execute(statement).rowcount != 1:
+    # a row back: inserted (the rowcount PostgreSQL's driver reports here is not reliable)
+    if conn.execute(statement).first() is None:
         return False
     content = notifications.incoming_content(row.type_message, row.payload, row.media_id)
     # the names as they came: the columns' limit is this table's, not the notification's
