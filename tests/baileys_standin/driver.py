@@ -192,6 +192,9 @@ class StandIn(JsonLinesProcess):
         self.url: str = listening["url"]
         self.root_public_key: str = listening["rootPublicKey"]
         self.verifies_under_whatsapp_root: bool = listening["verifiesUnderWhatsAppRoot"]
+        #: the loopback HTTPS media host ("127.0.0.1:PORT") and the test CA a Baileys process must trust
+        self.media_host: str = listening["mediaHost"]
+        self.ca_file: str = listening["caFile"]
         self._ids = 0
 
     def command(self, cmd: str, **fields: Any) -> Any:
@@ -226,12 +229,15 @@ class StandIn(JsonLinesProcess):
             *(() if "--keep-pinned-root" in options else ("--root-key", self.root_public_key)),
             *options,
         ]
-        return Probe(joined_namespace(self.process.pid, command), self.home)
+        # Node adds the test CA to its trusted roots, for the media host's certificate
+        return Probe(
+            joined_namespace(self.process.pid, command), self.home, {"NODE_EXTRA_CA_CERTS": self.ca_file}
+        )
 
 
 class Probe(JsonLinesProcess):
-    def __init__(self, command: list[str], home: Path) -> None:
-        super().__init__("probe", command, child_env(home), HERE)
+    def __init__(self, command: list[str], home: Path, env: dict[str, str] | None = None) -> None:
+        super().__init__("probe", command, {**child_env(home), **(env or {})}, HERE)
 
     def stop(self) -> None:
         # a probe only exits by itself after --exit-on-open or a close; otherwise it is ended here

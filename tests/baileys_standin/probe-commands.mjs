@@ -11,6 +11,7 @@
 //
 // Commands that arrive before the socket is open wait for it; they run one at a time.
 import { createInterface } from 'node:readline';
+import { MEDIA_ACTIONS } from './probe-media.mjs';
 
 const STATUS_JID = 'status@broadcast';
 
@@ -25,7 +26,8 @@ const ACTIONS = {
         const sent = await sock.sendMessage(STATUS_JID, { delete: { remoteJid: STATUS_JID, fromMe: true, id } }, { statusJidList });
         return { event: 'sent', key: sent.key };
     },
-    'on-whatsapp': async (sock, { phones }) => ({ event: 'on-whatsapp', results: (await sock.onWhatsApp(...phones)) ?? null })
+    'on-whatsapp': async (sock, { phones }) => ({ event: 'on-whatsapp', results: (await sock.onWhatsApp(...phones)) ?? null }),
+    ...MEDIA_ACTIONS
 };
 
 /** Reports the message events of `sock` (a new socket after each reconnect). */
@@ -49,19 +51,22 @@ export function watchMessages(sock, emit) {
     });
 }
 
-/** Serves stdin commands against the socket `openSocket()` resolves to (the current open one). */
-export function serveProbeCommands(openSocket, emit, input = process.stdin) {
+/**
+ * Serves stdin commands against the socket `openSocket()` resolves to (the current open one); an action
+ * gets (sock, fields, tools), tools being { baileys } (the module, for functions a socket lacks).
+ */
+export function serveProbeCommands(openSocket, emit, input = process.stdin, tools = {}) {
     const lines = createInterface({ input, crlfDelay: Infinity });
     let chain = Promise.resolve();
     lines.on('line', line => {
         if (!line.trim()) {
             return;
         }
-        chain = chain.then(() => runOne(openSocket, emit, line));
+        chain = chain.then(() => runOne(openSocket, emit, line, tools));
     });
 }
 
-async function runOne(openSocket, emit, line) {
+async function runOne(openSocket, emit, line, tools) {
     let request;
     try {
         request = JSON.parse(line);
@@ -76,7 +81,7 @@ async function runOne(openSocket, emit, line) {
         return;
     }
     try {
-        const { event, ...result } = await action(await openSocket(), fields);
+        const { event, ...result } = await action(await openSocket(), fields, tools);
         emit(event, { cmd, ...result });
     } catch (error) {
         emit('send-failed', { cmd, error: error.message });

@@ -59,7 +59,7 @@ async function main(argv) {
     let askedForCode = false;
     let opened;
     let isOpen = new Promise(resolve => (opened = resolve));
-    serveProbeCommands(() => isOpen, emit);
+    serveProbeCommands(() => isOpen, emit, process.stdin, { baileys });
 
     async function finish(reason, code = 0) {
         await saving;
