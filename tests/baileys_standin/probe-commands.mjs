@@ -11,6 +11,7 @@
 //
 // Commands that arrive before the socket is open wait for it; they run one at a time.
 import { createInterface } from 'node:readline';
+import { watchIncoming } from './probe-incoming.mjs';
 import { MEDIA_ACTIONS } from './probe-media.mjs';
 
 const STATUS_JID = 'status@broadcast';
@@ -32,6 +33,7 @@ const ACTIONS = {
 
 /** Reports the message events of `sock` (a new socket after each reconnect). */
 export function watchMessages(sock, emit) {
+    watchIncoming(sock, emit);
     sock.ev.on('messages.update', updates => {
         for (const { key, update } of updates) {
             emit('update', { key, update });

@@ -1,0 +1,118 @@
+"""Statuses a contact posts, as the real Baileys 7 receives them on our linked device: the stand-in plays
+the poster's phone (a pkmsg with its sender key, an skmsg with the status) and the server's fan-out; the
+probe prints what Baileys hands a consumer in messages.upsert (tests/baileys_standin/README.md). All in a
+network namespace with only loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.baileys_standin import driver
+from tests.integration.test_baileys_standin import baileys_dir, node  # noqa: F401  (fixtures)
+
+SEED = 20261206
+OUR_PHONE = "15550400001"
+OUR_DEVICE = 4
+ALICE = "15550400011"
+STATUS = "status@broadcast"
+
+
+@pytest.fixture(scope="module")
+def standin(
+    baileys_dir: Path,  # noqa: F811
+    node: Path,  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[driver.StandIn]:
+    with driver.StandIn(node, baileys_dir, SEED, tmp_path_factory.mktemp("standin-incoming-home")) as server:
+        yield server
+        assert server.unanswered_iqs() == []
+
+
+@pytest.fixture(scope="module")
+def receiver(
+    standin: driver.StandIn, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[driver.Probe, dict[str, Any]]]:
+    """A probe linked as our account's device 4, open; Alice registered → (probe, Alice)."""
+    auth = tmp_path_factory.mktemp("incoming") / "auth"
+    with standin.probe(auth, "--no-history-sync") as probe:
+        linked = standin.command("scan", qr=probe.qr(), phone=OUR_PHONE, device=OUR_DEVICE)
+        probe.wait_for_event("open")
+        standin.wait_for_event("prekeys-uploaded", jid=linked["jid"])
+        yield probe, standin.command("register", phone=ALICE)
+
+
+def receipt_for(standin: driver.StandIn, message_id: str) -> dict[str, Any]:
+    return standin.wait_for(
+        lambda e: e.get("event") == "stanza" and e["tag"] == "receipt" and e["attrs"].get("id") == message_id,
+        f"Baileys' receipt for {message_id}",
+    )
+
+
+def test_a_contacts_text_status_reaches_our_device(
+    standin: driver.StandIn, receiver: tuple[driver.Probe, dict[str, Any]]
+) -> None:
+    probe, alice = receiver
+    posted = standin.command(
+        "post-status",
+        phone=ALICE,
+        to=OUR_PHONE,
+        messageId="3AINCOMING00001",
+        text="from alice",
+        backgroundArgb=0xFF112233,
+        font=3,
+        pushName="Alice",
+    )
+    assert posted == {
+        "sent": 1,
+        "id": "3AINCOMING00001",
+        "devices": [f"{OUR_PHONE}:{OUR_DEVICE}@s.whatsapp.net"],
+    }
+    incoming = probe.wait_for_event("incoming")
+    assert incoming["type"] == "notify" and "messageStubType" not in incoming, incoming
+    key = incoming["key"]
+    # the poster as the stanza names it (a LID); its phone number in remoteJidAlt, not participantAlt
+    assert key["remoteJid"] == STATUS and key["fromMe"] is False and key["id"] == "3AINCOMING00001"
+    assert key["participant"] == alice["lid"] and key["remoteJidAlt"] == alice["jid"]
+    assert key["addressingMode"] == "lid"
+    assert incoming["pushName"] == "Alice" and isinstance(incoming["messageTimestamp"], int)
+    message = incoming["message"]
+    assert message["extendedTextMessage"] == {"text": "from alice", "backgroundArgb": 0xFF112233, "font": 3}
+    # rc14 merges every <enc> of the stanza into one message: the pkmsg's sender key comes along
+    assert set(message) == {"extendedTextMessage", "senderKeyDistributionMessage"}
+    # Baileys' delivery receipt, "inactive" while it has not marked itself online (markOnlineOnConnect off)
+    receipt = receipt_for(standin, "3AINCOMING00001")
+    assert receipt["attrs"] == {
+        "id": "3AINCOMING00001",
+        "to": STATUS,
+        "participant": alice["lid"],
+        "type": "inactive",
+    }
+
+
+def test_a_status_addressed_by_phone_number_carries_the_lid_as_alt(
+    standin: driver.StandIn, receiver: tuple[driver.Probe, dict[str, Any]]
+) -> None:
+    probe, alice = receiver
+    for number in (1, 2):  # the second goes over the session the first opened
+        message_id = f"3AINCOMINGPN{number:03}"
+        posted = standin.command(
+            "post-status",
+            phone=ALICE,
+            to=OUR_PHONE,
+            messageId=message_id,
+            text="by phone number",
+            addressing="pn",
+        )
+        assert posted["sent"] == 1
+        incoming = probe.wait_for_event("incoming")
+        key = incoming["key"]
+        assert key["id"] == message_id and key["addressingMode"] == "pn", incoming
+        assert key["participant"] == alice["jid"] and key["remoteJidAlt"] == alice["lid"]
+        # no notify attribute: no push name
+        assert incoming["pushName"] is None
+        assert incoming["message"]["extendedTextMessage"] == {"text": "by phone number"}
+        assert receipt_for(standin, message_id)["attrs"]["participant"] == alice["jid"]
