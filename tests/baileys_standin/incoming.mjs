@@ -5,8 +5,8 @@
 // session the poster opens from the prekeys the companion uploaded (prekey-bundles.mjs companionBundle).
 //
 //   <message from="status@broadcast" participant="LID@lid" participant_pn="PHONE@s.whatsapp.net"
-//            id t type="text" notify?="push name">
-//     <enc v="2" type="pkmsg">SKDM</enc><enc v="2" type="skmsg">status</enc></message>
+//            id t type="text"|"media" notify?="push name">
+//     <enc v="2" type="pkmsg">SKDM</enc><enc v="2" type="skmsg" mediatype?="image">status</enc></message>
 //
 // Baileys (Utils/decode-wa-message.js) takes the sender from `participant`; it reads it as a LID when it
 // ends in "lid" (or addressing_mode="lid"), and then the PN from participant_pn (for a PN participant:
@@ -14,15 +14,19 @@
 // not key.participantAlt (which only groups get). It answers with a <receipt to="status@broadcast"
 // participant id type?> (type "inactive" unless it marked itself online), reported as a `stanza`.
 import { randomBytes } from 'node:crypto';
+import { postedImage } from './incoming-media.mjs';
 import { companionBundle } from './prekey-bundles.mjs';
 import { STATUS_JID } from './statuses.mjs';
 import { unixNow } from './stanzas.mjs';
 import { userJid } from './users.mjs';
 
-/** The status message a `post-status` command describes. */
-function statusMessage({ text, backgroundArgb, font }) {
+/** The status message a `post-status` command describes: a text, or an image (incoming-media.mjs). */
+async function statusMessage({ text, backgroundArgb, font, image }, b, media) {
+    if (image !== undefined) {
+        return postedImage(b, media, image);
+    }
     if (typeof text !== 'string') {
-        throw new Error('post-status needs "text" (the only kind of status it posts so far)');
+        throw new Error('post-status needs "text" or "image"');
     }
     const extended = { text };
     if (backgroundArgb !== undefined) {
@@ -53,10 +57,11 @@ async function ensureSession(b, poster, companion) {
 }
 
 /**
- * `post-status`: {phone (a registered user), to (our account's phone), messageId? (not `id`: that names the command), text, backgroundArgb?, font?,
+ * `post-status`: {phone (a registered user), to (our account's phone), messageId? (not `id`: that names the
+ * command), text, backgroundArgb?, font? | image: {data, mimetype?, caption?, jpegThumbnail?, width?, height?},
  * pushName?, addressing? ("lid", the default for a user with a LID; "pn")} → {sent, id, devices}.
  */
-export async function postStatus(fields, { b, users, accounts, connections, events }) {
+export async function postStatus(fields, { b, users, accounts, connections, events, media }) {
     const phone = String(fields.phone ?? '').replace(/^\+/, '');
     const to = String(fields.to ?? '').replace(/^\+/, '');
     const user = users.registered.get(phone);
@@ -76,7 +81,7 @@ export async function postStatus(fields, { b, users, accounts, connections, even
     const lid = user.lid ? userJid(user.lid, 'lid') : undefined;
     const participant = addressing === 'lid' ? lid : pn;
     const id = fields.messageId ?? `3A${randomBytes(9).toString('hex').toUpperCase()}`;
-    const message = statusMessage(fields);
+    const message = await statusMessage(fields, b, media);
     // one skmsg for everyone: the server fans the same ciphertext out
     const { ciphertext, senderKeyDistributionMessage } = await poster.repository.encryptGroupMessage({
         group: STATUS_JID,
@@ -86,7 +91,7 @@ export async function postStatus(fields, { b, users, accounts, connections, even
     const distribution = b.encodeWAMessage({
         senderKeyDistributionMessage: { groupId: STATUS_JID, axolotlSenderKeyDistributionMessage: senderKeyDistributionMessage }
     });
-    const attrs = { from: STATUS_JID, participant, id, t: unixNow(), type: 'text' };
+    const attrs = { from: STATUS_JID, participant, id, t: unixNow(), type: message.imageMessage ? 'media' : 'text' };
     if (addressing === 'lid') {
         attrs.participant_pn = pn;
     } else if (lid) {
@@ -105,7 +110,7 @@ export async function postStatus(fields, { b, users, accounts, connections, even
             attrs,
             content: [
                 { tag: 'enc', attrs: { v: '2', type: direct.type }, content: direct.ciphertext },
-                { tag: 'enc', attrs: { v: '2', type: 'skmsg' }, content: ciphertext }
+                { tag: 'enc', attrs: { v: '2', type: 'skmsg', ...(message.imageMessage ? { mediatype: 'image' } : {}) }, content: ciphertext }
             ]
         };
         devices.push(companion.jid);

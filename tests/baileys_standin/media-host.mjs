@@ -21,7 +21,7 @@ const TTL = 300;
 
 export const base64url = bytes => Buffer.from(bytes).toString('base64').replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 
-/** Starts the host with the TLS files of test-tls.mjs → { hostname, blobs, mediaConn, find, close }. */
+/** Starts the host with the TLS files of test-tls.mjs → { hostname, blobs, mediaConn, keep, find, close }. */
 export async function startMediaHost({ events }, { certFile, keyFile }) {
     const auth = base64url(randomBytes(24));
     const blobs = new Map(); // fileEncSha256 (base64url) -> { type, data, uploads, directPath }
@@ -38,24 +38,34 @@ export async function startMediaHost({ events }, { certFile, keyFile }) {
             events.emit('upload-refused', { path: url.pathname, bytes: body.length, type, why: 'the body does not hash to the path' });
             return answer(response, 400, { error: 'hash mismatch' });
         }
+        events.emit('upload', { path: url.pathname, bytes: body.length, type });
+        const { url: mediaUrl, directPath } = keep(type, body);
+        answer(response, 200, { url: mediaUrl, direct_path: directPath });
+    }
+
+    /**
+     * Keeps an encrypted blob (an upload, or one the stand-in's own phones post) → {url, directPath} as
+     * WhatsApp answers an upload: a full URL on the media host, and the same path with its query.
+     */
+    function keep(type, body) {
+        const token = base64url(createHash('sha256').update(body).digest());
         let blob = blobs.get(token);
         if (!blob) {
-            const directPath = `/o1/v/t62.7118-24/standin/${token}.enc`;
-            blob = { type, data: body, uploads: 0, directPath };
+            const path = `/o1/v/t62.7118-24/standin/${token}.enc`;
+            blob = { type, data: body, uploads: 0, directPath: path };
             blobs.set(token, blob);
-            byPath.set(directPath, blob);
+            byPath.set(path, blob);
         }
         blob.uploads++;
-        events.emit('upload', { path: url.pathname, bytes: body.length, type });
-        // as WhatsApp answers: a full URL on the media host, and the same path with its query
         const directPath = `${blob.directPath}?ccb=11-4&mms3=true`;
-        answer(response, 200, { url: `https://${hostname}${directPath}`, direct_path: directPath });
+        return { url: `https://${hostname}${directPath}`, directPath };
     }
 
     const server = createServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, (request, response) => {
         const path = new URL(request.url, `https://${HOST}`).pathname;
         if (request.method === 'GET') {
             const blob = byPath.get(path);
+            events.emit('download', { path, found: Boolean(blob), bytes: blob?.data.length ?? 0 });
             if (!blob) {
                 return answer(response, 404, { error: 'no such media' });
             }
@@ -102,7 +112,7 @@ export async function startMediaHost({ events }, { certFile, keyFile }) {
         return byPath.get(path.split('?')[0]);
     }
 
-    return { hostname, blobs, mediaConn, find, close: () => server.close() };
+    return { hostname, blobs, mediaConn, keep, find, close: () => server.close() };
 }
 
 function answer(response, status, json) {

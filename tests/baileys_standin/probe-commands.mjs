@@ -31,9 +31,9 @@ const ACTIONS = {
     ...MEDIA_ACTIONS
 };
 
-/** Reports the message events of `sock` (a new socket after each reconnect). */
-export function watchMessages(sock, emit) {
-    watchIncoming(sock, emit);
+/** Reports the message events of `sock` (a new socket after each reconnect); tools: { baileys }. */
+export function watchMessages(sock, emit, tools = {}) {
+    watchIncoming(sock, emit, tools);
     sock.ev.on('messages.update', updates => {
         for (const { key, update } of updates) {
             emit('update', { key, update });

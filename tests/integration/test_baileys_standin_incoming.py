@@ -5,12 +5,16 @@ network namespace with only loopback."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
+from tests import mediagen
 from tests.baileys_standin import driver
 from tests.integration.test_baileys_standin import baileys_dir, node  # noqa: F401  (fixtures)
 
@@ -116,3 +120,40 @@ def test_a_status_addressed_by_phone_number_carries_the_lid_as_alt(
         assert incoming["pushName"] is None
         assert incoming["message"]["extendedTextMessage"] == {"text": "by phone number"}
         assert receipt_for(standin, message_id)["attrs"]["participant"] == alice["jid"]
+
+
+def test_a_contacts_image_status_downloads_from_the_media_host(
+    standin: driver.StandIn, receiver: tuple[driver.Probe, dict[str, Any]]
+) -> None:
+    probe, alice = receiver
+    picture = mediagen.image_bytes(Image.new("RGB", (48, 32), (10, 200, 90)), "JPEG", quality=80)
+    thumbnail = mediagen.image_bytes(Image.new("RGB", (12, 8), (10, 200, 90)), "JPEG", quality=60)
+    image = {
+        "data": base64.b64encode(picture).decode(),
+        "caption": "a green picture",
+        "jpegThumbnail": base64.b64encode(thumbnail).decode(),
+        "width": 48,
+        "height": 32,
+    }
+    posted = standin.command(
+        "post-status", phone=ALICE, to=OUR_PHONE, messageId="3AINCOMINGIMG01", image=image
+    )
+    assert posted["sent"] == 1
+    incoming = probe.wait_for_event("incoming")
+    assert incoming["key"]["id"] == "3AINCOMINGIMG01" and incoming["key"]["participant"] == alice["lid"]
+    received = incoming["message"]["imageMessage"]
+    assert received["caption"] == "a green picture" and received["mimetype"] == "image/jpeg"
+    assert base64.b64decode(received["jpegThumbnail"]) == thumbnail
+    assert (received["width"], received["height"]) == (48, 32)
+    assert received["url"].startswith(f"https://{standin.media_host}/")
+    # Baileys' downloadMediaMessage fetched it over HTTPS (the test CA) and decrypted the very bytes
+    downloaded = probe.wait_for_event("incoming-media")
+    assert downloaded == {
+        "event": "incoming-media",
+        "key": incoming["key"],
+        "type": "imageMessage",
+        "bytes": len(picture),
+        "sha256": hashlib.sha256(picture).hexdigest(),
+    }
+    fetched = standin.wait_for_event("download")
+    assert fetched["found"] is True and fetched["path"] == received["directPath"].split("?")[0]
