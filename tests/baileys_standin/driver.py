@@ -215,8 +215,9 @@ class StandIn(JsonLinesProcess):
             e for e in self.drain() if (e["event"] == "iq" and not e["handled"]) or e["event"] == "iq-failed"
         ]
 
-    def probe(self, auth_dir: Path, *options: str) -> Probe:
-        """A Baileys client against this stand-in, in its namespace, with the test root swapped in."""
+    def probe(self, auth_dir: Path, *options: str, trust_media_ca: bool = True) -> Probe:
+        """A Baileys client against this stand-in, in its namespace, with the test root swapped in (and,
+        unless ``trust_media_ca`` is false, the media host's test CA trusted)."""
         command = [
             str(self.node),
             str(PROBE),
@@ -230,9 +231,8 @@ class StandIn(JsonLinesProcess):
             *options,
         ]
         # Node adds the test CA to its trusted roots, for the media host's certificate
-        return Probe(
-            joined_namespace(self.process.pid, command), self.home, {"NODE_EXTRA_CA_CERTS": self.ca_file}
-        )
+        env = {"NODE_EXTRA_CA_CERTS": self.ca_file} if trust_media_ca else {}
+        return Probe(joined_namespace(self.process.pid, command), self.home, env)
 
 
 class Probe(JsonLinesProcess):

@@ -126,6 +126,9 @@ def test_an_image_status_is_uploaded_once_and_read_by_every_recipient(
     # the stanza says what it carries
     assert {s["attrs"]["type"] for s in statuses} == {"media"}
     assert {s["children"][0] for s in statuses} == {"enc"}
+    # one media_conn for both chunks (Baileys keeps it for its ttl)
+    media_conns = [e for e in standin.drain() if e["event"] == "iq" and e["xmlns"] == "w:m"]
+    assert [(e["child"], e["handled"]) for e in media_conns] == [("media_conn", True)]
 
 
 def test_a_voice_note_status_keeps_its_waveform_and_background(
@@ -181,3 +184,34 @@ def test_a_video_status_keeps_its_seconds(
         assert message["seconds"] == 3 and message["mimetype"] == "video/mp4"
         assert message["caption"] == "three seconds"
         assert base64.b64decode(message["jpegThumbnail"]) == thumbnail
+
+
+def test_without_the_test_ca_the_upload_fails(standin: driver.StandIn, tmp_path: Path) -> None:
+    """A Baileys process not given NODE_EXTRA_CA_CERTS refuses the media host's certificate: the send fails
+    before any stanza (what an engine that forgets to pass the variable through would see)."""
+    auth = tmp_path / "auth"
+    with standin.probe(auth, "--no-history-sync", trust_media_ca=False) as probe:
+        standin.command("scan", qr=probe.qr(), phone=OUR_PHONE, device=OUR_DEVICE + 1)
+        probe.wait_for_event("open")
+        path = tmp_path / "picture.jpg"
+        path.write_bytes(jpeg(8, 8, (1, 2, 3)))
+        thumbnail = base64.b64encode(jpeg(4, 4, (1, 2, 3))).decode()
+        lists = [[f"{ALICE}@s.whatsapp.net"]]
+        since = len(standin.drain())
+        probe.tell(
+            "send-media-status",
+            kind="image",
+            path=str(path),
+            mimetype="image/jpeg",
+            jpegThumbnail=thumbnail,
+            statusJidLists=lists,
+            messageId="3EB0MEDIANOCA01",
+        )
+        failed = probe.wait_for(lambda e: e.get("event") in ("sent", "send-failed"), "the send's end")
+        assert failed["event"] == "send-failed" and "Media upload failed on all hosts" in failed["error"], (
+            failed
+        )
+        refused = standin.wait_for_event("media-tls-error")
+        assert refused["error"], refused
+        later = standin.drain()[since:]
+        assert not [e for e in later if e["event"] in ("upload", "status")]
