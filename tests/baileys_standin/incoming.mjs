@@ -59,7 +59,8 @@ async function ensureSession(b, poster, companion) {
 /**
  * `post-status`: {phone (a registered user), to (our account's phone), messageId? (not `id`: that names the
  * command), text, backgroundArgb?, font? | image: {data, mimetype?, caption?, jpegThumbnail?, width?, height?},
- * pushName?, addressing? ("lid", the default for a user with a LID; "pn")} → {sent, id, devices}.
+ * pushName?, addressing? ("lid", the default for a user with a LID; "pn")} → {sent, queued, id, devices}:
+ * sent on the companions' open connections, or queued for a companion with none until it logs in.
  */
 export async function postStatus(fields, { b, users, accounts, connections, events, media }) {
     const phone = String(fields.phone ?? '').replace(/^\+/, '');
@@ -101,6 +102,7 @@ export async function postStatus(fields, { b, users, accounts, connections, even
         attrs.notify = String(fields.pushName);
     }
     let sent = 0;
+    let queued = 0;
     const devices = [];
     for (const companion of companions) {
         await ensureSession(b, poster, companion);
@@ -114,13 +116,32 @@ export async function postStatus(fields, { b, users, accounts, connections, even
             ]
         };
         devices.push(companion.jid);
-        for (const conn of connections.values()) {
-            if (conn.device?.jid === companion.jid && !conn.closed) {
-                conn.send(node);
-                sent++;
-            }
+        const open = [...connections.values()].filter(conn => conn.device?.jid === companion.jid && !conn.closed);
+        for (const conn of open) {
+            conn.send(node);
+            sent++;
+        }
+        if (!open.length) {
+            // held for its next login, as the server holds what a device missed (deliverQueued)
+            (companion.offlineQueue ??= []).push({ ...node, attrs: { ...attrs, offline: '1' } });
+            queued++;
         }
     }
-    events.emit('status-posted', { id, participant, devices, sent });
-    return { sent, id, devices };
+    events.emit('status-posted', { id, participant, devices, sent, queued });
+    return { sent, queued, id, devices };
+}
+
+/**
+ * At a login: what was posted to the device while it had no connection, each stanza marked `offline`
+ * (Baileys then upserts it as "append", not "notify") → how many, for <ib><offline count>.
+ */
+export function deliverQueued(conn) {
+    const queue = conn.device?.offlineQueue ?? [];
+    for (const node of queue) {
+        conn.send(node);
+    }
+    if (conn.device) {
+        conn.device.offlineQueue = [];
+    }
+    return queue.length;
 }

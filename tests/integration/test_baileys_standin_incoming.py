@@ -72,6 +72,7 @@ def test_a_contacts_text_status_reaches_our_device(
     )
     assert posted == {
         "sent": 1,
+        "queued": 0,
         "id": "3AINCOMING00001",
         "devices": [f"{OUR_PHONE}:{OUR_DEVICE}@s.whatsapp.net"],
     }
@@ -157,3 +158,33 @@ def test_a_contacts_image_status_downloads_from_the_media_host(
     }
     fetched = standin.wait_for_event("download")
     assert fetched["found"] is True and fetched["path"] == received["directPath"].split("?")[0]
+
+
+def test_a_status_posted_while_our_device_was_offline_comes_at_its_login(
+    standin: driver.StandIn, receiver: tuple[driver.Probe, dict[str, Any]], tmp_path: Path
+) -> None:
+    probe, alice = receiver
+    auth = tmp_path / "auth"
+    with standin.probe(auth, "--exit-on-open") as other:
+        linked = standin.command("scan", qr=other.qr(), phone=OUR_PHONE, device=OUR_DEVICE + 2)
+        assert other.wait_exit() == 0
+    standin.wait_for_event("prekeys-uploaded", jid=linked["jid"])
+    standin.wait_for_event("closed", jid=linked["jid"])
+    posted = standin.command(
+        "post-status", phone=ALICE, to=OUR_PHONE, messageId="3AINCOMINGOFF01", text="later"
+    )
+    # the open device gets it now, the other one is held for it
+    assert (posted["sent"], posted["queued"]) == (1, 1)
+    assert probe.wait_for_event("incoming")["key"]["id"] == "3AINCOMINGOFF01"
+    with standin.probe(auth, "--no-history-sync") as later:
+        # the stanza comes before <ib><offline count="1">; Baileys hands it over after its open
+        later.connection(receivedPendingNotifications=True)
+        incoming = later.wait_for_event("incoming")
+        # offline: Baileys upserts it as "append", not "notify"
+        assert incoming["type"] == "append" and incoming["key"]["id"] == "3AINCOMINGOFF01", incoming
+        assert incoming["key"]["participant"] == alice["lid"]
+        assert incoming["message"]["extendedTextMessage"] == {"text": "later"}
+    offline = [
+        e for e in standin.drain() if e["event"] == "stanza" and e["attrs"].get("id") == "3AINCOMINGOFF01"
+    ]
+    assert [e["tag"] for e in offline] == ["receipt", "receipt"], offline
