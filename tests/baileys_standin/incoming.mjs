@@ -6,7 +6,7 @@
 //
 //   <message from="status@broadcast" participant="LID@lid" participant_pn="PHONE@s.whatsapp.net"
 //            id t type="text"|"media" notify?="push name">
-//     <enc v="2" type="pkmsg">SKDM</enc><enc v="2" type="skmsg" mediatype?="image">status</enc></message>
+//     <enc v="2" type="pkmsg">SKDM</enc><enc v="2" type="skmsg" mediatype?="image|video|audio|ptt">status</enc></message>
 //
 // Baileys (Utils/decode-wa-message.js) takes the sender from `participant`; it reads it as a LID when it
 // ends in "lid" (or addressing_mode="lid"), and then the PN from participant_pn (for a PN participant:
@@ -14,19 +14,20 @@
 // not key.participantAlt (which only groups get). It answers with a <receipt to="status@broadcast"
 // participant id type?> (type "inactive" unless it marked itself online), reported as a `stanza`.
 import { randomBytes } from 'node:crypto';
-import { postedImage } from './incoming-media.mjs';
+import { mediaKindOf, postedMedia } from './incoming-media.mjs';
 import { companionBundle } from './prekey-bundles.mjs';
 import { STATUS_JID } from './statuses.mjs';
 import { unixNow } from './stanzas.mjs';
 import { userJid } from './users.mjs';
 
-/** The status message a `post-status` command describes: a text, or an image (incoming-media.mjs). */
-async function statusMessage({ text, backgroundArgb, font, image }, b, media) {
-    if (image !== undefined) {
-        return postedImage(b, media, image);
+/** The status message a `post-status` command describes: a text, or media (incoming-media.mjs). */
+async function statusMessage(fields, kind, b, media) {
+    if (kind) {
+        return postedMedia(b, media, kind, fields[kind]);
     }
+    const { text, backgroundArgb, font } = fields;
     if (typeof text !== 'string') {
-        throw new Error('post-status needs "text" or "image"');
+        throw new Error('post-status needs "text", "image", "video" or "audio"');
     }
     const extended = { text };
     if (backgroundArgb !== undefined) {
@@ -36,6 +37,11 @@ async function statusMessage({ text, backgroundArgb, font, image }, b, media) {
         extended.font = Number(font);
     }
     return { extendedTextMessage: extended };
+}
+
+/** The <enc mediatype> Baileys writes for this media (messages-send.js getMediaType): a voice note is "ptt". */
+function mediaTypeAttr(kind, message) {
+    return kind === 'audio' && message.audioMessage.ptt ? 'ptt' : kind;
 }
 
 /** Opens the poster's session with a companion from the companion's uploaded prekeys, once. */
@@ -58,7 +64,7 @@ async function ensureSession(b, poster, companion) {
 
 /**
  * `post-status`: {phone (a registered user), to (our account's phone), messageId? (not `id`: that names the
- * command), text, backgroundArgb?, font? | image: {data, mimetype?, caption?, jpegThumbnail?, width?, height?},
+ * command), text, backgroundArgb?, font? | image / video / audio: {data, …} (incoming-media.mjs),
  * pushName?, addressing? ("lid", the default for a user with a LID; "pn")} → {sent, queued, id, devices}:
  * sent on the companions' open connections, or queued for a companion with none until it logs in.
  */
@@ -82,7 +88,8 @@ export async function postStatus(fields, { b, users, accounts, connections, even
     const lid = user.lid ? userJid(user.lid, 'lid') : undefined;
     const participant = addressing === 'lid' ? lid : pn;
     const id = fields.messageId ?? `3A${randomBytes(9).toString('hex').toUpperCase()}`;
-    const message = await statusMessage(fields, b, media);
+    const kind = mediaKindOf(fields);
+    const message = await statusMessage(fields, kind, b, media);
     // one skmsg for everyone: the server fans the same ciphertext out
     const { ciphertext, senderKeyDistributionMessage } = await poster.repository.encryptGroupMessage({
         group: STATUS_JID,
@@ -92,7 +99,7 @@ export async function postStatus(fields, { b, users, accounts, connections, even
     const distribution = b.encodeWAMessage({
         senderKeyDistributionMessage: { groupId: STATUS_JID, axolotlSenderKeyDistributionMessage: senderKeyDistributionMessage }
     });
-    const attrs = { from: STATUS_JID, participant, id, t: unixNow(), type: message.imageMessage ? 'media' : 'text' };
+    const attrs = { from: STATUS_JID, participant, id, t: unixNow(), type: kind ? 'media' : 'text' };
     if (addressing === 'lid') {
         attrs.participant_pn = pn;
     } else if (lid) {
@@ -112,7 +119,7 @@ export async function postStatus(fields, { b, users, accounts, connections, even
             attrs,
             content: [
                 { tag: 'enc', attrs: { v: '2', type: direct.type }, content: direct.ciphertext },
-                { tag: 'enc', attrs: { v: '2', type: 'skmsg', ...(message.imageMessage ? { mediatype: 'image' } : {}) }, content: ciphertext }
+                { tag: 'enc', attrs: { v: '2', type: 'skmsg', ...(kind ? { mediatype: mediaTypeAttr(kind, message) } : {}) }, content: ciphertext }
             ]
         };
         devices.push(companion.jid);

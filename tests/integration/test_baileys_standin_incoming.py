@@ -188,3 +188,32 @@ def test_a_status_posted_while_our_device_was_offline_comes_at_its_login(
         e for e in standin.drain() if e["event"] == "stanza" and e["attrs"].get("id") == "3AINCOMINGOFF01"
     ]
     assert [e["tag"] for e in offline] == ["receipt", "receipt"], offline
+
+
+def test_a_contacts_voice_note_status_keeps_its_waveform(
+    standin: driver.StandIn, receiver: tuple[driver.Probe, dict[str, Any]], tmp_path: Path
+) -> None:
+    probe, _ = receiver
+    voice = mediagen.write_audio(
+        tmp_path / "voice.ogg", container="ogg", codec="libopus", seconds=1, rate=48_000, layout="mono"
+    ).read_bytes()
+    waveform = bytes(range(64))
+    audio = {
+        "data": base64.b64encode(voice).decode(),
+        "ptt": True,
+        "seconds": 1,
+        "waveform": base64.b64encode(waveform).decode(),
+        "backgroundArgb": 0xFF223344,
+    }
+    standin.command("post-status", phone=ALICE, to=OUR_PHONE, messageId="3AINCOMINGPTT01", audio=audio)
+    incoming = probe.wait_for_event("incoming", type="notify")
+    assert incoming["key"]["id"] == "3AINCOMINGPTT01"
+    received = incoming["message"]["audioMessage"]
+    assert received["ptt"] is True and received["seconds"] == 1 and received["backgroundArgb"] == 0xFF223344
+    assert (
+        received["mimetype"] == "audio/ogg; codecs=opus"
+        and base64.b64decode(received["waveform"]) == waveform
+    )
+    downloaded = probe.wait_for_event("incoming-media")
+    assert downloaded["type"] == "audioMessage" and downloaded["bytes"] == len(voice)
+    assert downloaded["sha256"] == hashlib.sha256(voice).hexdigest()
