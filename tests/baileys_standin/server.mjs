@@ -4,8 +4,9 @@
 //   node server.mjs --baileys-dir DIR [--seed SEED] [--port PORT] [--home DIR (default $HOME)]
 //
 // Listens on 127.0.0.1 only (port 0: the OS picks), prints {"event": "listening", "port", "url",
-// "rootPublicKey", "verifiesUnderWhatsAppRoot": false} on stdout, then takes control commands on stdin (commands.mjs) and reports events on
+// "rootPublicKey", "verifiesUnderWhatsAppRoot": false, "mediaHost", "caFile"} on stdout, then takes control commands on stdin (commands.mjs) and reports events on
 // stdout, one JSON object a line. It never opens a connection itself.
+import { join } from 'node:path';
 import { loadBaileys, baileysDirFrom } from './baileys.mjs';
 import { makeServerIdentity, verifyChain } from './certs.mjs';
 import { Accounts } from './accounts.mjs';
@@ -18,7 +19,6 @@ import { makeRouter } from './router.mjs';
 import { makeStatuses } from './statuses.mjs';
 import { makeTestTls } from './test-tls.mjs';
 import { Users } from './users.mjs';
-import { join } from 'node:path';
 
 const HOST = '127.0.0.1';
 
