@@ -188,7 +188,13 @@ class StandIn(JsonLinesProcess):
         self.node = node
         self.baileys_dir = baileys_dir
         self.home = home
-        listening = self.wait_for_event("listening")
+        try:
+            listening = self.wait_for_event("listening")
+        except AssertionError:
+            # no `with` owns it yet: a stand-in that never listened must not outlive the test
+            self.process.kill()
+            super().stop()
+            raise
         self.url: str = listening["url"]
         self.root_public_key: str = listening["rootPublicKey"]
         self.verifies_under_whatsapp_root: bool = listening["verifiesUnderWhatsAppRoot"]
