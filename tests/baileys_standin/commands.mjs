@@ -1,5 +1,6 @@
 // The control commands (control.mjs carries them). Each is `async (fields, ctx) => result`; add new ones
 // here, one function each.
+import { postStatus } from './incoming.mjs';
 import { enterCode, scanQr } from './pairing.mjs';
 import { streamError } from './stanzas.mjs';
 
@@ -24,6 +25,12 @@ export const COMMANDS = {
 
     /** {messageId, phone, type?, to}: a recipient's delivery ("read": read) receipt for a status → {sent} */
     receipt: (fields, ctx) => ctx.statuses.sendReceipt(fields),
+
+    /**
+     * {phone, to, messageId?, text, backgroundArgb?, font? | image/video/audio: {data, …}, pushName?, addressing?}:
+     * a contact posts a status to our account's companions (incoming.mjs) → {sent, queued, id, devices}
+     */
+    'post-status': (fields, ctx) => postStatus(fields, ctx),
 
     /** {jid}: the phone unlinks the device: its connections end (stream error 401), its logins are refused */
     unlink: ({ jid }, ctx) => {

@@ -188,10 +188,19 @@ class StandIn(JsonLinesProcess):
         self.node = node
         self.baileys_dir = baileys_dir
         self.home = home
-        listening = self.wait_for_event("listening")
+        try:
+            listening = self.wait_for_event("listening")
+        except AssertionError:
+            # no `with` owns it yet: a stand-in that never listened must not outlive the test
+            self.process.kill()
+            super().stop()
+            raise
         self.url: str = listening["url"]
         self.root_public_key: str = listening["rootPublicKey"]
         self.verifies_under_whatsapp_root: bool = listening["verifiesUnderWhatsAppRoot"]
+        #: the loopback HTTPS media host ("127.0.0.1:PORT") and the test CA a Baileys process must trust
+        self.media_host: str = listening["mediaHost"]
+        self.ca_file: str = listening["caFile"]
         self._ids = 0
 
     def command(self, cmd: str, **fields: Any) -> Any:
@@ -212,8 +221,9 @@ class StandIn(JsonLinesProcess):
             e for e in self.drain() if (e["event"] == "iq" and not e["handled"]) or e["event"] == "iq-failed"
         ]
 
-    def probe(self, auth_dir: Path, *options: str) -> Probe:
-        """A Baileys client against this stand-in, in its namespace, with the test root swapped in."""
+    def probe(self, auth_dir: Path, *options: str, trust_media_ca: bool = True) -> Probe:
+        """A Baileys client against this stand-in, in its namespace, with the test root swapped in (and,
+        unless ``trust_media_ca`` is false, the media host's test CA trusted)."""
         command = [
             str(self.node),
             str(PROBE),
@@ -226,12 +236,14 @@ class StandIn(JsonLinesProcess):
             *(() if "--keep-pinned-root" in options else ("--root-key", self.root_public_key)),
             *options,
         ]
-        return Probe(joined_namespace(self.process.pid, command), self.home)
+        # Node adds the test CA to its trusted roots, for the media host's certificate
+        env = {"NODE_EXTRA_CA_CERTS": self.ca_file} if trust_media_ca else {}
+        return Probe(joined_namespace(self.process.pid, command), self.home, env)
 
 
 class Probe(JsonLinesProcess):
-    def __init__(self, command: list[str], home: Path) -> None:
-        super().__init__("probe", command, child_env(home), HERE)
+    def __init__(self, command: list[str], home: Path, env: dict[str, str] | None = None) -> None:
+        super().__init__("probe", command, {**child_env(home), **(env or {})}, HERE)
 
     def stop(self) -> None:
         # a probe only exits by itself after --exit-on-open or a close; otherwise it is ended here

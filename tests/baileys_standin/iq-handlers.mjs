@@ -4,7 +4,7 @@
 // (undefined: an empty result), or throws IqError for an error answer. An iq with no handler is answered
 // `error 501` and reported (`"handled": false`), so a test that reaches an unbuilt path fails loudly
 // instead of being fed a made-up answer. usync (usync.mjs) and prekey bundles (prekey-bundles.mjs) have
-// modules of their own; app state, media_conn… are still to come.
+// modules of their own; media_conn is media-host.mjs's; app state… is still to come.
 import { acceptCodeRequest, finishCodeRequest } from './pairing.mjs';
 import { preKeyBundles } from './prekey-bundles.mjs';
 import { bytes, child, children, IqError } from './stanzas.mjs';
@@ -121,5 +121,6 @@ export const IQ_HANDLERS = {
         }
     ],
     'md/link_code_companion_reg': linkCodeStage,
-    'md/remove-companion-device': removeCompanion
+    'md/remove-companion-device': removeCompanion,
+    'w:m/media_conn': (_iq, ctx) => ctx.media.mediaConn()
 };

@@ -35,8 +35,8 @@ function bundleNode(jid, { registrationId, identity, signedPreKey, preKey }) {
     return { tag: 'user', attrs: { jid }, content };
 }
 
-/** A linked companion's bundle from what it uploaded (iq-handlers.mjs preKeyUpload). */
-function companionBundle(device) {
+/** A linked companion's bundle from what it uploaded (iq-handlers.mjs preKeyUpload); uses up a prekey. */
+export function companionBundle(device) {
     const [preKeyId, preKeyPublic] = device.preKeys.entries().next().value ?? [];
     if (preKeyId !== undefined) {
         device.preKeys.delete(preKeyId);

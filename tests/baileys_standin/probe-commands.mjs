@@ -11,6 +11,8 @@
 //
 // Commands that arrive before the socket is open wait for it; they run one at a time.
 import { createInterface } from 'node:readline';
+import { watchIncoming } from './probe-incoming.mjs';
+import { MEDIA_ACTIONS } from './probe-media.mjs';
 
 const STATUS_JID = 'status@broadcast';
 
@@ -25,11 +27,13 @@ const ACTIONS = {
         const sent = await sock.sendMessage(STATUS_JID, { delete: { remoteJid: STATUS_JID, fromMe: true, id } }, { statusJidList });
         return { event: 'sent', key: sent.key };
     },
-    'on-whatsapp': async (sock, { phones }) => ({ event: 'on-whatsapp', results: (await sock.onWhatsApp(...phones)) ?? null })
+    'on-whatsapp': async (sock, { phones }) => ({ event: 'on-whatsapp', results: (await sock.onWhatsApp(...phones)) ?? null }),
+    ...MEDIA_ACTIONS
 };
 
-/** Reports the message events of `sock` (a new socket after each reconnect). */
-export function watchMessages(sock, emit) {
+/** Reports the message events of `sock` (a new socket after each reconnect); tools: { baileys }. */
+export function watchMessages(sock, emit, tools = {}) {
+    watchIncoming(sock, emit, tools);
     sock.ev.on('messages.update', updates => {
         for (const { key, update } of updates) {
             emit('update', { key, update });
@@ -49,19 +53,22 @@ export function watchMessages(sock, emit) {
     });
 }
 
-/** Serves stdin commands against the socket `openSocket()` resolves to (the current open one). */
-export function serveProbeCommands(openSocket, emit, input = process.stdin) {
+/**
+ * Serves stdin commands against the socket `openSocket()` resolves to (the current open one); an action
+ * gets (sock, fields, tools), tools being { baileys } (the module, for functions a socket lacks).
+ */
+export function serveProbeCommands(openSocket, emit, input = process.stdin, tools = {}) {
     const lines = createInterface({ input, crlfDelay: Infinity });
     let chain = Promise.resolve();
     lines.on('line', line => {
         if (!line.trim()) {
             return;
         }
-        chain = chain.then(() => runOne(openSocket, emit, line));
+        chain = chain.then(() => runOne(openSocket, emit, line, tools));
     });
 }
 
-async function runOne(openSocket, emit, line) {
+async function runOne(openSocket, emit, line, tools) {
     let request;
     try {
         request = JSON.parse(line);
@@ -76,7 +83,7 @@ async function runOne(openSocket, emit, line) {
         return;
     }
     try {
-        const { event, ...result } = await action(await openSocket(), fields);
+        const { event, ...result } = await action(await openSocket(), fields, tools);
         emit(event, { cmd, ...result });
     } catch (error) {
         emit('send-failed', { cmd, error: error.message });

@@ -59,7 +59,7 @@ async function main(argv) {
     let askedForCode = false;
     let opened;
     let isOpen = new Promise(resolve => (opened = resolve));
-    serveProbeCommands(() => isOpen, emit);
+    serveProbeCommands(() => isOpen, emit, process.stdin, { baileys });
 
     async function finish(reason, code = 0) {
         await saving;
@@ -79,7 +79,7 @@ async function main(argv) {
             // with no history-sync notification from the phone, a first login would hold every event 20 s
             ...(noHistorySync ? { shouldSyncHistoryMessage: () => false } : {})
         });
-        watchMessages(sock, emit);
+        watchMessages(sock, emit, { baileys });
         sock.ev.on('creds.update', () => {
             saving = saving.then(saveCreds);
         });

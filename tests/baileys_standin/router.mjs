@@ -1,6 +1,7 @@
 // What the stand-in does with a connection once its handshake is done: a registration gets QR refs, a
 // login gets `success` (or `failure 401` for a device it does not know), and every stanza after that is
 // answered (iqs, iq-handlers.mjs; statuses, statuses.mjs) or reported on the control channel.
+import { deliverQueued } from './incoming.mjs';
 import { IQ_HANDLERS, IqError } from './iq-handlers.mjs';
 import { offerRefs } from './pairing.mjs';
 import { firstChildTag, iqError, iqResult, summarize, unixNow } from './stanzas.mjs';
@@ -32,8 +33,9 @@ export function makeRouter(ctx) {
         const t = unixNow();
         conn.send({ tag: 'success', attrs: { t, props: '1', abprops: '1', location: 'standin', creation: t, lid: device.lid } });
         events.emit('logged-in', { conn: conn.id, jid: device.jid, lid: device.lid });
-        // nothing waited offline: lets Baileys flush its buffered events
-        conn.send({ tag: 'ib', attrs: {}, content: [{ tag: 'offline', attrs: { count: '0' } }] });
+        // what waited offline (incoming.mjs), then the end of it: lets Baileys flush its buffered events
+        const offline = deliverQueued(conn);
+        conn.send({ tag: 'ib', attrs: {}, content: [{ tag: 'offline', attrs: { count: String(offline) } }] });
     }
 
     async function onNode(conn, node) {

@@ -5,6 +5,7 @@
 // with the server's <ack>, which the ack policy can turn into an error (`ack-policy`) or withhold.
 //
 // Then the other direction: a recipient's receipt for a status, sent to the sender (`receipt`).
+import { openMedia } from './media-open.mjs';
 import { bytes, child, children, unixNow } from './stanzas.mjs';
 
 export const STATUS_JID = 'status@broadcast';
@@ -73,6 +74,7 @@ export function makeStatuses(ctx) {
         const decrypted = {};
         const undecryptable = [];
         const why = {};
+        const media = {}; // jid -> what that recipient made of the media (media-open.mjs)
         for (const to of children(child(node, 'participants'), 'to')) {
             const jid = to.attrs.jid;
             recipients.push(jid);
@@ -90,6 +92,10 @@ export function makeStatuses(ctx) {
                 }
                 const message = await decryptFor(device.held, senderLid, enc, skmsg);
                 decrypted[jid] = b.proto.Message.toObject(message, PROTO_JSON);
+                const opened = await openMedia(b, ctx.media, message);
+                if (opened) {
+                    media[jid] = opened;
+                }
             } catch (error) {
                 undecryptable.push(jid);
                 why[jid] = error.message;
@@ -106,6 +112,7 @@ export function makeStatuses(ctx) {
             decrypted,
             undecryptable,
             why,
+            ...(Object.keys(media).length ? { media } : {}),
             attrs: node.attrs,
             children: children(node).map(c => c.tag)
         });
