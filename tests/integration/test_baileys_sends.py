@@ -6,6 +6,8 @@ that device would (``tests/baileys_standin/statuses.mjs``). Both addressing mode
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import itertools
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
@@ -13,9 +15,16 @@ from typing import Any
 
 import pytest
 
-from statusgate.domain.models import DeliveryState, EngineEvent, ReceiptEvent
+from statusgate.domain.models import (
+    DeliveryState,
+    EngineEvent,
+    IncomingStatusEvent,
+    MediaKind,
+    PreparedMedia,
+    ReceiptEvent,
+)
 from statusgate.domain.ownership import Fence
-from statusgate.domain.posts import OutgoingStatus, TextPost
+from statusgate.domain.posts import MediaPost, OutgoingStatus, TextPost, VoicePost
 from statusgate.domain.states import InstanceState, ReceiptStatus
 from statusgate.engines.baileys.engine import BaileysEngine
 from statusgate.errors import EnginePermanentError
@@ -33,6 +42,8 @@ from tests.integration.test_baileys_engine import (
     started,
 )
 from tests.integration.test_baileys_standin import baileys_dir, node  # noqa: F401
+from tests.mediagen import write_audio
+from tests.support import jpeg_bytes
 
 SEED = 20261205
 DEVICE = 5
@@ -57,8 +68,13 @@ def addressing(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 async def core(
-    make_settings: Callable[..., Settings], standin: driver.StandIn, addressing: str
+    make_settings: Callable[..., Settings],
+    standin: driver.StandIn,
+    addressing: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[Core]:
+    # the engine's children trust the stand-in's media host (its test CA), as an operator's would a private one
+    monkeypatch.setenv("NODE_EXTRA_CA_CERTS", standin.ca_file)
     settings = engine_settings(
         make_settings,
         standin,
@@ -279,3 +295,106 @@ class PnOf:
 
 def _user(jid: str) -> str:
     return jid.split("@")[0].split(":")[0]
+
+
+def prepared(path: Path, kind: MediaKind, mime: str, **fields: Any) -> PreparedMedia:
+    data = path.read_bytes()
+    return PreparedMedia(
+        hashlib.sha256(data).hexdigest(), kind, mime, path.suffix.lstrip("."), len(data), path, **fields
+    )
+
+
+async def test_a_picture_and_a_voice_note_upload_once_and_arrive_as_prepared(
+    linked: Linked, standin: driver.StandIn, tmp_path: Path
+) -> None:
+    engine, instance_id = linked.engine, linked.instance_id
+    people = users(standin, [0], [0], [0])
+    recipients = [chat_id(u) for u in people]
+    thumbnail = base64.b64encode(jpeg_bytes(18, 32, (10, 200, 30))).decode("ascii")
+    picture = tmp_path / "status.jpg"
+    picture.write_bytes(jpeg_bytes(90, 160))
+    image = prepared(picture, MediaKind.IMAGE, "image/jpeg", jpeg_thumbnail=thumbnail, width=90, height=160)
+    post = MediaPost("https://files.example/status.jpg", "status.jpg", MediaKind.IMAGE, caption="A caption")
+    picture_id = f"BAE9{instance_id:012d}"
+    before = len(standin.drain())
+    outcome = await engine.send_status(
+        instance_id, OutgoingStatus(picture_id, post, image, linked.fence), recipients
+    )
+    assert outcome.recipients == tuple(recipients)
+    # two chunks (of 2, then 1), one upload
+    chunks = [standin.wait_for_event("status", id=picture_id) for _ in range(2)]
+    uploads = [e for e in standin.drain()[before:] if e.get("event") == "upload"]
+    for status in chunks:
+        assert status["undecryptable"] == [], status["why"]
+        for jid, message in status["decrypted"].items():
+            got = message["imageMessage"]
+            assert (got["caption"], got["mimetype"], got["jpegThumbnail"]) == (
+                "A caption",
+                "image/jpeg",
+                thumbnail,
+            )
+            assert (got["width"], got["height"]) == (90, 160)
+            media = status["media"][jid]
+            assert media["sha256ok"] and media["bytes"] == image.size and media["sha256"] == image.media_id
+            assert media["uploads"] == 1
+
+    voice_file = write_audio(
+        tmp_path / "voice.ogg", container="ogg", codec="libopus", seconds=3, layout="mono"
+    )
+    waveform = bytes(range(0, 128, 2))
+    voice = prepared(
+        voice_file, MediaKind.AUDIO, "audio/ogg; codecs=opus", duration_seconds=3.0, waveform=waveform
+    )
+    voice_post = VoicePost("https://files.example/voice.ogg", "voice.ogg", background_color="#112233")
+    voice_id = f"BAEA{instance_id:012d}"
+    await engine.send_status(
+        instance_id, OutgoingStatus(voice_id, voice_post, voice, linked.fence), recipients
+    )
+    status = standin.wait_for_event("status", id=voice_id)
+    for message in status["decrypted"].values():
+        got = message["audioMessage"]
+        assert got["ptt"] is True and got["seconds"] == 3
+        assert got["mimetype"] == "audio/ogg; codecs=opus"
+        assert got["waveform"] == base64.b64encode(waveform).decode("ascii")
+        assert got["backgroundArgb"] == 0xFF112233
+    assert [e["type"] for e in uploads] == ["image"]
+
+
+async def test_a_contacts_status_arrives_as_an_incoming_status_by_phone_number(
+    linked: Linked, standin: driver.StandIn, addressing: str
+) -> None:
+    engine, instance_id = linked.engine, linked.instance_id
+    (poster,) = users(standin, [0])
+    number = poster["jid"].split("@")[0]
+    posted = standin.command(
+        "post-status",
+        phone=number,
+        to=linked.phone,
+        messageId=f"INCOMING{instance_id:08d}",
+        text="from a contact",
+        backgroundArgb=0xFF336699,
+        font=1,
+        pushName="Poster",
+        addressing=addressing,
+    )
+    assert posted["sent"] >= 1, posted
+    events: list[EngineEvent] = []
+
+    async def handle(batch: Sequence[EngineEvent]) -> Sequence[bool]:
+        events.extend(batch)
+        return [True] * len(batch)
+
+    async def arrived() -> bool:
+        await engine.drain_events(handle)
+        return any(isinstance(e, IncomingStatusEvent) for e in events)
+
+    await eventually(arrived, "the incoming status")
+    (incoming,) = [e for e in events if isinstance(e, IncomingStatusEvent)]
+    assert (incoming.message_id, incoming.sender) == (f"INCOMING{instance_id:08d}", f"{number}@c.us")
+    assert incoming.payload == {
+        "typeMessage": "extendedTextMessage",
+        "text": "from a contact",
+        "backgroundColor": "#336699",
+        "font": "SERIF",
+        "senderName": "Poster",
+    }
