@@ -25,6 +25,13 @@ export const COMMANDS = {
     /** {messageId, phone, type?, to}: a recipient's delivery ("read": read) receipt for a status → {sent} */
     receipt: (fields, ctx) => ctx.statuses.sendReceipt(fields),
 
+    /** {phone, entries?: [{phone, fullName, firstName?}], remove?: [phone], removeValue?}: the account's
+     * address book changes (app-state.mjs); keyed companions that are connected hear server_sync */
+    contacts: (fields, ctx) => ctx.appState.setContacts(fields),
+
+    /** {jid}: the phone shares the app-state sync key with its companion jid (phone-messages.mjs) */
+    'share-app-state-key': (fields, ctx) => ctx.phoneMessages.shareAppStateKey(fields),
+
     /** {jid}: the phone unlinks the device: its connections end (stream error 401), its logins are refused */
     unlink: ({ jid }, ctx) => {
         if (!ctx.accounts.devices.delete(jid)) {

@@ -121,5 +121,6 @@ export const IQ_HANDLERS = {
         }
     ],
     'md/link_code_companion_reg': linkCodeStage,
-    'md/remove-companion-device': removeCompanion
+    'md/remove-companion-device': removeCompanion,
+    'w:sync:app:state/sync': (iq, ctx) => ctx.appState.answerSync(iq, ctx)
 };

@@ -36,7 +36,7 @@ function bundleNode(jid, { registrationId, identity, signedPreKey, preKey }) {
 }
 
 /** A linked companion's bundle from what it uploaded (iq-handlers.mjs preKeyUpload). */
-function companionBundle(device) {
+export function companionBundle(device) {
     const [preKeyId, preKeyPublic] = device.preKeys.entries().next().value ?? [];
     if (preKeyId !== undefined) {
         device.preKeys.delete(preKeyId);

@@ -1,0 +1,160 @@
+// App state (syncd) of the accounts: the address book the phone keeps in its `critical_unblock_low`
+// collection (contactAction mutations, index ["contact", "<PN jid>"]), as patches built with Baileys' own
+// encodeSyncdPatch, so that Baileys' decodePatches checks real MACs and LT hashes against the key the
+// phone shared (phone-messages.mjs).
+//
+// What the server does with it (Socket/chats.js resyncAppState): a `w:sync:app:state` set `sync` asks
+// for collections from a version; the answer holds the patches after it. The stand-in never answers a
+// snapshot: Baileys fetches a snapshot from the media host (an ExternalBlobReference, chat-utils.js
+// extractSyncdPatches), which the stand-in does not run, so a collection from version 0 gets every
+// patch from 1 instead. A change is announced to a keyed, connected companion by
+// `<notification type="server_sync"><collection name version/></notification>`, which makes Baileys ask.
+import { seededBytes } from './keys.mjs';
+import { child, children, IqError, unixNow } from './stanzas.mjs';
+
+export const CONTACTS_COLLECTION = 'critical_unblock_low';
+/** The collections Baileys knows (Types/Chat.js ALL_WA_PATCH_NAMES); the stand-in has data in one. */
+const COLLECTIONS = new Set(['critical_block', 'critical_unblock_low', 'regular_high', 'regular_low', 'regular']);
+/** chat-utils.js chatModificationToAppPatch writes contacts with apiVersion 2 */
+const CONTACT_API_VERSION = 2;
+
+function digits(phone, what) {
+    const text = String(phone ?? '').replace(/^\+/, '');
+    if (!/^\d{6,15}$/.test(text)) {
+        throw new Error(`${what} is a phone number of digits, not ${JSON.stringify(phone)}`);
+    }
+    return text;
+}
+
+export function makeAppState(ctx) {
+    const { b, accounts, events } = ctx;
+    const { encodeSyncdPatch, newLTHashState, proto } = b;
+    const books = new Map(); // account phone -> { contacts: Map(phone -> {fullName, firstName}), log }
+    const keyed = new Set(); // companion JIDs the phone has shared the app-state key with
+
+    /** The account's app-state sync key, as its phone holds it (seeded per phone). */
+    function syncKey(phone) {
+        return {
+            keyId: seededBytes(accounts.seed, `app-state-key-id:${phone}`, 6),
+            keyData: seededBytes(accounts.seed, `app-state-key:${phone}`, 32),
+            // a fixed time: the key is the same for every run with the same seed
+            timestamp: 1764806400000
+        };
+    }
+
+    function bookOf(phone) {
+        if (!books.has(phone)) {
+            books.set(phone, { contacts: new Map(), state: newLTHashState(), patches: [] });
+        }
+        return books.get(phone);
+    }
+
+    /** One patch (one mutation) on the book's collection; the stand-in's LT hash state moves with it. */
+    async function addPatch(phone, book, contactPhone, contactAction, operation) {
+        const key = syncKey(phone);
+        const keyId = key.keyId.toString('base64');
+        const { patch, state } = await encodeSyncdPatch(
+            {
+                type: CONTACTS_COLLECTION,
+                index: ['contact', `${contactPhone}@s.whatsapp.net`],
+                syncAction: { timestamp: Date.now(), contactAction },
+                apiVersion: CONTACT_API_VERSION,
+                operation
+            },
+            keyId,
+            book.state,
+            async id => (id === keyId ? { keyData: key.keyData } : undefined)
+        );
+        if (operation === proto.SyncdMutation.SyncdOperation.REMOVE) {
+            // rc14's encodeSyncdPatch records a REMOVE's index as present again; Baileys' decoder (and the
+            // next LT hash subtraction) must not see it
+            delete state.indexValueMap[Buffer.from(patch.mutations[0].record.index.blob).toString('base64')];
+        }
+        patch.version = { version: state.version };
+        book.state = state;
+        book.patches.push(Buffer.from(proto.SyncdPatch.encode(patch).finish()));
+    }
+
+    /**
+     * `contacts`: sets entries (new ones appended in the order given, known ones renamed) and removes
+     * phones, each change one patch; then tells the account's keyed companions → {version, contacts}.
+     * `removeValue`: what a REMOVE mutation's value carries — "empty" (an empty contactAction, the
+     * default) or "previous" (the removed entry's names). Which a real phone sends is not known here.
+     */
+    async function setContacts({ phone, entries = [], remove = [], removeValue = 'empty' }) {
+        const account = digits(phone, 'contacts: "phone" (our account)');
+        if (!['empty', 'previous'].includes(removeValue)) {
+            throw new Error(`contacts: "removeValue" is "empty" or "previous", not ${JSON.stringify(removeValue)}`);
+        }
+        const book = bookOf(account);
+        const from = book.state.version;
+        for (const entry of entries) {
+            const contactPhone = digits(entry?.phone, 'a contact\'s "phone"');
+            if (typeof entry.fullName !== 'string' || !entry.fullName) {
+                throw new Error(`contacts: the entry of ${contactPhone} needs a "fullName"`);
+            }
+            const contactAction = { fullName: entry.fullName, ...(entry.firstName ? { firstName: entry.firstName } : {}) };
+            await addPatch(account, book, contactPhone, contactAction, proto.SyncdMutation.SyncdOperation.SET);
+            book.contacts.set(contactPhone, contactAction);
+        }
+        for (const gone of remove) {
+            const contactPhone = digits(gone, 'a phone to remove');
+            const known = book.contacts.get(contactPhone);
+            if (!known) {
+                throw new Error(`contacts: ${contactPhone} is not in the address book of ${account}`);
+            }
+            await addPatch(account, book, contactPhone, removeValue === 'previous' ? known : {}, proto.SyncdMutation.SyncdOperation.REMOVE);
+            book.contacts.delete(contactPhone);
+        }
+        const told = book.state.version > from ? announce(account) : 0;
+        return { version: book.state.version, contacts: book.contacts.size, told };
+    }
+
+    /** server_sync to every open connection of a companion of `phone` that has the key → how many. */
+    function announce(phone) {
+        const version = String(bookOf(phone).state.version);
+        let told = 0;
+        for (const conn of ctx.connections.values()) {
+            if (conn.device?.phone === phone && keyed.has(conn.device.jid) && !conn.closed) {
+                conn.send({
+                    tag: 'notification',
+                    attrs: { from: 's.whatsapp.net', type: 'server_sync', id: conn.generateId(), t: unixNow() },
+                    content: [{ tag: 'collection', attrs: { name: CONTACTS_COLLECTION, version } }]
+                });
+                told++;
+            }
+        }
+        events.emit('server-sync', { phone, collection: CONTACTS_COLLECTION, version: Number(version), told });
+        return told;
+    }
+
+    /** The phone shared the key with `jid`: from now on its changes are announced to it. */
+    function keyShared(jid, phone) {
+        keyed.add(jid);
+        return bookOf(phone).patches.length ? announce(phone) : 0;
+    }
+
+    /** w:sync:app:state / sync: the patches after each asked collection's version. */
+    function answerSync(iq, { conn }) {
+        const device = conn.device;
+        if (!device) {
+            throw new IqError(401, 'not-authorized');
+        }
+        const asked = [];
+        const collections = children(child(iq, 'sync'), 'collection').map(({ attrs }) => {
+            if (!COLLECTIONS.has(attrs.name)) {
+                throw new IqError(400, `unknown collection ${attrs.name}`);
+            }
+            const since = Number(attrs.version ?? 0);
+            const patches = attrs.name === CONTACTS_COLLECTION ? bookOf(device.phone).patches.slice(since) : [];
+            const version = since + patches.length;
+            asked.push({ name: attrs.name, since, snapshot: attrs.return_snapshot === 'true', patches: patches.length });
+            const content = patches.length ? [{ tag: 'patches', attrs: {}, content: patches.map(p => ({ tag: 'patch', attrs: {}, content: p })) }] : undefined;
+            return { tag: 'collection', attrs: { name: attrs.name, version: String(version), has_more_patches: 'false' }, ...(content ? { content } : {}) };
+        });
+        events.emit('app-state-sync', { conn: conn.id, jid: device.jid, collections: asked });
+        return [{ tag: 'sync', attrs: {}, content: collections }];
+    }
+
+    return { syncKey, setContacts, keyShared, answerSync };
+}
