@@ -128,10 +128,20 @@ export function makeAppState(ctx) {
         return told;
     }
 
-    /** The phone shared the key with `jid`: from now on its changes are announced to it. */
-    function keyShared(jid, phone) {
+    /**
+     * The phone shared the key with `jid`: from now on its changes are announced to it, and a book that
+     * is not empty is announced `delayMs` later (→ whether it will be). Baileys stores the key in its
+     * message handler and answers a server_sync in its notification handler, which run side by side: a
+     * server_sync that comes first finds no key, and the collection is parked until the key lands
+     * (chats.js blockedCollections), then fetched again — which works, but splits the events.
+     */
+    function keyShared(jid, phone, delayMs) {
         keyed.add(jid);
-        return bookOf(phone).patches.length ? announce(phone) : 0;
+        if (!bookOf(phone).patches.length) {
+            return false;
+        }
+        setTimeout(() => announce(phone), delayMs);
+        return true;
     }
 
     /** w:sync:app:state / sync: the patches after each asked collection's version. */

@@ -9,6 +9,9 @@ import { randomBytes } from 'node:crypto';
 import { companionBundle } from './prekey-bundles.mjs';
 import { unixNow } from './stanzas.mjs';
 
+/** time for Baileys to store the key before the server announces the book (see app-state.mjs keyShared) */
+const ANNOUNCE_AFTER_MS = 1000;
+
 export function makePhoneMessages(ctx) {
     const { b, accounts, users, events } = ctx;
     const sessions = new Set(); // companion JIDs the phone has a session with
@@ -63,8 +66,14 @@ export function makePhoneMessages(ctx) {
         return { id, type, sent: conns.length };
     }
 
-    /** `share-app-state-key {jid}`: the phone gives companion `jid` the account's app-state key. */
-    async function shareAppStateKey({ jid }) {
+    /**
+     * `share-app-state-key {jid, announceAfterMs?}`: the phone gives companion `jid` the account's
+     * app-state key; the server announces a book that is not empty `announceAfterMs` (1000) later.
+     */
+    async function shareAppStateKey({ jid, announceAfterMs = ANNOUNCE_AFTER_MS }) {
+        if (!(Number(announceAfterMs) >= 0)) {
+            throw new Error(`share-app-state-key: "announceAfterMs" is a number of milliseconds, not ${JSON.stringify(announceAfterMs)}`);
+        }
         const companion = accounts.devices.get(jid);
         if (!companion) {
             throw new Error(`share-app-state-key: no linked device ${JSON.stringify(jid)}`);
@@ -89,9 +98,10 @@ export function makePhoneMessages(ctx) {
             }
         };
         const sent = await sendToCompanion(jid, message);
-        const told = ctx.appState.keyShared(jid, companion.phone);
-        events.emit('app-state-key-shared', { jid, keyId: key.keyId.toString('base64'), messageId: sent.id, type: sent.type, told });
-        return { keyId: key.keyId.toString('base64'), messageId: sent.id, type: sent.type, told };
+        const announcing = ctx.appState.keyShared(jid, companion.phone, Number(announceAfterMs));
+        const result = { keyId: key.keyId.toString('base64'), messageId: sent.id, type: sent.type, announcing };
+        events.emit('app-state-key-shared', { jid, ...result });
+        return result;
     }
 
     return { shareAppStateKey };

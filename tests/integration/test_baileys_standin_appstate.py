@@ -17,6 +17,7 @@ from tests.integration.test_baileys_standin import baileys_dir, node  # noqa: F4
 SEED = 20261205
 OUR_PHONE = "15550300001"
 OUR_DEVICE = 4
+BIG_PHONE = "15550300002"
 COLLECTION = "critical_unblock_low"
 
 
@@ -51,19 +52,33 @@ def companion(
         standin.wait_for_event("prekeys-uploaded", jid=linked["jid"])
         shared = standin.command("share-app-state-key", jid=linked["jid"])
         # nothing in the book yet: nothing announced
-        assert shared["type"] == "pkmsg" and shared["told"] == 0
+        assert shared["type"] == "pkmsg" and shared["announcing"] is False
         assert probe.wait_for_event("app-state-key")["keyId"] == shared["keyId"]
         yield probe, linked
     # the log read to its end: no patch failed Baileys' checks
-    assert [line for line in probe.stderr if "verification failed" in line or "failed to decode" in line] == []
+    assert [
+        line for line in probe.stderr if "verification failed" in line or "failed to decode" in line
+    ] == []
 
 
 def next_upsert(probe: driver.Probe) -> list[dict[str, Any]]:
     contacts: list[dict[str, Any]] = probe.wait_for_event("contacts-upsert")["contacts"]
     # Baileys, verifying, logs a bad MAC or LT hash (chat-utils.js decodePatches) and goes on: an event
     # still comes for the patch whose hash failed, so the log is where a mismatch shows
-    complaints = [line for line in probe.stderr if "verification failed" in line or "failed to decode patch" in line]
+    complaints = [
+        line for line in probe.stderr if "verification failed" in line or "failed to decode patch" in line
+    ]
     assert complaints == []
+    return contacts
+
+
+def gather(probe: driver.Probe, count: int) -> list[dict[str, Any]]:
+    """The contacts of the next contacts.upsert events, until ``count`` of them: Baileys emits one sync's
+    contacts in one event unless its event buffer is flushed mid-sync (another buffered function's
+    pending flush), and then in several, one contact each."""
+    contacts: list[dict[str, Any]] = []
+    while len(contacts) < count:
+        contacts += next_upsert(probe)
     return contacts
 
 
@@ -87,7 +102,9 @@ def test_the_address_book_arrives_in_its_order(
     # two more, one renamed, one removed: only those changes come
     added = [{"phone": contact_phone(n), "fullName": f"New {n}"} for n in (20, 21)]
     renamed = {"phone": contact_phone(3), "fullName": "Renamed Three"}
-    result = standin.command("contacts", phone=OUR_PHONE, entries=[*added, renamed], remove=[contact_phone(9)])
+    result = standin.command(
+        "contacts", phone=OUR_PHONE, entries=[*added, renamed], remove=[contact_phone(9)]
+    )
     assert result == {"version": 9, "contacts": 6, "told": 1}
     changes = next_upsert(probe)
     assert [(c["id"], c.get("name")) for c in changes] == [
@@ -102,7 +119,32 @@ def test_the_address_book_arrives_in_its_order(
 
     # back again after its removal: the LT hashes of both sides still agree (else Baileys, verifying,
     # would skip the patch)
-    result = standin.command("contacts", phone=OUR_PHONE, entries=[{"phone": contact_phone(9), "fullName": "Nine Again"}])
+    result = standin.command(
+        "contacts", phone=OUR_PHONE, entries=[{"phone": contact_phone(9), "fullName": "Nine Again"}]
+    )
     assert result == {"version": 10, "contacts": 7, "told": 1}
     assert [(c["id"], c.get("name")) for c in next_upsert(probe)] == [(jid(contact_phone(9)), "Nine Again")]
 
+
+def test_a_book_of_1030_arrives_whole_and_in_order(standin: driver.StandIn, tmp_path: Path) -> None:
+    """The book is there before the companion links: the key share announces it, and Baileys gets it
+    all (1,030 patches in one answer) in one contacts.upsert, in the book's order."""
+    entries = [{"phone": f"1555032{n:04d}", "fullName": f"Person {1029 - n:04d}"} for n in range(1030)]
+    result = standin.command("contacts", phone=BIG_PHONE, entries=entries)
+    assert result == {"version": 1030, "contacts": 1030, "told": 0}
+    with driver.StandIn.probe(
+        standin, tmp_path / "auth", "--no-history-sync", "--verify-app-state-macs"
+    ) as probe:
+        linked = standin.command("scan", qr=probe.qr(), phone=BIG_PHONE)
+        probe.wait_for_event("open")
+        standin.wait_for_event("prekeys-uploaded", jid=linked["jid"])
+        # the book is announced a second later, once Baileys has stored the key
+        assert standin.command("share-app-state-key", jid=linked["jid"])["announcing"] is True
+        standin.wait_for_event("server-sync", phone=BIG_PHONE, version=1030, told=1)
+        contacts = gather(probe, len(entries))
+        assert [(c["id"], c["name"]) for c in contacts] == [(jid(e["phone"]), e["fullName"]) for e in entries]
+        standin.command("drop", jid=linked["jid"])
+        probe.connection(connection="close")
+    assert [
+        line for line in probe.stderr if "verification failed" in line or "failed to decode" in line
+    ] == []
