@@ -30,7 +30,7 @@ export function makeAppState(ctx) {
     const { b, accounts, events } = ctx;
     const { encodeSyncdPatch, newLTHashState, proto } = b;
     const books = new Map(); // account phone -> { contacts: Map(phone -> {fullName, firstName}), log }
-    const keyed = new Set(); // companion JIDs the phone has shared the app-state key with
+    const keyed = new Map(); // companion JID the phone shared the app-state key with -> version last announced
 
     /** The account's app-state sync key, as its phone holds it (seeded per phone). */
     function syncKey(phone) {
@@ -76,7 +76,8 @@ export function makeAppState(ctx) {
     }
 
     /**
-     * `contacts`: sets entries (new ones appended in the order given, known ones renamed) and removes
+     * `contacts`: sets entries ({phone, fullName?, firstName?, lidJid?}: new ones appended in the order
+     * given, known ones replaced) and removes
      * phones, each change one patch; then tells the account's keyed companions → {version, contacts}.
      * `removeValue`: what a REMOVE mutation's value carries — "empty" (an empty contactAction, the
      * default) or "previous" (the removed entry's names). Which a real phone sends is not known here.
@@ -90,10 +91,15 @@ export function makeAppState(ctx) {
         const from = book.state.version;
         for (const entry of entries) {
             const contactPhone = digits(entry?.phone, 'a contact\'s "phone"');
-            if (typeof entry.fullName !== 'string' || !entry.fullName) {
-                throw new Error(`contacts: the entry of ${contactPhone} needs a "fullName"`);
+            if (!entry.fullName && !entry.firstName) {
+                throw new Error(`contacts: the entry of ${contactPhone} needs a "fullName" or a "firstName"`);
             }
-            const contactAction = { fullName: entry.fullName, ...(entry.firstName ? { firstName: entry.firstName } : {}) };
+            const contactAction = {};
+            for (const field of ['fullName', 'firstName', 'lidJid']) {
+                if (entry[field]) {
+                    contactAction[field] = String(entry[field]);
+                }
+            }
             await addPatch(account, book, contactPhone, contactAction, proto.SyncdMutation.SyncdOperation.SET);
             book.contacts.set(contactPhone, contactAction);
         }
@@ -116,6 +122,7 @@ export function makeAppState(ctx) {
         let told = 0;
         for (const conn of ctx.connections.values()) {
             if (conn.device?.phone === phone && keyed.has(conn.device.jid) && !conn.closed) {
+                keyed.set(conn.device.jid, Number(version));
                 conn.send({
                     tag: 'notification',
                     attrs: { from: 's.whatsapp.net', type: 'server_sync', id: conn.generateId(), t: unixNow() },
@@ -136,12 +143,23 @@ export function makeAppState(ctx) {
      * (chats.js blockedCollections), then fetched again — which works, but splits the events.
      */
     function keyShared(jid, phone, delayMs) {
-        keyed.add(jid);
+        keyed.set(jid, keyed.get(jid) ?? 0);
         if (!bookOf(phone).patches.length) {
             return false;
         }
         setTimeout(() => announce(phone), delayMs);
         return true;
+    }
+
+    /**
+     * A keyed companion logs in after changes it was not told of (it was offline): the server tells it
+     * now, after its `<ib><offline count="0"/>` — as a live notification, not as an offline one.
+     */
+    function onLogin(conn) {
+        const device = conn.device;
+        if (keyed.has(device.jid) && bookOf(device.phone).state.version > keyed.get(device.jid)) {
+            announce(device.phone);
+        }
     }
 
     /** w:sync:app:state / sync: the patches after each asked collection's version. */
@@ -166,5 +184,5 @@ export function makeAppState(ctx) {
         return [{ tag: 'sync', attrs: {}, content: collections }];
     }
 
-    return { syncKey, setContacts, keyShared, answerSync };
+    return { syncKey, setContacts, keyShared, onLogin, answerSync };
 }

@@ -34,6 +34,7 @@ export function makeRouter(ctx) {
         events.emit('logged-in', { conn: conn.id, jid: device.jid, lid: device.lid });
         // nothing waited offline: lets Baileys flush its buffered events
         conn.send({ tag: 'ib', attrs: {}, content: [{ tag: 'offline', attrs: { count: '0' } }] });
+        ctx.appState?.onLogin(conn);
     }
 
     async function onNode(conn, node) {

@@ -18,6 +18,7 @@ SEED = 20261205
 OUR_PHONE = "15550300001"
 OUR_DEVICE = 4
 BIG_PHONE = "15550300002"
+AWAY_PHONE = "15550300003"
 COLLECTION = "critical_unblock_low"
 
 
@@ -148,3 +149,37 @@ def test_a_book_of_1030_arrives_whole_and_in_order(standin: driver.StandIn, tmp_
     assert [
         line for line in probe.stderr if "verification failed" in line or "failed to decode" in line
     ] == []
+
+
+def test_a_key_that_lands_late_and_changes_made_while_offline(
+    standin: driver.StandIn, tmp_path: Path
+) -> None:
+    """The book announced at once with the key share races Baileys' storing of the key: the collection
+    is parked on the missing key and fetched again when the key lands (chats.js blockedCollections). Then
+    changes made while the companion is away reach it when it logs in again."""
+    entries = [{"phone": f"1555033{n:04d}", "fullName": f"Away {n}"} for n in (4, 2, 8)]
+    standin.command("contacts", phone=AWAY_PHONE, entries=entries)
+    auth = tmp_path / "auth"
+    options = ("--no-history-sync", "--verify-app-state-macs")
+    with driver.StandIn.probe(standin, auth, *options) as probe:
+        linked = standin.command("scan", qr=probe.qr(), phone=AWAY_PHONE)
+        probe.wait_for_event("open")
+        standin.wait_for_event("prekeys-uploaded", jid=linked["jid"])
+        standin.command("share-app-state-key", jid=linked["jid"], announceAfterMs=0)
+        contacts = gather(probe, len(entries))
+        assert [(c["id"], c["name"]) for c in contacts] == [(jid(e["phone"]), e["fullName"]) for e in entries]
+        assert standin.command("drop", jid=linked["jid"]) == {"dropped": 1}
+        probe.connection(connection="close")
+    away = [{"phone": f"1555033{n:04d}", "firstName": f"First {n}"} for n in (6, 2)]
+    result = standin.command("contacts", phone=AWAY_PHONE, entries=away, remove=[f"1555033{8:04d}"])
+    assert result == {"version": 6, "contacts": 3, "told": 0}
+    with driver.StandIn.probe(standin, auth, *options) as probe:
+        probe.wait_for_event("open")
+        # name: the firstName when there is no fullName
+        assert [(c["id"], c.get("name")) for c in gather(probe, 3)] == [
+            (jid("15550330006"), "First 6"),
+            (jid("15550330002"), "First 2"),
+            (jid("15550330008"), None),
+        ]
+        asked = standin.wait_for_event("app-state-sync", jid=linked["jid"])
+        assert asked["collections"][0]["since"] == 3
