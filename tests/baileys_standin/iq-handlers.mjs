@@ -107,6 +107,8 @@ export const IQ_HANDLERS = {
     'encrypt/rotate': rotateSignedPreKey,
     'encrypt/key': preKeyBundles,
     'usync/usync': usync,
+    // app-state.mjs: the patches of the account's collections
+    'w:sync:app:state/sync': (iq, ctx) => ctx.appState.answerSync(iq, ctx),
     'passive/active': nothing,
     'passive/passive': nothing,
     'w:p/ping': nothing,
@@ -121,6 +123,5 @@ export const IQ_HANDLERS = {
         }
     ],
     'md/link_code_companion_reg': linkCodeStage,
-    'md/remove-companion-device': removeCompanion,
-    'w:sync:app:state/sync': (iq, ctx) => ctx.appState.answerSync(iq, ctx)
+    'md/remove-companion-device': removeCompanion
 };
