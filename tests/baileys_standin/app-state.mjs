@@ -144,7 +144,7 @@ export function makeAppState(ctx) {
      */
     function keyShared(jid, phone, delayMs) {
         keyed.set(jid, keyed.get(jid) ?? 0);
-        if (!bookOf(phone).patches.length) {
+        if (!bookOf(phone).patches.length || delayMs === null) {
             return false;
         }
         setTimeout(() => announce(phone), delayMs);

@@ -32,6 +32,9 @@ export const COMMANDS = {
     /** {jid}: the phone shares the app-state sync key with its companion jid (phone-messages.mjs) */
     'share-app-state-key': (fields, ctx) => ctx.phoneMessages.shareAppStateKey(fields),
 
+    /** {jid, syncType?}: the phone's (empty, inline) history-sync notification to its companion jid */
+    'history-sync': (fields, ctx) => ctx.phoneMessages.historySync(fields),
+
     /** {jid}: the phone unlinks the device: its connections end (stream error 401), its logins are refused */
     unlink: ({ jid }, ctx) => {
         if (!ctx.accounts.devices.delete(jid)) {

@@ -3,9 +3,12 @@
 // session with it, and sends a peer message (`category="peer"`) from its own JID, which Baileys marks
 // fromMe (decode-wa-message.js) — the condition for the self-only protocol messages it carries.
 //
-// The one built: APP_STATE_SYNC_KEY_SHARE, the key the phone encrypts its app state with
-// (process-message.js stores it as 'app-state-sync-key' and sets creds.myAppStateKeyId).
+// Built: APP_STATE_SYNC_KEY_SHARE, the key the phone encrypts its app state with (process-message.js
+// stores it as 'app-state-sync-key' and sets creds.myAppStateKeyId), and HISTORY_SYNC_NOTIFICATION with
+// an inline payload (history.js: no media download), which moves a first login from "AwaitingInitialSync"
+// to Baileys' initial app-state sync of every collection (chats.js doAppStateSync).
 import { randomBytes } from 'node:crypto';
+import { deflateSync } from 'node:zlib';
 import { companionBundle } from './prekey-bundles.mjs';
 import { unixNow } from './stanzas.mjs';
 
@@ -71,7 +74,8 @@ export function makePhoneMessages(ctx) {
      * app-state key; the server announces a book that is not empty `announceAfterMs` (1000) later.
      */
     async function shareAppStateKey({ jid, announceAfterMs = ANNOUNCE_AFTER_MS }) {
-        if (!(Number(announceAfterMs) >= 0)) {
+        // null: no announcement at all (a history sync is to start the first sync instead)
+        if (announceAfterMs !== null && !(Number(announceAfterMs) >= 0)) {
             throw new Error(`share-app-state-key: "announceAfterMs" is a number of milliseconds, not ${JSON.stringify(announceAfterMs)}`);
         }
         const companion = accounts.devices.get(jid);
@@ -98,11 +102,34 @@ export function makePhoneMessages(ctx) {
             }
         };
         const sent = await sendToCompanion(jid, message);
-        const announcing = ctx.appState.keyShared(jid, companion.phone, Number(announceAfterMs));
+        const announcing = ctx.appState.keyShared(jid, companion.phone, announceAfterMs === null ? null : Number(announceAfterMs));
         const result = { keyId: key.keyId.toString('base64'), messageId: sent.id, type: sent.type, announcing };
         events.emit('app-state-key-shared', { jid, ...result });
         return result;
     }
 
-    return { shareAppStateKey };
+    /**
+     * `history-sync {jid, syncType?}`: the phone's history-sync notification, inline and empty (the
+     * stand-in's accounts have no chats): {syncType: INITIAL_BOOTSTRAP (default) | RECENT | PUSH_NAME…,
+     * progress 100} → {messageId, syncType}.
+     */
+    async function historySync({ jid, syncType = 'INITIAL_BOOTSTRAP' }) {
+        const { HistorySync, Message } = b.proto;
+        const type = HistorySync.HistorySyncType[syncType];
+        if (type === undefined) {
+            throw new Error(`history-sync: "syncType" is one of ${Object.keys(HistorySync.HistorySyncType)}, not ${JSON.stringify(syncType)}`);
+        }
+        const payload = deflateSync(HistorySync.encode({ syncType: type, conversations: [], progress: 100, chunkOrder: 0 }).finish());
+        const message = {
+            protocolMessage: {
+                type: Message.ProtocolMessage.Type.HISTORY_SYNC_NOTIFICATION,
+                historySyncNotification: { syncType: type, chunkOrder: 0, progress: 100, initialHistBootstrapInlinePayload: payload }
+            }
+        };
+        const sent = await sendToCompanion(jid, message);
+        events.emit('history-sync-sent', { jid, messageId: sent.id, syncType });
+        return { messageId: sent.id, syncType };
+    }
+
+    return { shareAppStateKey, historySync };
 }

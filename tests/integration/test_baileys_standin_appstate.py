@@ -19,6 +19,7 @@ OUR_PHONE = "15550300001"
 OUR_DEVICE = 4
 BIG_PHONE = "15550300002"
 AWAY_PHONE = "15550300003"
+FIRST_PHONE = "15550300004"
 COLLECTION = "critical_unblock_low"
 
 
@@ -183,3 +184,27 @@ def test_a_key_that_lands_late_and_changes_made_while_offline(
         ]
         asked = standin.wait_for_event("app-state-sync", jid=linked["jid"])
         assert asked["collections"][0]["since"] == 3
+
+
+def test_the_initial_sync_after_the_phones_history_sync(standin: driver.StandIn, tmp_path: Path) -> None:
+    """As a real phone does after linking: the key, then a history-sync notification (inline, empty).
+    With Baileys' default shouldSyncHistoryMessage this ends "AwaitingInitialSync": doAppStateSync asks
+    every collection at once, and the book comes in the initial sync."""
+    entries = [{"phone": f"1555034{n:04d}", "fullName": f"First Sync {n}"} for n in (3, 1, 2)]
+    standin.command("contacts", phone=FIRST_PHONE, entries=entries)
+    with driver.StandIn.probe(standin, tmp_path / "auth", "--verify-app-state-macs") as probe:
+        linked = standin.command("scan", qr=probe.qr(), phone=FIRST_PHONE)
+        probe.wait_for_event("open")
+        standin.wait_for_event("prekeys-uploaded", jid=linked["jid"])
+        shared = standin.command("share-app-state-key", jid=linked["jid"], announceAfterMs=None)
+        assert shared["announcing"] is False
+        standin.command("history-sync", jid=linked["jid"])
+        history = probe.wait_for_event("history-set")
+        assert (history["syncType"], history["chats"], history["contacts"]) == (0, 0, 0)
+        contacts = gather(probe, len(entries))
+        assert [(c["id"], c["name"]) for c in contacts] == [(jid(e["phone"]), e["fullName"]) for e in entries]
+        asked = standin.wait_for_event("app-state-sync", jid=linked["jid"])
+        names = ["critical_block", "critical_unblock_low", "regular_high", "regular_low", "regular"]
+        assert [(c["name"], c["patches"]) for c in asked["collections"]] == [
+            (n, 3 if n == COLLECTION else 0) for n in names
+        ]
