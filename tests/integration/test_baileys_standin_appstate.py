@@ -102,7 +102,10 @@ def test_the_address_book_arrives_in_its_order(
     assert asked["collections"] == [{"name": COLLECTION, "since": 0, "snapshot": True, "patches": 5}]
 
     # two more, one renamed, one removed: only those changes come
+    # a contactAction may name the contact's LID too: Baileys passes it on as `lid`
+    lid = "100000000000020@lid"
     added = [{"phone": contact_phone(n), "fullName": f"New {n}"} for n in (20, 21)]
+    added[0]["lidJid"] = lid
     renamed = {"phone": contact_phone(3), "fullName": "Renamed Three"}
     result = standin.command(
         "contacts", phone=OUR_PHONE, entries=[*added, renamed], remove=[contact_phone(9)]
@@ -116,6 +119,7 @@ def test_the_address_book_arrives_in_its_order(
         # a REMOVE: rc14 ignores the operation and upserts the removed value (empty: no name)
         (jid(contact_phone(9)), None),
     ]
+    assert changes[0]["lid"] == lid and "lid" not in changes[1]
     asked = standin.wait_for_event("app-state-sync", jid=linked["jid"])
     assert asked["collections"] == [{"name": COLLECTION, "since": 5, "snapshot": False, "patches": 4}]
 
