@@ -49,46 +49,84 @@ export function makeAppState(ctx) {
         return books.get(phone);
     }
 
-    /** One patch (one mutation) on the book's collection; the stand-in's LT hash state moves with it. */
-    async function addPatch(phone, book, contactPhone, contactAction, operation) {
+    /**
+     * The mutation keys of an app-state key: HKDF-SHA256 of its key data, 160 bytes, info "WhatsApp
+     * Mutation Keys", cut in five (what whatsapp-rust-bridge's expandAppStateKeys gives Baileys).
+     */
+    function mutationKeys(keyData) {
+        const expanded = Buffer.from(b.hkdf(keyData, 160, { info: 'WhatsApp Mutation Keys' }));
+        const [indexKey, valueEncryptionKey, valueMacKey, snapshotMacKey, patchMacKey] = [0, 1, 2, 3, 4].map(i => expanded.subarray(i * 32, i * 32 + 32));
+        return { indexKey, valueEncryptionKey, valueMacKey, snapshotMacKey, patchMacKey };
+    }
+
+    function u64(version) {
+        const out = Buffer.alloc(8);
+        out.writeBigUInt64BE(BigInt(version));
+        return out;
+    }
+
+    /**
+     * One patch of `changes` ([{contactPhone, contactAction, operation}]) on the book's collection. Each
+     * mutation is encoded by Baileys' encodeSyncdPatch (its record, and the LT hash moved by it); the patch
+     * that holds them all gets the next version and its own snapshot and patch MACs, as chat-utils.js
+     * decodePatches checks them.
+     */
+    async function addPatch(phone, book, changes) {
         const key = syncKey(phone);
         const keyId = key.keyId.toString('base64');
-        const { patch, state } = await encodeSyncdPatch(
-            {
-                type: CONTACTS_COLLECTION,
-                index: ['contact', `${contactPhone}@s.whatsapp.net`],
-                syncAction: { timestamp: Date.now(), contactAction },
-                apiVersion: CONTACT_API_VERSION,
-                operation
-            },
-            keyId,
-            book.state,
-            async id => (id === keyId ? { keyData: key.keyData } : undefined)
-        );
-        if (operation === proto.SyncdMutation.SyncdOperation.REMOVE) {
-            // rc14's encodeSyncdPatch records a REMOVE's index as present again; Baileys' decoder (and the
-            // next LT hash subtraction) must not see it
-            delete state.indexValueMap[Buffer.from(patch.mutations[0].record.index.blob).toString('base64')];
+        const keys = mutationKeys(key.keyData);
+        let state = book.state;
+        const mutations = [];
+        for (const { contactPhone, contactAction, operation } of changes) {
+            const encoded = await encodeSyncdPatch(
+                {
+                    type: CONTACTS_COLLECTION,
+                    index: ['contact', `${contactPhone}@s.whatsapp.net`],
+                    syncAction: { timestamp: Date.now(), contactAction },
+                    apiVersion: CONTACT_API_VERSION,
+                    operation
+                },
+                keyId,
+                state,
+                async id => (id === keyId ? { keyData: key.keyData } : undefined)
+            );
+            const mutation = encoded.patch.mutations[0];
+            state = encoded.state;
+            if (operation === proto.SyncdMutation.SyncdOperation.REMOVE) {
+                // rc14's encodeSyncdPatch records a REMOVE's index as present again; Baileys' decoder (and
+                // the next LT hash subtraction) must not see it
+                delete state.indexValueMap[Buffer.from(mutation.record.index.blob).toString('base64')];
+            }
+            mutations.push(mutation);
         }
-        patch.version = { version: state.version };
+        // encodeSyncdPatch counted one version per mutation: the patch is one version
+        state = { ...state, version: book.state.version + 1 };
+        const valueMacs = mutations.map(m => Buffer.from(m.record.value.blob).subarray(-32));
+        const name = Buffer.from(CONTACTS_COLLECTION);
+        const snapshotMac = b.hmacSign(Buffer.concat([state.hash, u64(state.version), name]), keys.snapshotMacKey, 'sha256');
+        const patchMac = b.hmacSign(Buffer.concat([snapshotMac, ...valueMacs, u64(state.version), name]), keys.patchMacKey);
+        const patch = { version: { version: state.version }, mutations, snapshotMac, patchMac, keyId: { id: key.keyId } };
         book.state = state;
         book.patches.push(Buffer.from(proto.SyncdPatch.encode(patch).finish()));
     }
 
     /**
      * `contacts`: sets entries ({phone, fullName?, firstName?, lidJid?}: new ones appended in the order
-     * given, known ones replaced) and removes
-     * phones, each change one patch; then tells the account's keyed companions → {version, contacts}.
+     * given, known ones replaced) and removes phones, in one patch (or in patches of `mutationsPerPatch`
+     * mutations); then tells the account's keyed, connected companions → {version, contacts, told}.
      * `removeValue`: what a REMOVE mutation's value carries — "empty" (an empty contactAction, the
      * default) or "previous" (the removed entry's names). Which a real phone sends is not known here.
      */
-    async function setContacts({ phone, entries = [], remove = [], removeValue = 'empty' }) {
+    async function setContacts({ phone, entries = [], remove = [], removeValue = 'empty', mutationsPerPatch }) {
         const account = digits(phone, 'contacts: "phone" (our account)');
         if (!['empty', 'previous'].includes(removeValue)) {
             throw new Error(`contacts: "removeValue" is "empty" or "previous", not ${JSON.stringify(removeValue)}`);
         }
         const book = bookOf(account);
         const from = book.state.version;
+        const { SET, REMOVE } = proto.SyncdMutation.SyncdOperation;
+        const changes = [];
+        const contacts = new Map(book.contacts);
         for (const entry of entries) {
             const contactPhone = digits(entry?.phone, 'a contact\'s "phone"');
             if (!entry.fullName && !entry.firstName) {
@@ -100,18 +138,26 @@ export function makeAppState(ctx) {
                     contactAction[field] = String(entry[field]);
                 }
             }
-            await addPatch(account, book, contactPhone, contactAction, proto.SyncdMutation.SyncdOperation.SET);
-            book.contacts.set(contactPhone, contactAction);
+            changes.push({ contactPhone, contactAction, operation: SET });
+            contacts.set(contactPhone, contactAction);
         }
         for (const gone of remove) {
             const contactPhone = digits(gone, 'a phone to remove');
-            const known = book.contacts.get(contactPhone);
+            const known = contacts.get(contactPhone);
             if (!known) {
                 throw new Error(`contacts: ${contactPhone} is not in the address book of ${account}`);
             }
-            await addPatch(account, book, contactPhone, removeValue === 'previous' ? known : {}, proto.SyncdMutation.SyncdOperation.REMOVE);
-            book.contacts.delete(contactPhone);
+            changes.push({ contactPhone, contactAction: removeValue === 'previous' ? known : {}, operation: REMOVE });
+            contacts.delete(contactPhone);
         }
+        const size = mutationsPerPatch === undefined ? Math.max(changes.length, 1) : Number(mutationsPerPatch);
+        if (!Number.isInteger(size) || size < 1) {
+            throw new Error(`contacts: "mutationsPerPatch" is a whole number from 1, not ${JSON.stringify(mutationsPerPatch)}`);
+        }
+        for (let at = 0; at < changes.length; at += size) {
+            await addPatch(account, book, changes.slice(at, at + size));
+        }
+        book.contacts = contacts;
         const told = book.state.version > from ? announce(account) : 0;
         return { version: book.state.version, contacts: book.contacts.size, told };
     }

@@ -93,13 +93,13 @@ def test_the_address_book_arrives_in_its_order(
         for n in (5, 3, 9, 1, 7)
     ]
     result = standin.command("contacts", phone=OUR_PHONE, entries=entries)
-    assert result == {"version": 5, "contacts": 5, "told": 1}
+    assert result == {"version": 1, "contacts": 5, "told": 1}
     contacts = next_upsert(probe)
     # name: fullName first (sync-action-utils.js processContactAction)
     assert [(c["id"], c["name"]) for c in contacts] == [(jid(e["phone"]), e["fullName"]) for e in entries]
     assert all(c["phoneNumber"] == c["id"] for c in contacts)
     asked = standin.wait_for_event("app-state-sync", jid=linked["jid"])
-    assert asked["collections"] == [{"name": COLLECTION, "since": 0, "snapshot": True, "patches": 5}]
+    assert asked["collections"] == [{"name": COLLECTION, "since": 0, "snapshot": True, "patches": 1}]
 
     # two more, one renamed, one removed: only those changes come
     # a contactAction may name the contact's LID too: Baileys passes it on as `lid`
@@ -110,7 +110,7 @@ def test_the_address_book_arrives_in_its_order(
     result = standin.command(
         "contacts", phone=OUR_PHONE, entries=[*added, renamed], remove=[contact_phone(9)]
     )
-    assert result == {"version": 9, "contacts": 6, "told": 1}
+    assert result == {"version": 2, "contacts": 6, "told": 1}
     changes = next_upsert(probe)
     assert [(c["id"], c.get("name")) for c in changes] == [
         (jid(contact_phone(20)), "New 20"),
@@ -121,23 +121,23 @@ def test_the_address_book_arrives_in_its_order(
     ]
     assert changes[0]["lid"] == lid and "lid" not in changes[1]
     asked = standin.wait_for_event("app-state-sync", jid=linked["jid"])
-    assert asked["collections"] == [{"name": COLLECTION, "since": 5, "snapshot": False, "patches": 4}]
+    assert asked["collections"] == [{"name": COLLECTION, "since": 1, "snapshot": False, "patches": 1}]
 
     # back again after its removal: the LT hashes of both sides still agree (else Baileys, verifying,
     # would skip the patch)
     result = standin.command(
         "contacts", phone=OUR_PHONE, entries=[{"phone": contact_phone(9), "fullName": "Nine Again"}]
     )
-    assert result == {"version": 10, "contacts": 7, "told": 1}
+    assert result == {"version": 3, "contacts": 7, "told": 1}
     assert [(c["id"], c.get("name")) for c in next_upsert(probe)] == [(jid(contact_phone(9)), "Nine Again")]
 
 
 def test_a_book_of_1030_arrives_whole_and_in_order(standin: driver.StandIn, tmp_path: Path) -> None:
     """The book is there before the companion links: the key share announces it, and Baileys gets it
-    all (1,030 patches in one answer) in one contacts.upsert, in the book's order."""
+    all (one patch of 1,030 mutations) in one contacts.upsert, in the book's order."""
     entries = [{"phone": f"1555032{n:04d}", "fullName": f"Person {1029 - n:04d}"} for n in range(1030)]
     result = standin.command("contacts", phone=BIG_PHONE, entries=entries)
-    assert result == {"version": 1030, "contacts": 1030, "told": 0}
+    assert result == {"version": 1, "contacts": 1030, "told": 0}
     with driver.StandIn.probe(
         standin, tmp_path / "auth", "--no-history-sync", "--verify-app-state-macs"
     ) as probe:
@@ -146,7 +146,7 @@ def test_a_book_of_1030_arrives_whole_and_in_order(standin: driver.StandIn, tmp_
         standin.wait_for_event("prekeys-uploaded", jid=linked["jid"])
         # the book is announced a second later, once Baileys has stored the key
         assert standin.command("share-app-state-key", jid=linked["jid"])["announcing"] is True
-        standin.wait_for_event("server-sync", phone=BIG_PHONE, version=1030, told=1)
+        standin.wait_for_event("server-sync", phone=BIG_PHONE, version=1, told=1)
         contacts = gather(probe, len(entries))
         assert [(c["id"], c["name"]) for c in contacts] == [(jid(e["phone"]), e["fullName"]) for e in entries]
         standin.command("drop", jid=linked["jid"])
@@ -163,7 +163,8 @@ def test_a_key_that_lands_late_and_changes_made_while_offline(
     is parked on the missing key and fetched again when the key lands (chats.js blockedCollections). Then
     changes made while the companion is away reach it when it logs in again."""
     entries = [{"phone": f"1555033{n:04d}", "fullName": f"Away {n}"} for n in (4, 2, 8)]
-    standin.command("contacts", phone=AWAY_PHONE, entries=entries)
+    # one mutation a patch, here
+    standin.command("contacts", phone=AWAY_PHONE, entries=entries, mutationsPerPatch=1)
     auth = tmp_path / "auth"
     options = ("--no-history-sync", "--verify-app-state-macs")
     with driver.StandIn.probe(standin, auth, *options) as probe:
@@ -176,7 +177,9 @@ def test_a_key_that_lands_late_and_changes_made_while_offline(
         assert standin.command("drop", jid=linked["jid"]) == {"dropped": 1}
         probe.connection(connection="close")
     away = [{"phone": f"1555033{n:04d}", "firstName": f"First {n}"} for n in (6, 2)]
-    result = standin.command("contacts", phone=AWAY_PHONE, entries=away, remove=[f"1555033{8:04d}"])
+    result = standin.command(
+        "contacts", phone=AWAY_PHONE, entries=away, remove=[f"1555033{8:04d}"], mutationsPerPatch=1
+    )
     assert result == {"version": 6, "contacts": 3, "told": 0}
     with driver.StandIn.probe(standin, auth, *options) as probe:
         probe.wait_for_event("open")
@@ -210,5 +213,5 @@ def test_the_initial_sync_after_the_phones_history_sync(standin: driver.StandIn,
         asked = standin.wait_for_event("app-state-sync", jid=linked["jid"])
         names = ["critical_block", "critical_unblock_low", "regular_high", "regular_low", "regular"]
         assert [(c["name"], c["patches"]) for c in asked["collections"]] == [
-            (n, 3 if n == COLLECTION else 0) for n in names
+            (n, 1 if n == COLLECTION else 0) for n in names
         ]
