@@ -1,7 +1,7 @@
 // App state (syncd) of the accounts: the address book the phone keeps in its `critical_unblock_low`
-// collection (contactAction mutations, index ["contact", "<PN jid>"]), as patches built with Baileys' own
-// encodeSyncdPatch, so that Baileys' decodePatches checks real MACs and LT hashes against the key the
-// phone shared (phone-messages.mjs).
+// collection (contactAction mutations, index ["contact", "<PN jid>"]), as patches whose mutations are
+// Baileys' own encodeSyncdPatch output, so that Baileys' decodePatches checks real MACs and LT hashes
+// against the key the phone shared (phone-messages.mjs).
 //
 // What the server does with it (Socket/chats.js resyncAppState): a `w:sync:app:state` set `sync` asks
 // for collections from a version; the answer holds the patches after it. The stand-in never answers a
@@ -29,7 +29,9 @@ function digits(phone, what) {
 export function makeAppState(ctx) {
     const { b, accounts, events } = ctx;
     const { encodeSyncdPatch, newLTHashState, proto } = b;
-    const books = new Map(); // account phone -> { contacts: Map(phone -> {fullName, firstName}), log }
+    // account phone -> { contacts: Map(phone -> contactAction), in the book's order; state: the LT hash
+    // state after the last patch; patches: the encoded SyncdPatch of version i + 1 at index i }
+    const books = new Map();
     const keyed = new Map(); // companion JID the phone shared the app-state key with -> version last announced
 
     /** The account's app-state sync key, as its phone holds it (seeded per phone). */
