@@ -217,9 +217,14 @@ export function makeAppState(ctx) {
             throw new IqError(401, 'not-authorized');
         }
         const asked = [];
-        const collections = children(child(iq, 'sync'), 'collection').map(({ attrs }) => {
+        const collections = children(child(iq, 'sync'), 'collection').map(collection => {
+            const { attrs } = collection;
             if (!COLLECTIONS.has(attrs.name)) {
                 throw new IqError(400, `unknown collection ${attrs.name}`);
+            }
+            if (children(collection, 'patch').length) {
+                // a client's own change (chats.js appPatch: chatModify, addOrEditContact…): not built
+                throw new IqError(501, `app-state patches from a client (${attrs.name}) are not built`);
             }
             const since = Number(attrs.version ?? 0);
             const patches = attrs.name === CONTACTS_COLLECTION ? bookOf(device.phone).patches.slice(since) : [];
