@@ -48,7 +48,7 @@ def companion(
 ) -> Iterator[tuple[driver.Probe, dict[str, Any]]]:
     """A probe linked as our account's device 4, open, holding the phone's app-state key."""
     auth = tmp_path_factory.mktemp("companion") / "auth"
-    with driver.StandIn.probe(standin, auth, "--no-history-sync", "--verify-app-state-macs") as probe:
+    with standin.probe(auth, "--no-history-sync", "--verify-app-state-macs") as probe:
         linked = standin.command("scan", qr=probe.qr(), phone=OUR_PHONE, device=OUR_DEVICE)
         probe.wait_for_event("open")
         standin.wait_for_event("prekeys-uploaded", jid=linked["jid"])
@@ -65,8 +65,8 @@ def companion(
 
 def next_upsert(probe: driver.Probe) -> list[dict[str, Any]]:
     contacts: list[dict[str, Any]] = probe.wait_for_event("contacts-upsert")["contacts"]
-    # Baileys, verifying, logs a bad MAC or LT hash (chat-utils.js decodePatches) and goes on: an event
-    # still comes for the patch whose hash failed, so the log is where a mismatch shows
+    # Baileys, verifying, only logs a bad MAC or LT hash (chat-utils.js decodePatches), and a patch whose
+    # LT hash fails still gives its events: the log is where a mismatch shows
     complaints = [
         line for line in probe.stderr if "verification failed" in line or "failed to decode patch" in line
     ]
@@ -167,7 +167,7 @@ def test_a_key_that_lands_late_and_changes_made_while_offline(
     standin.command("contacts", phone=AWAY_PHONE, entries=entries, mutationsPerPatch=1)
     auth = tmp_path / "auth"
     options = ("--no-history-sync", "--verify-app-state-macs")
-    with driver.StandIn.probe(standin, auth, *options) as probe:
+    with standin.probe(auth, *options) as probe:
         linked = standin.command("scan", qr=probe.qr(), phone=AWAY_PHONE)
         probe.wait_for_event("open")
         standin.wait_for_event("prekeys-uploaded", jid=linked["jid"])
@@ -181,7 +181,7 @@ def test_a_key_that_lands_late_and_changes_made_while_offline(
         "contacts", phone=AWAY_PHONE, entries=away, remove=[f"1555033{8:04d}"], mutationsPerPatch=1
     )
     assert result == {"version": 6, "contacts": 3, "told": 0}
-    with driver.StandIn.probe(standin, auth, *options) as probe:
+    with standin.probe(auth, *options) as probe:
         probe.wait_for_event("open")
         # name: the firstName when there is no fullName
         assert [(c["id"], c.get("name")) for c in gather(probe, 3)] == [
@@ -199,7 +199,7 @@ def test_the_initial_sync_after_the_phones_history_sync(standin: driver.StandIn,
     every collection at once, and the book comes in the initial sync."""
     entries = [{"phone": f"1555034{n:04d}", "fullName": f"First Sync {n}"} for n in (3, 1, 2)]
     standin.command("contacts", phone=FIRST_PHONE, entries=entries)
-    with driver.StandIn.probe(standin, tmp_path / "auth", "--verify-app-state-macs") as probe:
+    with standin.probe(tmp_path / "auth", "--verify-app-state-macs") as probe:
         linked = standin.command("scan", qr=probe.qr(), phone=FIRST_PHONE)
         probe.wait_for_event("open")
         standin.wait_for_event("prekeys-uploaded", jid=linked["jid"])
