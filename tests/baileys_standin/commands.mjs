@@ -32,6 +32,16 @@ export const COMMANDS = {
      */
     'post-status': (fields, ctx) => postStatus(fields, ctx),
 
+    /** {phone, entries?: [{phone, fullName, firstName?}], remove?: [phone], removeValue?}: the account's
+     * address book changes (app-state.mjs); keyed companions that are connected hear server_sync */
+    contacts: (fields, ctx) => ctx.appState.setContacts(fields),
+
+    /** {jid}: the phone shares the app-state sync key with its companion jid (phone-messages.mjs) */
+    'share-app-state-key': (fields, ctx) => ctx.phoneMessages.shareAppStateKey(fields),
+
+    /** {jid, syncType?}: the phone's (empty, inline) history-sync notification to its companion jid */
+    'history-sync': (fields, ctx) => ctx.phoneMessages.historySync(fields),
+
     /** {jid}: the phone unlinks the device: its connections end (stream error 401), its logins are refused */
     unlink: ({ jid }, ctx) => {
         if (!ctx.accounts.devices.delete(jid)) {

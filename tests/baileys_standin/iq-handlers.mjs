@@ -107,6 +107,8 @@ export const IQ_HANDLERS = {
     'encrypt/rotate': rotateSignedPreKey,
     'encrypt/key': preKeyBundles,
     'usync/usync': usync,
+    // app-state.mjs: the patches of the account's collections
+    'w:sync:app:state/sync': (iq, ctx) => ctx.appState.answerSync(iq, ctx),
     'passive/active': nothing,
     'passive/passive': nothing,
     'w:p/ping': nothing,

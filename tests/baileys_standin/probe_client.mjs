@@ -7,6 +7,7 @@
 //        --auth-dir DIR [--pairing-code PHONE] [--exit-on-open] [--log-level warn]
 //        [--keep-pinned-root]   (instead of --root-key: keep WhatsApp's root, to see the chain refused)
 //        [--no-history-sync]    (a first login does not buffer events for 20 s awaiting a history sync)
+//        [--verify-app-state-macs]  (check app-state patch/snapshot MACs and LT hashes: rc14's default is not to)
 //
 // Once open it takes commands on stdin (send a status, revoke one, onWhatsApp) and reports message
 // updates and receipts: probe-commands.mjs.
@@ -15,6 +16,7 @@
 // any socket exists; the URL must be on loopback. After stream error 515 (restart required, which
 // follows a pairing) it reconnects with the saved creds, as a real caller must: Baileys does not.
 import { loadBaileys, baileysDirFrom } from './baileys.mjs';
+import { watchAppState } from './probe-appstate.mjs';
 import { serveProbeCommands, watchMessages } from './probe-commands.mjs';
 
 const MAX_CONNECTIONS = 5;
@@ -46,6 +48,7 @@ async function main(argv) {
     const exitOnOpen = argv.includes('--exit-on-open');
     const keepPinnedRoot = argv.includes('--keep-pinned-root');
     const noHistorySync = argv.includes('--no-history-sync');
+    const verifyAppStateMacs = argv.includes('--verify-app-state-macs');
     if ((rootKey.length !== 32 && !keepPinnedRoot) || !authDir) {
         throw new Error('the probe needs --root-key (32 bytes, base64) and --auth-dir');
     }
@@ -77,9 +80,11 @@ async function main(argv) {
             // a test must not wait out Baileys' 60 s default for a query the stand-in does not answer
             defaultQueryTimeoutMs: 20000,
             // with no history-sync notification from the phone, a first login would hold every event 20 s
-            ...(noHistorySync ? { shouldSyncHistoryMessage: () => false } : {})
+            ...(noHistorySync ? { shouldSyncHistoryMessage: () => false } : {}),
+            ...(verifyAppStateMacs ? { appStateMacVerification: { patch: true, snapshot: true } } : {})
         });
         watchMessages(sock, emit, { baileys });
+        watchAppState(sock, emit);
         sock.ev.on('creds.update', () => {
             saving = saving.then(saveCreds);
         });

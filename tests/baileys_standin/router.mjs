@@ -36,6 +36,7 @@ export function makeRouter(ctx) {
         // what waited offline (incoming.mjs), then the end of it: lets Baileys flush its buffered events
         const offline = deliverQueued(conn);
         conn.send({ tag: 'ib', attrs: {}, content: [{ tag: 'offline', attrs: { count: String(offline) } }] });
+        ctx.appState?.onLogin(conn);
     }
 
     async function onNode(conn, node) {

@@ -10,11 +10,13 @@ import { join } from 'node:path';
 import { loadBaileys, baileysDirFrom } from './baileys.mjs';
 import { makeServerIdentity, verifyChain } from './certs.mjs';
 import { Accounts } from './accounts.mjs';
+import { makeAppState } from './app-state.mjs';
 import { COMMANDS } from './commands.mjs';
 import { Connection } from './connection.mjs';
 import { Events, serveCommands } from './control.mjs';
 import { makeKeySource } from './keys.mjs';
 import { startMediaHost } from './media-host.mjs';
+import { makePhoneMessages } from './phone-messages.mjs';
 import { makeRouter } from './router.mjs';
 import { makeStatuses } from './statuses.mjs';
 import { makeTestTls } from './test-tls.mjs';
@@ -48,6 +50,8 @@ async function main(argv) {
     const users = new Users({ b: baileys, signal, keys, seed, accounts });
     const ctx = { b: baileys, events, accounts, users, connections, media, stop };
     ctx.statuses = makeStatuses(ctx);
+    ctx.appState = makeAppState(ctx);
+    ctx.phoneMessages = makePhoneMessages(ctx);
     const router = makeRouter(ctx);
     let nextConnection = 1;
 
