@@ -146,6 +146,13 @@ class JsonLinesProcess:
 
         return self.wait_for(matches, f"{name!r} event with {fields}", deadline)
 
+    def seen_or_wait(self, name: str, deadline: float = DEADLINE_SECONDS, **fields: Any) -> Event:
+        """An event already seen (even one an earlier wait went past) or, failing that, the next to come."""
+        for event in self.drain():
+            if event.get("event") == name and all(event.get(k) == v for k, v in fields.items()):
+                return event
+        return self.wait_for_event(name, deadline, **fields)
+
     def wait_exit(self, deadline: float = DEADLINE_SECONDS) -> int:
         try:
             return self.process.wait(timeout=deadline)

@@ -24,6 +24,7 @@ from statusgate.domain.posts import OutgoingStatus, TextPost
 from statusgate.domain.states import InstanceState, ReceiptStatus
 from statusgate.engines.base import Engine, SupportsPairingCode
 from statusgate.engines.sandbox_network import ImportedContact
+from statusgate.errors import EngineTransientError
 from statusgate.services import instances
 from statusgate.services.context import ServiceContext
 from statusgate.settings import Settings
@@ -106,6 +107,31 @@ class Driver:
 
             engine = self.ctx.engines[EngineName.WHATSAPP]
             (engine.session_dir(instance_id) / SCAN_FILE).unlink()  # type: ignore[attr-defined]
+
+    async def address_book_ready(self, instance_id: int) -> None:
+        """The phone's book has reached the engine (the baileys engine: through app-state sync, the
+        profile names through each contact's status; the others have it at once)."""
+        if self.name is not EngineName.BAILEYS:
+            return
+        assert self.standin is not None
+        device, ours = self.devices[instance_id], f"1555{instance_id % 10**7:07d}"
+        entries = [{"phone": n, "fullName": saved} for n, saved, _ in BOOK]
+        self.standin.command("contacts", phone=ours, entries=entries)
+        self.standin.seen_or_wait("prekeys-uploaded", jid=device)
+        self.standin.command("share-app-state-key", jid=device, announceAfterMs=None)
+        for n, _, push in BOOK:
+            self.standin.command(
+                "post-status", phone=n, to=ours, text="hello", pushName=push, addressing="pn"
+            )
+
+        async def known() -> bool:
+            try:
+                names = {(c.id, c.name) for c in await self.engine.contacts(instance_id)}
+            except EngineTransientError:
+                return False
+            return names == {(f"{n}@c.us", push) for n, _, push in BOOK}
+
+        await poll(known, timeout=30, what="the address book")
 
     async def viewed(self, instance_id: int, message_id: str) -> None:
         """The viewer opens the status (the fake client sends its scripted READ by itself)."""
@@ -205,9 +231,8 @@ async def test_linking_authorizes(driver: Driver) -> None:
 
 
 async def test_contacts_and_numbers(driver: Driver) -> None:
-    if driver.name is EngineName.BAILEYS:
-        pytest.skip("the baileys engine's address book is not built yet (issue 13)")
     i = await linked(driver)
+    await driver.address_book_ready(i)
     contacts = {(c.id, c.name, c.contact_name, c.type) for c in await driver.engine.contacts(i)}
     assert contacts == {(f"{n}@c.us", push, saved, "user") for n, saved, push in BOOK}
     asked = ["79001112233@c.us", "79001119999@c.us"]
