@@ -2,6 +2,7 @@
 // here, one function each.
 import { postStatus } from './incoming.mjs';
 import { enterCode, scanQr } from './pairing.mjs';
+import { withholdBundles } from './prekey-bundles.mjs';
 import { streamError } from './stanzas.mjs';
 
 const LOGGED_OUT = 401;
@@ -22,6 +23,9 @@ export const COMMANDS = {
 
     /** {error, from?} / {silent: true} / {}: how the server acks the statuses it gets (statuses.mjs) */
     'ack-policy': (fields, ctx) => ctx.statuses.setAckPolicy(fields),
+
+    /** {phones}: those users' prekey bundles are left out of every answer (Baileys then drops them) */
+    'withhold-bundles': (fields, ctx) => withholdBundles(fields, ctx),
 
     /** {messageId, phone, type?, to}: a recipient's delivery ("read": read) receipt for a status → {sent} */
     receipt: (fields, ctx) => ctx.statuses.sendReceipt(fields),

@@ -49,11 +49,28 @@ export function companionBundle(device) {
     };
 }
 
+/** `withhold-bundles {phones}`: these users' bundles are left out of every answer from now on (no error
+ * either), so Baileys has no session for their devices and cannot encrypt for them: the path where it
+ * drops a recipient and only logs it (messages-send.js createParticipantNodes). `{phones: []}` ends it. */
+export function withholdBundles({ phones }, ctx) {
+    ctx.withheldBundles = new Set((phones ?? []).map(String));
+    return { withheld: [...ctx.withheldBundles] };
+}
+
 /** encrypt/key */
 export function preKeyBundles(iq, ctx) {
     const served = [];
     const missing = [];
-    const users = children(child(iq, 'key'), 'user').map(({ attrs: { jid } }) => {
+    const withheld = [];
+    const asked = children(child(iq, 'key'), 'user').filter(({ attrs: { jid } }) => {
+        const phone = ctx.users.resolve(jid)?.user.phone;
+        if (phone !== undefined && ctx.withheldBundles?.has(phone)) {
+            withheld.push(jid);
+            return false;
+        }
+        return true;
+    });
+    const users = asked.map(({ attrs: { jid } }) => {
         const device = ctx.users.device(jid);
         const bundle = device?.held ? device.held.bundle() : device?.companion?.signedPreKey ? companionBundle(device.companion) : undefined;
         if (!bundle) {
@@ -63,6 +80,6 @@ export function preKeyBundles(iq, ctx) {
         served.push({ jid, of: device.held ? 'held' : 'companion', preKeyId: bundle.preKey?.id ?? null });
         return bundleNode(jid, bundle);
     });
-    ctx.events.emit('prekey-bundles', { conn: ctx.conn.id, served, missing });
+    ctx.events.emit('prekey-bundles', { conn: ctx.conn.id, served, missing, withheld });
     return [{ tag: 'list', attrs: {}, content: users }];
 }

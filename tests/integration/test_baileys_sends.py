@@ -398,3 +398,29 @@ async def test_a_contacts_status_arrives_as_an_incoming_status_by_phone_number(
         "font": "SERIF",
         "senderName": "Poster",
     }
+
+
+async def test_a_recipient_baileys_cannot_encrypt_for_gets_nothing_and_is_named(
+    linked: Linked, standin: driver.StandIn
+) -> None:
+    engine, instance_id = linked.engine, linked.instance_id
+    kept, lost = users(standin, [0], [0])
+    lost_number = lost["jid"].split("@")[0]
+    message_id = f"BAEC{instance_id:012d}"
+    standin.command("withhold-bundles", phones=[lost_number])
+    try:
+        outcome = await engine.send_status(
+            instance_id, linked.status(message_id), [chat_id(kept), chat_id(lost)]
+        )
+    finally:
+        standin.command("withhold-bundles", phones=[])
+    # Baileys left them out of the stanza (it only logs that): no statistics row, named in the description
+    assert outcome.recipients == (chat_id(kept),)
+    assert outcome.note == (
+        f"sent to 1 of 2 recipients; 1 left out, encrypting for them failed: {chat_id(lost)}"
+    )
+    status = standin.seen_or_wait("status", id=message_id)
+    pn_of = PnOf(linked, [kept, lost])
+    assert sorted(map(pn_of, status["recipients"])) == sorted(
+        [*kept["devices"], f"{linked.phone}@s.whatsapp.net"]
+    )
