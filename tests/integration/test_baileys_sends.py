@@ -55,13 +55,22 @@ def addressing(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(params=[1, 3], ids=["own-process", "shared-process"])
+def accounts_per_process(request: pytest.FixtureRequest) -> int:
+    return int(request.param)
+
+
 @pytest.fixture
 async def core(
-    make_settings: Callable[..., Settings], standin: driver.StandIn, addressing: str
+    make_settings: Callable[..., Settings],
+    standin: driver.StandIn,
+    addressing: str,
+    accounts_per_process: int,
 ) -> AsyncIterator[Core]:
     settings = engine_settings(
         make_settings,
         standin,
+        baileys_accounts_per_process=accounts_per_process,
         baileys_addressing=addressing,
         baileys_chunk_size=2,
         baileys_chunk_pause_seconds=0.05,

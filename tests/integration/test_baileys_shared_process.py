@@ -1,0 +1,120 @@
+"""Three baileys accounts in one Node process (``baileys_accounts_per_process``): each links and sends on
+its own; a kill of the process restarts all three, which log in again from the database; one account's
+logout leaves the others connected, in the same process."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from statusgate.domain.ownership import Fence
+from statusgate.domain.posts import OutgoingStatus, TextPost
+from statusgate.domain.states import InstanceState
+from statusgate.engines.baileys.engine import BaileysEngine
+from statusgate.settings import Settings
+from statusgate.wiring.core import Core
+from tests.baileys_standin import driver
+from tests.integration.test_baileys_engine import engine_settings, eventually, keys, owned, phone
+from tests.integration.test_baileys_standin import baileys_dir, node  # noqa: F401
+
+SEED = 20261204
+DEVICE = 6
+
+
+@pytest.fixture(scope="module")
+def standin(
+    baileys_dir: Path,  # noqa: F811
+    node: Path,  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[driver.StandIn]:
+    with driver.StandIn(node, baileys_dir, SEED, tmp_path_factory.mktemp("standin-home")) as server:
+        yield server
+        assert server.unanswered_iqs() == []
+
+
+@pytest.fixture
+async def core(make_settings: Callable[..., Settings], standin: driver.StandIn) -> AsyncIterator[Core]:
+    opened = Core(engine_settings(make_settings, standin, baileys_accounts_per_process=3))
+    await opened.open()
+    yield opened
+    await opened.close()
+
+
+def pid_of(engine: BaileysEngine, instance_id: int) -> int | None:
+    child = engine.accounts[instance_id].child
+    return child.pid if child is not None and child.alive else None
+
+
+async def test_three_accounts_share_a_process_and_each_survives_the_others(
+    core: Core, standin: driver.StandIn
+) -> None:
+    fences: dict[int, Fence] = {}
+    for _ in range(3):
+        fence = await owned(core)
+        fences[fence.lease.instance_id] = fence
+    ids = sorted(fences)
+    engine = BaileysEngine(core.ctx.settings, core.ctx.db)
+    await engine.start(fences.get)
+    try:
+        devices: dict[int, str] = {}
+        for instance_id in ids:
+            assert (await engine.qr(instance_id)).type == "qrCode"
+            code = engine.accounts[instance_id].qr_code
+            assert code is not None
+            scanned = standin.command("scan", qr=code, phone=phone(instance_id), device=DEVICE)
+            devices[instance_id] = scanned["jid"]
+
+        async def all_authorized() -> bool:
+            return all([await engine.state(i) is InstanceState.AUTHORIZED for i in ids])
+
+        await eventually(all_authorized, "three accounts authorized")
+        pids = {pid_of(engine, i) for i in ids}
+        assert len(pids) == 1 and None not in pids, pids
+        (first_pid,) = pids
+        assert first_pid is not None
+        for instance_id in ids:
+            assert await engine.wid(instance_id) == f"{phone(instance_id)}@c.us"
+            assert await keys(core, instance_id) > 0
+
+        # each sends under its own device, with its own keys
+        reader = standin.command("register", phone=f"1677{ids[0] % 10**7:07d}", devices=[0])
+        reader_chat = f"{str(reader['jid']).split('@')[0]}@c.us"
+        for instance_id in ids:
+            message_id = f"BAE5{instance_id:012d}"
+            post = TextPost(f"from {instance_id}", background_color="#FF8800", font="NORICAN_REGULAR")
+            status = OutgoingStatus(message_id, post, None, fences[instance_id])
+            outcome = await engine.send_status(instance_id, status, [reader_chat])
+            assert outcome.recipients == (reader_chat,)
+            sent = standin.wait_for_event("status", id=message_id)
+            assert sent["from"] == devices[instance_id]
+            assert sent["undecryptable"] == [], sent["why"]
+
+        # the process dies: every account on it restarts, into one new process, from its stored keys
+        os.kill(first_pid, signal.SIGKILL)
+
+        async def all_back() -> bool:
+            restarted = {pid_of(engine, i) for i in ids}
+            return len(restarted) == 1 and first_pid not in restarted and await all_authorized()
+
+        await eventually(all_back, "three accounts back in a new process")
+        (second_pid,) = {pid_of(engine, i) for i in ids}
+
+        # one logs out: the others stay connected, in the same process
+        await engine.logout(ids[0])
+        assert await engine.state(ids[0]) is InstanceState.NOT_AUTHORIZED
+        assert await keys(core, ids[0]) == 0
+        for instance_id in ids[1:]:
+            assert await engine.state(instance_id) is InstanceState.AUTHORIZED
+            assert pid_of(engine, instance_id) == second_pid
+        assert (await engine.qr(ids[0])).type == "qrCode"
+        assert pid_of(engine, ids[0]) == second_pid
+    finally:
+        await engine.close()
+    # the process went with its last account
+    assert second_pid is not None
+    with pytest.raises(ProcessLookupError):
+        os.kill(second_pid, 0)
