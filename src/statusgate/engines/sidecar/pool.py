@@ -217,6 +217,9 @@ class AccountChannel:
                 await process.write(process.kind.codec.encode(hello, None, self.account))
                 first = await welcome
         except TimeoutError:
+            # a late Welcome would leave the account running in the process with nobody to hear it
+            with contextlib.suppress(ConnectionError):
+                await process.write(process.kind.codec.encode(process.kind.shutdown, 0, self.account))
             await self._leave(timeout)
             raise ChildStartError(
                 f"the engine process did not take the account within {timeout:g} s"
