@@ -15,8 +15,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from statusgate.engines.sidecar.pool import AccountChannel, ProcessPool
-from statusgate.engines.sidecar.process import DIED, ChildKind
+from statusgate.engines.sidecar.process import DIED, ChildKind, ChildStartError
 from tests.integration.sidecar_echo_child import CODEC, Ask, Env, Fire, Got, Hello, Ping, Stop
 
 CHILD = Path(__file__).with_name("sidecar_echo_child.py")
@@ -135,3 +137,18 @@ async def test_a_dead_process_is_every_accounts_child_dying() -> None:
     await again.channel.start(Hello(1), timeout=30)
     assert again.channel.pid not in (None, pid)
     await again.channel.stop(timeout=30)
+
+
+async def test_an_account_stopped_while_starting_fails_its_start_and_leaves_the_process() -> None:
+    pool = pool_of(3)
+    staying, leaving = Seat(pool, 41), Seat(pool, 42)
+    await staying.channel.start(Hello(1), timeout=30)
+    # a hello the echo child never answers: the start waits for its Welcome
+    start = asyncio.create_task(leaving.channel.start(Env([]), timeout=30))
+    await until(lambda: 42 in pool.processes[0].channels, "the account placed")
+    await leaving.channel.stop(timeout=30)
+    with pytest.raises(ChildStartError, match="stopped while starting"):
+        await start
+    assert leaving.exits == [] and list(pool.processes[0].channels) == [41]
+    assert staying.channel.alive
+    await staying.channel.stop(timeout=30)

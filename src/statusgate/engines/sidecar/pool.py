@@ -282,6 +282,17 @@ class AccountChannel:
 
     async def stop(self, timeout: float) -> None:
         """End the account's session in its process (the process stops with its last account)."""
+        welcome = self._welcome
+        if welcome is not None and not welcome.done():
+            # stopped while its hello is out (as a process of its own would be killed while starting):
+            # the start fails, and a Welcome that comes anyway finds the account gone
+            welcome.set_exception(ChildStartError("the account was stopped while starting"))
+            if self.process is not None:
+                with contextlib.suppress(ConnectionError):
+                    await self.process.write(
+                        self.pool.kind.codec.encode(self.pool.kind.shutdown, 0, self.account)
+                    )
+            return
         if not self.alive:
             return
         assert self.process is not None
