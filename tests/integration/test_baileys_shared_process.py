@@ -16,6 +16,7 @@ from statusgate.domain.posts import OutgoingStatus, TextPost
 from statusgate.domain.states import InstanceState
 from statusgate.engines.baileys.engine import BaileysEngine
 from statusgate.settings import Settings
+from statusgate.store import ownership
 from statusgate.wiring.core import Core
 from tests.baileys_standin import driver
 from tests.integration.test_baileys_engine import engine_settings, eventually, keys, owned, phone
@@ -92,6 +93,19 @@ async def test_three_accounts_share_a_process_and_each_survives_the_others(
             sent = standin.wait_for_event("status", id=message_id)
             assert sent["from"] == devices[instance_id]
             assert sent["undecryptable"] == [], sent["why"]
+
+        # a fatal error of one account (its worker lost its lease) ends that account alone
+        fenced = await owned(core)
+        await core.ctx.db.write(ownership.release, fenced.owner, [fenced.lease.instance_id])
+        fences[fenced.lease.instance_id] = fenced
+        # (its first write, the wipe of what an unlinked account may have left, is refused: Fatal)
+        answer = await engine.qr(fenced.lease.instance_id)
+        failure = engine.accounts[fenced.lease.instance_id].qr_failure
+        assert answer.type == "error" and failure is not None and "lease" in failure, (answer, failure)
+        assert await keys(core, fenced.lease.instance_id) == 0
+        await engine.let_go([fenced.lease.instance_id])
+        del fences[fenced.lease.instance_id]
+        assert await all_authorized() and {pid_of(engine, i) for i in ids} == {first_pid}
 
         # the process dies: every account on it restarts, into one new process, from its stored keys
         os.kill(first_pid, signal.SIGKILL)
