@@ -61,7 +61,7 @@ class Account {
     this.onEnd = onEnd
     this.baileys = baileys
     this.trace = new SendTrace()
-    this.logger = makeLogger(pino, hello.log_level, this.trace)
+    this.logger = makeLogger(pino, hello.log_level, this.trace, address === null ? null : { account: address })
     this.sender = new Sender(this, baileys, this.trace)
     this.traffic = new Traffic(this, baileys)
     this.sock = null
@@ -155,7 +155,12 @@ class Account {
   failedWrite (error) {
     // fenced: our worker lost the account; another may be starting it: stop at once
     if (error?.kind === 'fenced') return this.fatal(`the account's lease is lost: ${error.message}`)
-    process.stderr.write(`storing a key failed: ${error?.message ?? error}\n`)
+    this.note(`storing a key failed: ${error?.message ?? error}`)
+  }
+
+  /** A line for the server's log; in a process of several accounts it says whose. */
+  note (text) {
+    process.stderr.write(`${this.address === null ? '' : `account ${this.address}: `}${text}\n`)
   }
 
   fatal (reason) {
@@ -190,7 +195,7 @@ class Account {
     const sock = this.sock
     if (sock?.user && this.auth.linked) {
       this.stopped = true
-      await sock.logout().catch((error) => process.stderr.write(`WhatsApp was not told of the logout: ${error?.message}\n`))
+      await sock.logout().catch((error) => this.note(`WhatsApp was not told of the logout: ${error?.message}`))
     }
     this.stop()
     await this.auth?.wipe()
