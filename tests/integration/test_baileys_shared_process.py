@@ -15,6 +15,10 @@ from statusgate.domain.ownership import Fence
 from statusgate.domain.posts import OutgoingStatus, TextPost
 from statusgate.domain.states import InstanceState
 from statusgate.engines.baileys.engine import BaileysEngine
+from statusgate.engines.baileys.launcher import Launcher
+from statusgate.engines.baileys.protocol import CODEC
+from statusgate.engines.sidecar.frames import Fatal, Logout
+from statusgate.engines.sidecar.framing import TRANSIENT
 from statusgate.settings import Settings
 from statusgate.store import ownership
 from statusgate.wiring.core import Core
@@ -132,3 +136,31 @@ async def test_three_accounts_share_a_process_and_each_survives_the_others(
     assert second_pid is not None
     with pytest.raises(ProcessLookupError):
         os.kill(second_pid, 0)
+
+
+async def test_a_process_refuses_a_second_hello_for_an_account_and_requests_for_an_account_it_lacks(
+    core: Core,
+) -> None:
+    fence = await owned(core)
+    instance_id = fence.lease.instance_id
+    launcher = Launcher(core.ctx.settings, core.ctx.db, lambda i: fence if i == instance_id else None)
+    events: list[object] = []
+    exits: list[int] = []
+    channel = launcher.child(instance_id, events.append, exits.append)
+    await channel.start(launcher.hello(instance_id, pair=True), timeout=60)
+    assert launcher.pool is not None
+    (process,) = launcher.pool.processes
+    await process.write(CODEC.encode(launcher.hello(instance_id, pair=True), None, instance_id))
+
+    async def refused() -> bool:
+        return any(isinstance(e, Fatal) for e in events)
+
+    await eventually(refused, "the second hello refused")
+    (fatal,) = [e for e in events if isinstance(e, Fatal)]
+    assert f"holds account {instance_id} already" in fatal.reason
+    elsewhere = await process.wait(await process.submit(Logout(), account=instance_id + 1), 30)
+    assert not elsewhere.ok and elsewhere.error_kind == TRANSIENT and "no account" in elsewhere.error
+    # the account itself is untouched
+    assert channel.alive and exits == []
+    await channel.stop(timeout=30)
+    assert exits == [0] and not process.alive and launcher.pool.processes == []
