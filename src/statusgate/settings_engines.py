@@ -106,6 +106,15 @@ class EngineProcessSettings(BaseSettings):
         max_length=40,
         description="The name the phone shows for a baileys account in its linked devices.",
     )
+    baileys_accounts_per_process: int = Field(
+        1,
+        ge=1,
+        le=50,
+        description="How many baileys accounts one engine process holds: 1 runs each in a Node process of "
+        "its own (a crash or a runaway account touches no other); more share one Node runtime and its "
+        "loaded Baileys between them, which is most of an account's memory, and a process that dies "
+        "restarts all of its accounts.",
+    )
     baileys_start_timeout_seconds: float = Field(
         20, gt=0, description="Longest wait for a baileys engine process to start (Node loads Baileys)."
     )

@@ -1,6 +1,8 @@
 """A minimal engine child on the sidecar framing, for test_sidecar_child.py: it answers the hello, reports
 the names in its environment as an event, sends the server requests of its own when told to (``Fire``),
-reports each ``Reply`` as an event (``Got``), and exits when asked."""
+reports each ``Reply`` as an event (``Got``), and exits when asked. A hello with an account address adds an
+account: every frame about it then carries its address, and a ``Stop`` with one ends that account only
+(test_sidecar_pool.py)."""
 
 from __future__ import annotations
 
@@ -72,27 +74,30 @@ def main() -> None:
     for line in sys.stdin.buffer:
         envelope = CODEC.decode(line)
         frame: Any = envelope.frame
+        a = envelope.account
         if isinstance(frame, Hello):
-            out.write(CODEC.encode(Welcome(1, os.getpid())))
-            out.write(CODEC.encode(Env(sorted(os.environ))))
+            out.write(CODEC.encode(Welcome(1, os.getpid()), None, a))
+            out.write(CODEC.encode(Env(sorted(os.environ)), None, a))
         elif isinstance(frame, Fire):
             fired = []
             for ask in frame.asks:
                 fired.append(ids.next)
                 ids.sent.add(ids.next)
-                out.write(CODEC.encode(ask, ids.next))
+                out.write(CODEC.encode(ask, ids.next, a))
                 ids.next += 1
-            out.write(CODEC.encode(Response(ok=True, result={"ids": fired}), envelope.id))
+            out.write(CODEC.encode(Response(ok=True, result={"ids": fired}), envelope.id, a))
         elif isinstance(frame, Reply):
             assert envelope.id in ids.sent, f"a reply to no request of ours: {asdict(frame)}"
             ids.sent.discard(envelope.id)
-            out.write(CODEC.encode(Got(envelope.id, frame)))
+            out.write(CODEC.encode(Got(envelope.id, frame), None, a))
         elif isinstance(frame, Ping):
-            out.write(CODEC.encode(Response(ok=True, result={"pong": True}), envelope.id))
+            pong = {"pong": True} if a is None else {"pong": True, "account": a}
+            out.write(CODEC.encode(Response(ok=True, result=pong), envelope.id, a))
         elif isinstance(frame, Stop):
-            out.write(CODEC.encode(Response(ok=True), envelope.id))
+            out.write(CODEC.encode(Response(ok=True), envelope.id, a))
             out.flush()
-            return
+            if a is None:
+                return
         out.flush()
 
 

@@ -54,9 +54,12 @@ def engine_settings(make: Callable[..., Settings], standin: driver.StandIn, **ov
     return make(**(values | overrides))
 
 
-@pytest.fixture
-async def core(make_settings: Callable[..., Settings], standin: driver.StandIn) -> AsyncIterator[Core]:
-    opened = Core(engine_settings(make_settings, standin))
+@pytest.fixture(params=[1, 3], ids=["own-process", "shared-process"])
+async def core(
+    make_settings: Callable[..., Settings], standin: driver.StandIn, request: pytest.FixtureRequest
+) -> AsyncIterator[Core]:
+    # with 3, each account is one share of a process (a process of one account, in these tests)
+    opened = Core(engine_settings(make_settings, standin, baileys_accounts_per_process=request.param))
     await opened.open()
     yield opened
     await opened.close()

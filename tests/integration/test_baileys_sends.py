@@ -66,11 +66,17 @@ def addressing(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(params=[1, 3], ids=["own-process", "shared-process"])
+def accounts_per_process(request: pytest.FixtureRequest) -> int:
+    return int(request.param)
+
+
 @pytest.fixture
 async def core(
     make_settings: Callable[..., Settings],
     standin: driver.StandIn,
     addressing: str,
+    accounts_per_process: int,
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[Core]:
     # the engine's children trust the stand-in's media host (its test CA), as an operator's would a private one
@@ -78,6 +84,7 @@ async def core(
     settings = engine_settings(
         make_settings,
         standin,
+        baileys_accounts_per_process=accounts_per_process,
         baileys_addressing=addressing,
         baileys_chunk_size=2,
         baileys_chunk_pause_seconds=0.05,

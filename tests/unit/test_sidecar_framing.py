@@ -47,3 +47,16 @@ def test_a_codec_refuses_what_is_not_its_own() -> None:
     ):
         with pytest.raises(ProtocolError, match=reason):
             mine.decode(bad)
+
+
+def test_a_frame_may_carry_an_account_address_and_one_without_is_the_process() -> None:
+    codec = Codec(1, [Ping])
+    addressed = codec.encode(Ping(1), 4, account=17)
+    assert addressed.startswith(b'{"v":1,"t":"Ping","id":4,"a":17,"d":')
+    envelope = codec.decode(addressed)
+    assert (envelope.frame, envelope.id, envelope.account) == (Ping(1), 4, 17)
+    assert b'"a"' not in codec.encode(Ping(1), 4)
+    assert codec.decode(codec.encode(Ping(1), 4)).account is None
+    for bad in (b'"x"', b"true", b"1.5"):
+        with pytest.raises(ProtocolError, match="bad account address"):
+            codec.decode(b'{"v":1,"t":"Ping","id":null,"a":' + bad + b',"d":{"n":1}}')

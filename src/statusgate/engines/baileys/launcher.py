@@ -1,5 +1,6 @@
-"""The baileys engine's children: ``node child/child.mjs`` per account, its keys answered from the database
-under the fence of the worker that holds the account (``sidecar.account.Launcher``)."""
+"""The baileys engine's children: ``node child/child.mjs`` per account, or one such process for up to
+``baileys_accounts_per_process`` accounts (``sidecar/pool.py``); each account's keys answered from the
+database under the fence of the worker that holds the account (``sidecar.account.Launcher``)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from statusgate.engines.baileys.keys import KeyRequests, is_key_request
 from statusgate.engines.baileys.protocol import CODEC, PROTOCOL_VERSION, Fatal, Hello, Shutdown, is_event
 from statusgate.engines.sidecar.account import Limits
 from statusgate.engines.sidecar.frames import Event
-from statusgate.engines.sidecar.process import ChildKind, ChildProcess, ChildStartError
+from statusgate.engines.sidecar.pool import ProcessPool
+from statusgate.engines.sidecar.process import Child, ChildKind, ChildProcess, ChildStartError
 from statusgate.settings import Settings
 from statusgate.store import engine_keys
 from statusgate.store.db import Database
@@ -97,6 +99,21 @@ class Launcher:
         self.db = db
         self.fence_of = fence_of
         self.prefix = tuple(shlex.split(settings.test_baileys_child_prefix))
+        self.pool: ProcessPool | None = None
+        if settings.baileys_accounts_per_process > 1:
+            self.pool = ProcessPool(
+                "baileys",
+                self._command,
+                _KIND,
+                settings.baileys_accounts_per_process,
+                log=logging.getLogger("statusgate.engine.baileys.shared"),
+                request_concurrency=settings.child_request_concurrency,
+                request_backlog=settings.child_request_backlog,
+            )
+
+    def _command(self) -> list[str]:
+        node = install.NodeRuntime.from_wheel().node
+        return [*self.prefix, str(node), str(CHILD_SCRIPT)]
 
     def _fence(self, instance_id: int) -> Fence:
         fence = self.fence_of(instance_id)
@@ -106,16 +123,18 @@ class Launcher:
 
     def child(
         self, instance_id: int, on_event: Callable[[Event], None], on_exit: Callable[[int], None]
-    ) -> ChildProcess:
-        node = install.NodeRuntime.from_wheel().node
+    ) -> Child:
+        keys = KeyRequests(self.db, self._fence(instance_id))
+        if self.pool is not None:
+            return self.pool.channel(instance_id, on_event, on_exit, keys)
         return ChildProcess(
             f"baileys[{instance_id}]",
-            [*self.prefix, str(node), str(CHILD_SCRIPT)],
+            self._command(),
             _KIND,
             log=logging.getLogger(f"statusgate.engine.baileys.{instance_id}"),
             on_event=on_event,
             on_exit=on_exit,
-            on_request=KeyRequests(self.db, self._fence(instance_id)),
+            on_request=keys,
             request_concurrency=self.settings.child_request_concurrency,
             request_backlog=self.settings.child_request_backlog,
         )

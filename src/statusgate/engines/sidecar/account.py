@@ -41,7 +41,7 @@ from statusgate.engines.sidecar.frames import (
 )
 from statusgate.engines.sidecar.framing import TRANSIENT, Response
 from statusgate.engines.sidecar.lifecycle import AccountPhase, Happening, Lifecycle
-from statusgate.engines.sidecar.process import ChildProcess, ChildStartError
+from statusgate.engines.sidecar.process import Child, ChildStartError
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,8 @@ class Launcher(Protocol):
 
     def child(
         self, instance_id: int, on_event: Callable[[Event], None], on_exit: Callable[[int], None]
-    ) -> ChildProcess:
-        """A child process, not started yet, for this account."""
+    ) -> Child:
+        """A child, not started yet, for this account: a process of its own, or a share of one."""
 
     def hello(self, instance_id: int, pair: bool) -> object:
         """The first frame for the child (``pair``: link a new device rather than resume the session)."""
@@ -94,7 +94,7 @@ class Account:
             AccountPhase.CONNECTING if linked else AccountPhase.NOT_LINKED, name=f"instance {instance_id}"
         )
         self.wid = ""
-        self.child: ChildProcess | None = None
+        self.child: Child | None = None
         self.qr_code: str | None = None
         self.qr_failure: str | None = None
         self._qr_ready = asyncio.Event()
@@ -144,8 +144,8 @@ class Account:
 
     # --- children --------------------------------------------------------------------------------------------
 
-    async def _start_child(self, pair: bool) -> ChildProcess:
-        child: ChildProcess
+    async def _start_child(self, pair: bool) -> Child:
+        child: Child
 
         def on_event(event: Event) -> None:
             if child is self.child:

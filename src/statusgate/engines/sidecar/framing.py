@@ -11,6 +11,11 @@ own requests with.
 Requests go both ways, each side numbering its own: the server's requests are answered by a ``Response``,
 the child's by a ``Reply``, so an id is only ever matched against the requests of the side that sent it.
 
+A frame may carry an account address, ``"a": <instance id>``, for a child that holds several accounts:
+the frames of one account (its hello and welcome, the requests, answers and events about it, its own
+requests) carry its address; a frame without one is about the process itself, as in a child of one account,
+which never sends it.
+
 Only the standard library is used: a Python child imports this module too, and a child in another language
 implements the same few rules (docs/engines.md).
 """
@@ -77,6 +82,8 @@ class Reply:
 class Envelope:
     frame: Any
     id: int | None = None
+    #: the account the frame is about (None: the process itself)
+    account: int | None = None
 
 
 class Codec:
@@ -86,12 +93,15 @@ class Codec:
         self.version = version
         self._by_name: dict[str, type] = {cls.__name__: cls for cls in (Welcome, Response, Reply, *frames)}
 
-    def encode(self, frame: Any, id: int | None = None) -> bytes:
-        """One line (newline included)."""
+    def encode(self, frame: Any, id: int | None = None, account: int | None = None) -> bytes:
+        """One line (newline included); ``account`` addresses it to one account of the child."""
         name = type(frame).__name__
         if self._by_name.get(name) is not type(frame):
             raise ProtocolError(f"not a protocol frame: {frame!r}")
-        body = {"v": self.version, "t": name, "id": id, "d": dataclasses.asdict(typing.cast(Any, frame))}
+        body: dict[str, Any] = {"v": self.version, "t": name, "id": id}
+        if account is not None:
+            body["a"] = account
+        body["d"] = dataclasses.asdict(typing.cast(Any, frame))
         return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
     def decode(self, line: bytes) -> Envelope:
@@ -109,7 +119,10 @@ class Codec:
         frame_id = body.get("id")
         if frame_id is not None and (not isinstance(frame_id, int) or isinstance(frame_id, bool)):
             raise ProtocolError(f"bad frame id {frame_id!r}")
-        return Envelope(from_dict(cls, body.get("d")), frame_id)
+        account = body.get("a")
+        if account is not None and (not isinstance(account, int) or isinstance(account, bool)):
+            raise ProtocolError(f"bad account address {account!r}")
+        return Envelope(from_dict(cls, body.get("d")), frame_id, account)
 
 
 def from_dict(cls: type[T], data: Any) -> T:

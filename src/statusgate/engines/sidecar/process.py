@@ -19,7 +19,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from statusgate.engines.sidecar.framing import (
     MAX_LINE_BYTES,
@@ -77,6 +77,33 @@ def child_environment(extra: frozenset[str] = frozenset()) -> dict[str, str]:
     }
 
 
+class Child(Protocol):
+    """What an account needs of its child: a :class:`ChildProcess` of its own, or its share of a process that
+    holds several accounts (``sidecar/pool.py``)."""
+
+    @property
+    def alive(self) -> bool: ...
+
+    @property
+    def pid(self) -> int | None: ...
+
+    async def start(self, hello: Any, timeout: float) -> Welcome: ...
+
+    async def request(
+        self, request: Any, timeout: float, *, on_response: Callable[[Response], None] | None = None
+    ) -> Response: ...
+
+    async def submit(
+        self, request: Any, *, on_response: Callable[[Response], None] | None = None
+    ) -> asyncio.Future[Response]: ...
+
+    async def wait(self, future: asyncio.Future[Response], timeout: float) -> Response: ...
+
+    def in_flight(self, match: Callable[[Any], bool]) -> asyncio.Future[Response] | None: ...
+
+    async def stop(self, timeout: float) -> None: ...
+
+
 class ChildStartError(Exception):
     """The child could not be started or refused the hello."""
 
@@ -87,6 +114,8 @@ class _Pending:
     future: asyncio.Future[Response]
     #: called with the response (or the DIED response) even when the caller stopped waiting
     on_response: Callable[[Response], None] | None
+    #: the account the request is about, in a process of several (None: the process')
+    account: int | None = None
 
 
 def _no_requests(_frame: object) -> bool:
@@ -158,6 +187,36 @@ class ChildProcess:
         return None if self._proc is None else self._proc.pid
 
     async def start(self, hello: Any, timeout: float) -> Welcome:
+        await self._spawn()
+        try:
+            async with asyncio.timeout(timeout):
+                await self._write(self.kind.codec.encode(hello))
+                envelope = await self._read_envelope()
+        except TimeoutError:
+            self.kill()
+            await self._reap()
+            raise ChildStartError(f"the engine process did not start within {timeout:g} s") from None
+        except (ProtocolError, ConnectionError) as exc:
+            self.kill()
+            await self._reap()
+            raise ChildStartError(f"the engine process failed to start: {exc}") from None
+        first = None if envelope is None else envelope.frame
+        if isinstance(first, Welcome):
+            self._read_frames()
+            return first
+        self.kill()
+        await self._reap()
+        reason = None if first is None else self.kind.fatal_reason(first)
+        if reason is not None:
+            raise ChildStartError(reason)
+        code = self.returncode
+        raise ChildStartError(
+            f"the engine process exited ({code}) before answering"
+            if first is None
+            else f"unexpected {first!r}"
+        )
+
+    async def _spawn(self) -> None:
         try:
             self._proc = await asyncio.create_subprocess_exec(
                 *self.command,
@@ -173,33 +232,9 @@ class ChildProcess:
         except OSError as exc:
             raise ChildStartError(f"cannot start the engine process: {exc}") from exc
         self._tasks.append(asyncio.create_task(self._relay_stderr(), name=f"{self.name}.stderr"))
-        try:
-            async with asyncio.timeout(timeout):
-                await self._write(self.kind.codec.encode(hello))
-                envelope = await self._read_envelope()
-        except TimeoutError:
-            self.kill()
-            await self._reap()
-            raise ChildStartError(f"the engine process did not start within {timeout:g} s") from None
-        except (ProtocolError, ConnectionError) as exc:
-            self.kill()
-            await self._reap()
-            raise ChildStartError(f"the engine process failed to start: {exc}") from None
-        first = None if envelope is None else envelope.frame
-        if isinstance(first, Welcome):
-            self._tasks.append(asyncio.create_task(self._read_loop(), name=f"{self.name}.reader"))
-            return first
-        self.kill()
-        await self._reap()
-        reason = None if first is None else self.kind.fatal_reason(first)
-        if reason is not None:
-            raise ChildStartError(reason)
-        code = self.returncode
-        raise ChildStartError(
-            f"the engine process exited ({code}) before answering"
-            if first is None
-            else f"unexpected {first!r}"
-        )
+
+    def _read_frames(self) -> None:
+        self._tasks.append(asyncio.create_task(self._read_loop(), name=f"{self.name}.reader"))
 
     async def request(
         self, request: Any, timeout: float, *, on_response: Callable[[Response], None] | None = None
@@ -210,7 +245,11 @@ class ChildProcess:
         return await self.wait(future, timeout)
 
     async def submit(
-        self, request: Any, *, on_response: Callable[[Response], None] | None = None
+        self,
+        request: Any,
+        *,
+        on_response: Callable[[Response], None] | None = None,
+        account: int | None = None,
     ) -> asyncio.Future[Response]:
         future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
         if not self.alive:
@@ -220,10 +259,10 @@ class ChildProcess:
             return future
         request_id = self._next_id
         self._next_id += 1
-        pending = _Pending(request, future, on_response)
+        pending = _Pending(request, future, on_response, account)
         self._pending[request_id] = pending
         try:
-            await self._write(self.kind.codec.encode(request, request_id))
+            await self._write(self.kind.codec.encode(request, request_id, account))
         except ConnectionError:
             # the child is dying: the reader resolves the request as DIED when it sees the exit
             self.log.debug("request %s not written: the engine process is gone", request_id)
@@ -236,10 +275,12 @@ class ChildProcess:
         async with asyncio.timeout(timeout):
             return await asyncio.shield(future)
 
-    def in_flight(self, match: Callable[[Any], bool]) -> asyncio.Future[Response] | None:
-        """The unanswered request that ``match`` picks, if any."""
+    def in_flight(
+        self, match: Callable[[Any], bool], account: int | None = None
+    ) -> asyncio.Future[Response] | None:
+        """The unanswered request (about ``account``) that ``match`` picks, if any."""
         for pending in self._pending.values():
-            if match(pending.request) and not pending.future.done():
+            if pending.account == account and match(pending.request) and not pending.future.done():
                 return pending.future
         return None
 
@@ -286,17 +327,7 @@ class ChildProcess:
     async def _read_loop(self) -> None:
         try:
             while (envelope := await self._read_envelope()) is not None:
-                frame = envelope.frame
-                if isinstance(frame, Response):
-                    self._answer(envelope.id, frame)
-                elif self.kind.is_request(frame):
-                    if envelope.id is None:
-                        raise ProtocolError(f"a request from the engine process without an id: {frame!r}")
-                    self._requests.serve(envelope.id, frame)
-                elif self.kind.is_event(frame):
-                    self.on_event(frame)
-                else:
-                    self.log.warning("unexpected frame from the engine process: %r", frame)
+                self._received(envelope)
         except ProtocolError as exc:
             self.log.error("engine process broke the protocol (%s): killed", exc)
             self.kill()
@@ -311,6 +342,19 @@ class ChildProcess:
                 Response(ok=False, error=f"the engine process exited ({code})", error_kind=DIED),
             )
         self.on_exit(code)
+
+    def _received(self, envelope: Envelope) -> None:
+        frame = envelope.frame
+        if isinstance(frame, Response):
+            self._answer(envelope.id, frame)
+        elif self.kind.is_request(frame):
+            if envelope.id is None:
+                raise ProtocolError(f"a request from the engine process without an id: {frame!r}")
+            self._requests.serve(envelope.id, frame)
+        elif self.kind.is_event(frame):
+            self.on_event(frame)
+        else:
+            self.log.warning("unexpected frame from the engine process: %r", frame)
 
     def _answer(self, request_id: int | None, response: Response) -> None:
         pending = self._pending.pop(request_id, None) if request_id is not None else None

@@ -59,11 +59,14 @@ class ChildRequests:
         concurrency: int = CHILD_REQUEST_CONCURRENCY,
         backlog: int = CHILD_REQUEST_BACKLOG,
         name: str = "child",
+        account: int | None = None,
     ) -> None:
         self.codec = codec
         self.handler = handler
         self.log = log
         self.name = name
+        #: the address the replies carry (the requests' account, in a process of several)
+        self.account = account
         self._write = write
         self._write_nowait = write_nowait
         self._turns = asyncio.Semaphore(concurrency)
@@ -75,7 +78,7 @@ class ChildRequests:
         if len(self.tasks) >= self._most:
             busy = Reply(ok=False, error="too many requests at once", error_kind=TRANSIENT)
             # written without waiting for the pipe: the reader must not wait on anything
-            self._write_nowait(self.codec.encode(busy, request_id))
+            self._write_nowait(self.codec.encode(busy, request_id, self.account))
             return
         task = asyncio.create_task(self._answer(request_id, frame), name=f"{self.name}.request")
         self.tasks.add(task)
@@ -91,7 +94,7 @@ class ChildRequests:
             reply = await self._reply(frame)
         # a child that died meanwhile reads no answers
         with contextlib.suppress(ConnectionError):
-            await self._write(self.codec.encode(reply, request_id))
+            await self._write(self.codec.encode(reply, request_id, self.account))
 
     async def _reply(self, frame: object) -> Reply:
         if self.handler is None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from statusgate.engines.sidecar.account import Limits
 from statusgate.engines.sidecar.framing import Response
-from statusgate.engines.sidecar.process import DIED, ChildKind, ChildProcess, ChildStartError
+from statusgate.engines.sidecar.process import DIED, Child, ChildKind, ChildProcess, ChildStartError
 from statusgate.engines.whatsapp import files
 from statusgate.engines.whatsapp.protocol import (
     CODEC,
@@ -55,7 +55,7 @@ def whatsapp_child(
     )
 
 
-def in_flight(child: ChildProcess, message_id: str) -> asyncio.Future[Response] | None:
+def in_flight(child: Child, message_id: str) -> asyncio.Future[Response] | None:
     """The unanswered send of this status, if any."""
     return child.in_flight(
         lambda request: isinstance(request, SendStatus) and request.message_id == message_id

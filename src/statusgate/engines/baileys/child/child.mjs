@@ -5,6 +5,11 @@
 //
 //   node child.mjs          (stdin/stdout: frames; stderr: log lines the server relays)
 //
+// One process may hold several accounts (the setting baileys_accounts_per_process): each Hello with an
+// address ("a") adds one, and its frames carry that address; a Hello without one makes this a child of one
+// account, whose frames carry none. Each account has its own socket, logger and send trace, so what one
+// account's Baileys logs never reaches another's send.
+//
 // Why it is built this way:
 // - Baileys' own reconnect is nothing: a closed socket stays closed. After 515 (restart required, which
 //   follows every pairing) we reconnect at once; after any other drop of a linked account, with backoff.
@@ -14,8 +19,10 @@
 //   loopback IP literal, checked here as well as by the server: a child can never be talked into trusting
 //   a test key for a real host.
 // - Baileys' logger stays at warn at most: its debug output dumps key material.
+// - A fatal error of one account of several ends that account only (its Fatal, its socket): the others'
+//   sessions are fine. Only what breaks the process itself (the protocol, Baileys not loadable) exits it.
 
-import { Wire } from './wire.mjs'
+import { Wire, WireError } from './wire.mjs'
 import { openAuthState } from './auth_state.mjs'
 import { makeLogger, SendTrace } from './logger.mjs'
 import { importInstalled } from './modules.mjs'
@@ -46,12 +53,15 @@ export function isLoopbackLiteral (url) {
 const digitsOf = (jid) => String(jid ?? '').split('@')[0].split(':')[0]
 
 class Account {
-  constructor (wire, hello, baileys, pino) {
+  constructor (wire, hello, baileys, pino, address, onEnd) {
     this.wire = wire
     this.hello = hello
+    // null: the only account of this process
+    this.address = address
+    this.onEnd = onEnd
     this.baileys = baileys
     this.trace = new SendTrace()
-    this.logger = makeLogger(pino, hello.log_level, this.trace)
+    this.logger = makeLogger(pino, hello.log_level, this.trace, address === null ? null : { account: address })
     this.sender = new Sender(this, baileys, this.trace)
     this.traffic = new Traffic(this, baileys)
     this.sock = null
@@ -64,11 +74,11 @@ class Account {
   }
 
   event (type, fields) {
-    this.wire.send(type, fields)
+    this.wire.send(type, fields, null, this.address)
   }
 
   async open () {
-    this.auth = await openAuthState((t, d) => this.wire.ask(t, d), this.baileys)
+    this.auth = await openAuthState((t, d) => this.wire.ask(t, d, this.address), this.baileys)
     if (!this.hello.pair && !this.auth.linked) {
       // the server thought it linked, but no creds are stored: nothing to log in with
       this.event('LoggedOut', { reason: 'no stored session', banned: false })
@@ -158,14 +168,20 @@ class Account {
   failedWrite (error) {
     // fenced: our worker lost the account; another may be starting it: stop at once
     if (error?.kind === 'fenced') return this.fatal(`the account's lease is lost: ${error.message}`)
-    process.stderr.write(`storing a key failed: ${error?.message ?? error}\n`)
+    this.note(`storing a key failed: ${error?.message ?? error}`)
+  }
+
+  /** A line for the server's log; in a process of several accounts it says whose. */
+  note (text) {
+    process.stderr.write(`${this.address === null ? '' : `account ${this.address}: `}${text}\n`)
   }
 
   fatal (reason) {
     this.stopped = true
     this.event('Fatal', { reason })
     this.stop()
-    process.exit(3)
+    if (this.address === null) process.exit(3)
+    this.onEnd()
   }
 
   stop () {
@@ -192,7 +208,7 @@ class Account {
     const sock = this.sock
     if (sock?.user && this.auth.linked) {
       this.stopped = true
-      await sock.logout().catch((error) => process.stderr.write(`WhatsApp was not told of the logout: ${error?.message}\n`))
+      await sock.logout().catch((error) => this.note(`WhatsApp was not told of the logout: ${error?.message}`))
     }
     this.stop()
     await this.auth?.wipe()
@@ -202,42 +218,76 @@ class Account {
 
 async function main () {
   const wire = new Wire(PROTOCOL_VERSION)
-  let account = null
-  const refuse = (reason) => {
-    wire.send('Fatal', { reason })
+  // by address; null for the only account of a child that holds one
+  const accounts = new Map()
+  let modules = null
+  // the process cannot work at all
+  const broken = (reason, a) => {
+    wire.send('Fatal', { reason }, null, a)
     process.exit(2)
   }
+  // this account cannot start here; a child of one account has nothing else to do
+  const refuse = (reason, a) => {
+    wire.send('Fatal', { reason }, null, a)
+    if (a === null) process.exit(2)
+  }
+  const load = async (installDir) => {
+    modules ??= {
+      baileys: await importInstalled(installDir, 'baileys'),
+      pino: (await importInstalled(installDir, 'pino')).default
+    }
+    return modules
+  }
+  const accountAt = (a) => {
+    const account = accounts.get(a)
+    if (!account) throw new WireError(`no account ${a} in this process`, 'transient')
+    return account
+  }
+  const stopAll = () => {
+    for (const account of accounts.values()) account.stop()
+  }
   wire.serve({
-    Hello: async (hello) => {
-      if (hello.version !== PROTOCOL_VERSION) return refuse(`this child speaks protocol version ${PROTOCOL_VERSION} only`)
+    Hello: async (hello, a) => {
+      if (hello.version !== PROTOCOL_VERSION) return broken(`this child speaks protocol version ${PROTOCOL_VERSION} only`, a)
+      if (accounts.has(a) || (a !== null && accounts.has(null)) || (a === null && accounts.size)) {
+        return refuse(`this process holds account ${a} already`, a)
+      }
       let baileys, pino
       try {
-        baileys = await importInstalled(hello.install_dir, 'baileys')
-        pino = (await importInstalled(hello.install_dir, 'pino')).default
+        ({ baileys, pino } = await load(hello.install_dir))
       } catch (error) {
-        return refuse(`Baileys cannot be loaded from ${hello.install_dir} (${error?.message}); run \`statusgate engines install baileys\``)
+        return broken(`Baileys cannot be loaded from ${hello.install_dir} (${error?.message}); run \`statusgate engines install baileys\``, a)
       }
       if (hello.test_root_key) {
         const key = Buffer.from(hello.test_root_key, 'base64')
-        if (key.length !== 32) return refuse('the test root key is not 32 bytes')
-        if (!isLoopbackLiteral(hello.ws_url)) return refuse(`a test root key is honoured only for a loopback IP literal, not ${hello.ws_url}`)
+        if (key.length !== 32) return refuse('the test root key is not 32 bytes', a)
+        if (!isLoopbackLiteral(hello.ws_url)) return refuse(`a test root key is honoured only for a loopback IP literal, not ${hello.ws_url}`, a)
         baileys.WA_CERT_DETAILS.PUBLIC_KEY = key
       }
-      account = new Account(wire, hello, baileys, pino)
-      wire.welcome()
+      const account = new Account(wire, hello, baileys, pino, a, () => {
+        if (accounts.get(a) === account) accounts.delete(a)
+      })
+      accounts.set(a, account)
+      wire.welcome(a)
       account.open().catch((error) => account.fatal(`opening the account failed: ${error?.message ?? error}`))
     },
-    PairPhone: async (request) => account.pairingCode(request),
-    CheckNumbers: async (request) => account.sender.checkNumbers(request),
-    SendChunk: async (request) => account.sender.sendChunk(request),
-    RevokeChunk: async (request) => account.sender.revokeChunk(request),
-    Logout: async () => account.logout(),
-    Shutdown: async () => {
-      account?.stop()
-      setImmediate(() => process.exit(0))
+    PairPhone: async (request, a) => accountAt(a).pairingCode(request),
+    CheckNumbers: async (request, a) => accountAt(a).sender.checkNumbers(request),
+    SendChunk: async (request, a) => accountAt(a).sender.sendChunk(request),
+    RevokeChunk: async (request, a) => accountAt(a).sender.revokeChunk(request),
+    Logout: async (_request, a) => accountAt(a).logout(),
+    Shutdown: async (_request, a) => {
+      if (a === null) {
+        stopAll()
+        setImmediate(() => process.exit(0))
+        return {}
+      }
+      // one account leaves; the process stays for the others (the server ends it with the last one)
+      accounts.get(a)?.stop()
+      accounts.delete(a)
       return {}
     }
-  }, { onClose: () => { account?.stop(); process.exit(0) } })
+  }, { onClose: () => { stopAll(); process.exit(0) } })
 }
 
 main().catch((error) => {

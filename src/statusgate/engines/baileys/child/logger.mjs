@@ -23,9 +23,10 @@ export class SendTrace {
   }
 }
 
-export function makeLogger (pino, level, trace) {
+/** `bindings` go on every line (in a process of several accounts: whose it is). */
+export function makeLogger (pino, level, trace, bindings = null) {
   const base = pino({ level: QUIET_LEVELS.has(level) ? level : 'warn' }, pino.destination(2))
-  return wrap(base, trace)
+  return wrap(bindings ? base.child(bindings) : base, trace)
 }
 
 function wrap (target, trace) {

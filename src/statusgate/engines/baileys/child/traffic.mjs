@@ -35,7 +35,7 @@ export class Traffic {
 
   listen (sock) {
     const guard = (what, fn) => (update) => fn(sock, update).catch((error) => {
-      process.stderr.write(`${what} was lost: ${error?.stack ?? error}\n`)
+      this.account.note(`${what} was lost: ${error?.stack ?? error}`)
     })
     sock.ev.on('message-receipt.update', guard('a receipt', (s, u) => this.onReceipts(s, u)))
     sock.ev.on('messages.upsert', guard('a message', (s, u) => this.onMessages(s, u)))

@@ -1,6 +1,9 @@
 // The child's side of the sidecar framing (docs/engines.md, "The child protocol"): one JSON frame per line,
-// {"v", "t", "id", "d"}, the server's on stdin, ours on stdout.
+// {"v", "t", "id", "a", "d"}, the server's on stdin, ours on stdout.
 //
+// - "a", an account's address, is on every frame about one account of a child that holds several; a frame
+//   without it is about the process (a child of one account never sends it). Handlers get it beside the
+//   fields, and whatever answers a frame carries the address it came with.
 // - A frame from the server with an id is a request: its handler's result (or error) goes back as a
 //   Response with that id. One with a null id (the hello) just runs its handler.
 // - ask() sends a request of ours, numbered from our own ids; the server answers it with a Reply.
@@ -40,8 +43,8 @@ export class Wire {
     lines.on('close', onClose)
   }
 
-  send (t, d, id = null) {
-    const line = JSON.stringify({ v: this.version, t, id, d })
+  send (t, d, id = null, a = null) {
+    const line = JSON.stringify(a === null ? { v: this.version, t, id, d } : { v: this.version, t, id, a, d })
     if (Buffer.byteLength(line) >= MAX_LINE_BYTES) {
       // the server would take an oversized line for a broken child and kill it
       throw new WireError(`a ${t} frame over ${MAX_LINE_BYTES} bytes`, 'permanent')
@@ -49,17 +52,17 @@ export class Wire {
     this.out(line + '\n')
   }
 
-  welcome () {
-    this.send('Welcome', { version: this.version, pid: process.pid })
+  welcome (a = null) {
+    this.send('Welcome', { version: this.version, pid: process.pid }, null, a)
   }
 
-  /** Ask the server; resolves to the reply's result, rejects with a WireError. */
-  ask (t, d) {
+  /** Ask the server (about account `a`); resolves to the reply's result, rejects with a WireError. */
+  ask (t, d, a = null) {
     const id = this.nextId++
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject })
       try {
-        this.send(t, d, id)
+        this.send(t, d, id, a)
       } catch (error) {
         this.pending.delete(id)
         reject(error)
@@ -77,17 +80,19 @@ export class Wire {
     }
     if (frame?.v !== this.version) this.broken(`not a version ${this.version} frame: ${line.slice(0, 200)}`)
     const { t, id, d } = frame
+    const a = frame.a ?? null
+    if (a !== null && !Number.isInteger(a)) this.broken(`bad account address ${JSON.stringify(a)}`)
     if (t === 'Reply') return this.settle(id, d)
     const handler = this.handlers[t]
     if (id === null || id === undefined) {
-      if (handler) handler(d).catch((error) => this.exit(`${t} failed: ${error?.stack ?? error}`))
+      if (handler) handler(d, a).catch((error) => this.exit(`${t} failed: ${error?.stack ?? error}`))
       return
     }
-    if (!handler) return this.refuse(id, new WireError(`unknown request ${t}`, 'permanent'))
-    handler(d)
-      .then((result) => this.answer(id, { ok: true, result: result ?? {} }))
+    if (!handler) return this.refuse(id, new WireError(`unknown request ${t}`, 'permanent'), a)
+    handler(d, a)
+      .then((result) => this.answer(id, { ok: true, result: result ?? {} }, a))
       // a failed handler, or a result too large for a frame: the answer is the error
-      .catch((error) => this.refuse(id, error))
+      .catch((error) => this.refuse(id, error, a))
   }
 
   settle (id, reply) {
@@ -98,13 +103,13 @@ export class Wire {
     else waiting.reject(new WireError(reply.error, reply.error_kind))
   }
 
-  answer (id, response) {
-    this.send('Response', response, id)
+  answer (id, response, a = null) {
+    this.send('Response', response, id, a)
   }
 
-  refuse (id, error) {
+  refuse (id, error, a = null) {
     const kind = error?.kind ?? 'permanent'
-    this.answer(id, { ok: false, error: String(error?.message ?? error), error_kind: kind })
+    this.answer(id, { ok: false, error: String(error?.message ?? error), error_kind: kind }, a)
   }
 
   broken (why) {
