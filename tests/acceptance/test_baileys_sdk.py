@@ -117,6 +117,18 @@ def test_the_official_sdk_links_a_baileys_instance_and_posts_to_exactly_its_part
         "alice's read receipt in the statistics",
     )
 
+    # a contact's own status reaches the incoming journal, named by the poster's number
+    standin.command(
+        "post-status", phone=bob["jid"].split("@")[0], to=number, text="Bob's status", pushName="Bob"
+    )
+
+    def incoming_item() -> dict[str, Any] | None:
+        items = api.statuses.getIncomingStatuses().data
+        return next((i for i in items if i.get("textMessage") == "Bob's status"), None)
+
+    item = wait_until(incoming_item, "bob's status in the incoming journal")
+    assert (item["type"], item["chatId"], item["typeMessage"]) == ("incoming", bob_id, "extendedTextMessage")
+
     deleted = api.statuses.deleteStatus(id_message)
     assert deleted.code == 200, deleted.error
     revoke = standin.wait_for(
