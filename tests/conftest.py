@@ -15,6 +15,7 @@ from statusgate.services.context import ServiceContext
 from statusgate.settings import Settings
 from statusgate.wiring.core import Core
 from statusgate.worker.role import Worker
+from tests.baileys_standin.fixtures import baileys_dir, node  # noqa: F401  (fixtures of every Baileys test)
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import shlex
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import pytest
 
 from tests.acceptance.conftest import PAIR, PAIR_POSTGRESQL, statistic
 from tests.baileys_standin import driver
-from tests.integration.test_baileys_standin import baileys_dir, node  # noqa: F401
+from tests.baileys_standin.fixtures import standin_for
 from tests.support import ServerProcess, base_env, cli_json
 
 SHAPES = (PAIR, PAIR_POSTGRESQL)
@@ -29,15 +29,7 @@ SEED = 20261206
 DEADLINE = 60.0
 
 
-@pytest.fixture(scope="module")
-def standin(
-    baileys_dir: Path,  # noqa: F811
-    node: Path,  # noqa: F811
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[driver.StandIn]:
-    with driver.StandIn(node, baileys_dir, SEED, tmp_path_factory.mktemp("standin-home")) as server:
-        yield server
-        assert server.unanswered_iqs() == []
+standin = standin_for(SEED)
 
 
 @pytest.fixture(scope="module")

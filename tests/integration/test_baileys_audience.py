@@ -5,8 +5,7 @@ Renames keep their place, removals remove. On SQLite and PostgreSQL, children in
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -18,8 +17,8 @@ from statusgate.queue.audience import from_contacts
 from statusgate.settings import Settings
 from statusgate.wiring.core import Core
 from tests.baileys_standin import driver
+from tests.baileys_standin.fixtures import standin_for
 from tests.integration.test_baileys_engine import _is, engine_settings, eventually, owned, phone, started
-from tests.integration.test_baileys_standin import baileys_dir, node  # noqa: F401
 
 SEED = 20261209
 BOOK = 1030
@@ -34,19 +33,14 @@ def number(n: int) -> str:
 DEVICES: dict[str, str] = {}
 
 
-@pytest.fixture(scope="module")
-def standin(
-    baileys_dir: Path,  # noqa: F811
-    node: Path,  # noqa: F811
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[driver.StandIn]:
-    """The stand-in, with the 1,030 people of the book as WhatsApp users (one device each)."""
-    with driver.StandIn(node, baileys_dir, SEED, tmp_path_factory.mktemp("standin-home")) as server:
-        for n in range(BOOK):
-            person = server.command("register", phone=number(n))
-            DEVICES[person["jid"]] = DEVICES[person["lid"]] = number(n)
-        yield server
-        assert server.unanswered_iqs() == []
+def register_the_book(server: driver.StandIn) -> None:
+    """The 1,030 people of the book as WhatsApp users (one device each)."""
+    for n in range(BOOK):
+        person = server.command("register", phone=number(n))
+        DEVICES[person["jid"]] = DEVICES[person["lid"]] = number(n)
+
+
+standin = standin_for(SEED, register_the_book)
 
 
 @pytest.fixture

@@ -8,8 +8,7 @@ from __future__ import annotations
 import asyncio
 import shlex
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -25,21 +24,14 @@ from statusgate.settings import Settings
 from statusgate.store import engine_keys, engine_states, ownership
 from statusgate.wiring.core import Core
 from tests.baileys_standin import driver
-from tests.integration.test_baileys_standin import PAIRING_CODE, baileys_dir, node  # noqa: F401
+from tests.baileys_standin.fixtures import standin_for
+from tests.integration.test_baileys_standin import PAIRING_CODE
 
 SEED = 20261203
 DEADLINE = 60.0
 
 
-@pytest.fixture(scope="module")
-def standin(
-    baileys_dir: Path,  # noqa: F811
-    node: Path,  # noqa: F811
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[driver.StandIn]:
-    with driver.StandIn(node, baileys_dir, SEED, tmp_path_factory.mktemp("standin-home")) as server:
-        yield server
-        assert server.unanswered_iqs() == []
+standin = standin_for(SEED)
 
 
 def engine_settings(make: Callable[..., Settings], standin: driver.StandIn, **overrides: Any) -> Settings:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import itertools
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from statusgate.store import status_chunks
 from statusgate.store.status_chunks import ChunkState
 from statusgate.wiring.core import Core
 from tests.baileys_standin import driver
+from tests.baileys_standin.fixtures import standin_for
 from tests.integration.test_baileys_engine import (
     _is,
     engine_settings,
@@ -41,7 +42,6 @@ from tests.integration.test_baileys_engine import (
     phone,
     started,
 )
-from tests.integration.test_baileys_standin import baileys_dir, node  # noqa: F401
 from tests.mediagen import write_audio
 from tests.support import jpeg_bytes
 
@@ -50,15 +50,7 @@ DEVICE = 5
 _numbers = itertools.count(1)
 
 
-@pytest.fixture(scope="module")
-def standin(
-    baileys_dir: Path,  # noqa: F811
-    node: Path,  # noqa: F811
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[driver.StandIn]:
-    with driver.StandIn(node, baileys_dir, SEED, tmp_path_factory.mktemp("standin-home")) as server:
-        yield server
-        assert server.unanswered_iqs() == []
+standin = standin_for(SEED)
 
 
 @pytest.fixture(params=["lid", "pn"])

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -23,22 +22,14 @@ from statusgate.settings import Settings
 from statusgate.store import ownership
 from statusgate.wiring.core import Core
 from tests.baileys_standin import driver
+from tests.baileys_standin.fixtures import standin_for
 from tests.integration.test_baileys_engine import engine_settings, eventually, keys, owned, phone
-from tests.integration.test_baileys_standin import baileys_dir, node  # noqa: F401
 
 SEED = 20261204
 DEVICE = 6
 
 
-@pytest.fixture(scope="module")
-def standin(
-    baileys_dir: Path,  # noqa: F811
-    node: Path,  # noqa: F811
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[driver.StandIn]:
-    with driver.StandIn(node, baileys_dir, SEED, tmp_path_factory.mktemp("standin-home")) as server:
-        yield server
-        assert server.unanswered_iqs() == []
+standin = standin_for(SEED)
 
 
 @pytest.fixture

@@ -6,14 +6,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from statusgate.engines.baileys import install
-from statusgate.settings import Settings
 from tests.baileys_standin import driver
+from tests.baileys_standin.fixtures import standin_for
 
 SEED = 20261202
 QR_PHONE = "15550100001"
@@ -22,35 +18,7 @@ CODE_PHONE = "15550100002"
 PAIRING_CODE = re.compile(r"[1-9A-HJ-NP-TV-Z]{8}")
 
 
-@pytest.fixture(scope="module")
-def baileys_dir() -> Path:
-    engines_dir = Settings().effective_engines_dir
-    not_ready = install.not_ready_message(engines_dir)
-    if not_ready is not None:
-        pytest.skip(f"{not_ready} (make test does)")
-    missing = driver.missing_tools()
-    if missing is not None:
-        pytest.skip(missing)
-    return install.install_path(engines_dir)
-
-
-@pytest.fixture(scope="module")
-def node() -> Path:
-    try:
-        return install.NodeRuntime.from_wheel().node
-    except install.InstallError as exc:
-        pytest.skip(str(exc))
-
-
-@pytest.fixture(scope="module")
-def standin(
-    baileys_dir: Path, node: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[driver.StandIn]:
-    with driver.StandIn(node, baileys_dir, SEED, tmp_path_factory.mktemp("standin-home")) as server:
-        assert server.url.startswith("ws://127.0.0.1:")
-        yield server
-        # whatever Baileys asked in these tests, the stand-in knew the answer
-        assert server.unanswered_iqs() == []
+standin = standin_for(SEED)
 
 
 def creds(auth_dir: Path) -> dict[str, object]:

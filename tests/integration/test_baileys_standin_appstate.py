@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.baileys_standin import driver
-from tests.integration.test_baileys_standin import baileys_dir, node  # noqa: F401  (fixtures)
+from tests.baileys_standin.fixtures import standin_for
 
 SEED = 20261205
 OUR_PHONE = "15550300001"
@@ -31,15 +31,7 @@ def jid(phone: str) -> str:
     return f"{phone}@s.whatsapp.net"
 
 
-@pytest.fixture(scope="module")
-def standin(
-    baileys_dir: Path,  # noqa: F811
-    node: Path,  # noqa: F811
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[driver.StandIn]:
-    with driver.StandIn(node, baileys_dir, SEED, tmp_path_factory.mktemp("standin-appstate-home")) as server:
-        yield server
-        assert server.unanswered_iqs() == []
+standin = standin_for(SEED)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from PIL import Image
 
 from tests import mediagen
 from tests.baileys_standin import driver
-from tests.integration.test_baileys_standin import baileys_dir, node  # noqa: F401  (fixtures)
+from tests.baileys_standin.fixtures import standin_for
 
 SEED = 20261205
 OUR_PHONE = "15550300001"
@@ -27,15 +27,7 @@ BOB = "15550300012"
 STATUS = "status@broadcast"
 
 
-@pytest.fixture(scope="module")
-def standin(
-    baileys_dir: Path,  # noqa: F811
-    node: Path,  # noqa: F811
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[driver.StandIn]:
-    with driver.StandIn(node, baileys_dir, SEED, tmp_path_factory.mktemp("standin-media-home")) as server:
-        yield server
-        assert server.unanswered_iqs() == []
+standin = standin_for(SEED)
 
 
 @pytest.fixture(scope="module")

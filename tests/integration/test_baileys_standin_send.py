@@ -5,13 +5,12 @@ every recipient device the stand-in plays, the server's ack (and a 479 one), a r
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.baileys_standin import driver
-from tests.integration.test_baileys_standin import baileys_dir, node  # noqa: F401  (fixtures)
+from tests.baileys_standin.fixtures import standin_for
 
 SEED = 20261204
 OUR_PHONE = "15550200001"
@@ -25,15 +24,7 @@ STRANGER = "15550200099"
 STATUS = "status@broadcast"
 
 
-@pytest.fixture(scope="module")
-def standin(
-    baileys_dir: Path,  # noqa: F811
-    node: Path,  # noqa: F811
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[driver.StandIn]:
-    with driver.StandIn(node, baileys_dir, SEED, tmp_path_factory.mktemp("standin-send-home")) as server:
-        yield server
-        assert server.unanswered_iqs() == []
+standin = standin_for(SEED)
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import base64
 import shlex
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -31,7 +30,7 @@ from statusgate.settings import Settings
 from statusgate.store import ownership
 from statusgate.wiring.core import Core
 from tests.baileys_standin import driver as standin_driver
-from tests.integration.test_baileys_standin import baileys_dir, node  # noqa: F401
+from tests.baileys_standin.fixtures import standin_for
 from tests.integration.test_send_media_status import poll
 from tests.whatsapp_support import FAST, Drain
 
@@ -144,19 +143,13 @@ class Driver:
             self.standin.command("receipt", messageId=message_id, phone=viewer, type="read", to=to)
 
 
-@pytest.fixture(scope="module")
-def standin(
-    baileys_dir: Path,  # noqa: F811
-    node: Path,  # noqa: F811
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[standin_driver.StandIn]:
-    """The chat server of the baileys engine's accounts; the BOOK's people are WhatsApp users there."""
-    home = tmp_path_factory.mktemp("standin-home")
-    with standin_driver.StandIn(node, baileys_dir, 20261207, home) as server:
-        for number, _, _ in BOOK:
-            server.command("register", phone=number)
-        yield server
-        assert server.unanswered_iqs() == []
+def register_the_book(server: standin_driver.StandIn) -> None:
+    """The chat server of the baileys engine's accounts: the BOOK's people are WhatsApp users there."""
+    for number, _, _ in BOOK:
+        server.command("register", phone=number)
+
+
+standin = standin_for(20261207, register_the_book)
 
 
 def baileys_settings(standin: standin_driver.StandIn) -> dict[str, Any]:
