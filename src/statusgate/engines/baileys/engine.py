@@ -34,7 +34,6 @@ from statusgate.engines.baileys.address_book import AddressBooks
 from statusgate.engines.baileys.launcher import FenceOf, Launcher, limits, root_key_refusal
 from statusgate.engines.baileys.sends import ChunkedSends
 from statusgate.engines.base import EngineCapabilities, EventHandler
-from statusgate.engines.sandbox import qr_png_base64
 from statusgate.engines.sidecar.account import Account
 from statusgate.engines.sidecar.events import EventBuffer
 from statusgate.engines.sidecar.frames import (
@@ -48,6 +47,7 @@ from statusgate.engines.sidecar.frames import (
 )
 from statusgate.engines.sidecar.framing import PERMANENT, Response, from_dict
 from statusgate.engines.sidecar.lifecycle import AccountPhase
+from statusgate.engines.sidecar.qr import qr_answer
 from statusgate.errors import EnginePermanentError, EngineTransientError
 from statusgate.settings import Settings
 from statusgate.store import engine_states
@@ -205,18 +205,7 @@ class BaileysEngine:
             account = await self._live(instance_id)
         except EnginePermanentError as exc:
             return QrAnswer("error", str(exc))
-        if account.state is InstanceState.AUTHORIZED:
-            return QrAnswer("alreadyLogged", "instance account already authorized")
-        if account.linked:
-            why = account.reason or "connecting to WhatsApp"
-            return QrAnswer("error", f"instance is starting ({why}); try again in a few seconds")
-        await account.begin_pairing()
-        await account.wait_for_qr()
-        if account.qr_code is not None and account.child is not None:
-            return QrAnswer("qrCode", await asyncio.to_thread(qr_png_base64, account.qr_code))
-        if account.qr_failure:
-            return QrAnswer("error", account.qr_failure)
-        return QrAnswer("error", f"WhatsApp sent no QR code within {self.limits.qr_timeout:g} s; try again")
+        return await qr_answer(account)
 
     async def pairing_code(self, instance_id: int, phone_number: str) -> str:
         account = await self._live(instance_id)

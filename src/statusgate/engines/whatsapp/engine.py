@@ -37,10 +37,10 @@ from statusgate.domain.ownership import Fence
 from statusgate.domain.posts import OutgoingStatus
 from statusgate.domain.states import InstanceState
 from statusgate.engines.base import EngineCapabilities, EventHandler
-from statusgate.engines.sandbox import qr_png_base64
 from statusgate.engines.sidecar.account import Account
 from statusgate.engines.sidecar.events import EventBuffer
 from statusgate.engines.sidecar.frames import Traffic
+from statusgate.engines.sidecar.qr import qr_answer
 from statusgate.engines.whatsapp import files
 from statusgate.engines.whatsapp.process import Launcher, limits
 from statusgate.engines.whatsapp.protocol import (
@@ -235,20 +235,7 @@ class WhatsAppEngine:
         if not self.supervising:
             return QrAnswer("error", NOT_IN_SERVER)
         account = self._account(instance_id)
-        if account.state is InstanceState.AUTHORIZED:
-            return QrAnswer("alreadyLogged", "instance account already authorized")
-        if account.state is InstanceState.BLOCKED:
-            return QrAnswer("error", f"the account is blocked: {account.reason}")
-        if account.linked:
-            why = account.reason or "connecting to WhatsApp"
-            return QrAnswer("error", f"instance is starting ({why}); try again in a few seconds")
-        await account.begin_pairing()
-        await account.wait_for_qr()
-        if account.qr_code is not None and account.child is not None:
-            return QrAnswer("qrCode", await asyncio.to_thread(qr_png_base64, account.qr_code))
-        if account.qr_failure:
-            return QrAnswer("error", account.qr_failure)
-        return QrAnswer("error", f"WhatsApp sent no QR code within {self.limits.qr_timeout:g} s; try again")
+        return await qr_answer(account)
 
     async def pairing_code(self, instance_id: int, phone_number: str) -> str:
         if not self.supervising:
