@@ -54,7 +54,13 @@ wire.serve({
   Open: async () => {
     auth = await openAuthState((t, d) => wire.ask(t, d), baileys)
     const { creds } = auth.state
-    return { linked: auth.linked, me: creds.me?.id ?? null, registration_id: creds.registrationId }
+    return {
+      linked: auth.linked,
+      me: creds.me?.id ?? null,
+      registration_id: creds.registrationId,
+      // 32 random bytes: what tells two fresh creds apart (a registration id is only 14 bits)
+      noise_key: Buffer.from(creds.noiseKey.public).toString('base64')
+    }
   },
   // what requestPairingCode does before any phone has paired: creds.me set, and saved (creds.update)
   Pair: async ({ me }) => {

@@ -251,7 +251,7 @@ async def test_nothing_is_written_until_the_account_is_linked(core: Core) -> Non
     async with child_for(db, fence) as child:
         again = await child.ok(Open())
         assert again["linked"] is False and again["me"] is None
-        assert again["registration_id"] != first["registration_id"]
+        assert again["noise_key"] != first["noise_key"]  # fresh creds, not the abandoned ones
         assert (await child.ok(Get("pre-key", ["5"]))) == {"values": {}}
         # an account no phone has paired cannot be committed
         refused = await child.ask(Commit())
