@@ -146,6 +146,12 @@ class EngineProcessSettings(BaseSettings):
         ge=0,
         description="How long a baileys engine process may take to exit when stopped before it is killed.",
     )
+    baileys_event_buffer: int = Field(
+        100_000,
+        ge=100,
+        description="Most baileys events (receipts, incoming statuses, state changes) held in memory for the "
+        "queue; beyond it new ones are dropped with a warning.",
+    )
     baileys_chunk_size: int = Field(
         256,
         ge=1,

@@ -13,7 +13,9 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from statusgate.domain.models import Contact
+from statusgate.domain.ownership import Fence
 from statusgate.domain.states import InstanceState
+from statusgate.store import ownership
 from statusgate.store.schema import engine_states
 
 
@@ -65,8 +67,14 @@ def put_state(
         )
 
 
-def put_contacts(conn: Connection, instance_id: int, contacts: list[Contact], now: float) -> bool:
-    """Replace the copy of the address book; False if the instance has no state row (it is gone)."""
+def put_contacts(
+    conn: Connection, instance_id: int, contacts: list[Contact], now: float, fence: Fence | None = None
+) -> bool:
+    """Replace the copy of the address book; False if the instance has no state row (it is gone), or if
+    ``fence`` is given and its worker no longer holds the instance (a stale owner's book is not written
+    over the new owner's)."""
+    if fence is not None and not ownership.holds(conn, fence):
+        return False
     raw = [{"id": c.id, "name": c.name, "contact_name": c.contact_name, "type": c.type} for c in contacts]
     result = conn.execute(
         engine_states.update()

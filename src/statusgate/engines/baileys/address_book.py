@@ -18,9 +18,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from statusgate.domain.models import Contact
+from statusgate.domain.ownership import Fence
 from statusgate.engines.sidecar.frames import ContactChange
 from statusgate.errors import EngineTransientError
 from statusgate.store import engine_states
@@ -48,9 +49,11 @@ def merged(book: dict[str, Contact], changes: Sequence[ContactChange]) -> dict[s
 
 
 class AddressBooks:
-    def __init__(self, db: Database, sync_timeout: float) -> None:
+    def __init__(self, db: Database, sync_timeout: float, fence_of: Callable[[int], Fence | None]) -> None:
         self.db = db
         self.sync_timeout = sync_timeout
+        #: the owner's fence of an instance: only the owner writes its book
+        self.fence_of = fence_of
         self._books: dict[int, dict[str, Contact]] = {}
         #: instance → when it was linked in this process, while its first sync is not complete
         self._syncing: dict[int, float] = {}
@@ -107,10 +110,21 @@ class AddressBooks:
             while instance_id in self._dirty:
                 self._dirty.discard(instance_id)
                 contacts = list(self._books.get(instance_id, {}).values())
+                fence = self.fence_of(instance_id)
+                if fence is None:
+                    log.warning(
+                        "instance %s's address book not stored: this worker does not hold it", instance_id
+                    )
+                    return
                 try:
-                    await self.db.write(engine_states.put_contacts, instance_id, contacts, time.time())
+                    written = await self.db.write(
+                        engine_states.put_contacts, instance_id, contacts, time.time(), fence
+                    )
                 except Exception:
                     log.exception("storing the address book of instance %s failed", instance_id)
+                    return
+                if not written:
+                    log.warning("instance %s's address book not stored: lost or deleted", instance_id)
                     return
         finally:
             self._writing.pop(instance_id, None)

@@ -74,9 +74,12 @@ class BaileysEngine:
         self.launcher = Launcher(settings, db, _no_fences)
         self.supervising = False
         self.accounts: dict[int, Account] = {}
-        self.events = EventBuffer(settings.whatsapp_event_buffer, settings.whatsapp_receipt_hold_seconds)
+        # our ids are the wire's: no receipt waits for an id to be mapped
+        self.events = EventBuffer(settings.baileys_event_buffer, 0.0)
         self.sends = ChunkedSends(settings, db)
-        self.address_books = AddressBooks(db, settings.baileys_contacts_sync_seconds)
+        self.address_books = AddressBooks(
+            db, settings.baileys_contacts_sync_seconds, lambda i: self.launcher.fence_of(i)
+        )
         self._tasks: set[asyncio.Task[None]] = set()
 
     def _background(self, coro: Coroutine[Any, Any, None]) -> None:
