@@ -133,3 +133,17 @@ def test_the_official_sdk_links_a_baileys_instance_and_posts_to_exactly_its_part
     assert sorted(revoke["recipients"]) == sorted(status["recipients"])
     (protocol,) = {str(m["protocolMessage"]["key"]["id"]) for m in revoke["decrypted"].values()}
     assert protocol == id_message
+
+    # the default audience: the status waits for the phone's address book, which syncs once the phone
+    # shares its app-state key, then goes to its named contacts (the stranger is not one)
+    to_book = api.statuses.sendTextStatus("To my contacts")
+    assert to_book.code == 200, to_book.error
+    book = [
+        {"phone": u["jid"].split("@")[0], "fullName": name} for u, name in ((alice, "Alice"), (bob, "Bob"))
+    ]
+    standin.command("contacts", phone=number, entries=book)
+    standin.command("share-app-state-key", jid=status["from"], announceAfterMs=None)
+    wait_until(
+        lambda: {r["participant"] for r in statistic(api, to_book.data["idMessage"])} == {alice_id, bob_id},
+        "the status to the synced address book",
+    )
