@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from statusgate.domain.models import DeliveryCheck, DeliveryState, SendOutcome
@@ -144,17 +144,8 @@ class ChunkedSends:
         parts = chunked(recipients, self.settings.baileys_chunk_size)
         done: list[Chunk] = []
         failed: list[str] = []
-        for index, part in enumerate(parts):
-            if index:
-                await asyncio.sleep(self.settings.baileys_chunk_pause_seconds)
-            chunk = SendChunk(
-                request,
-                index,
-                part,
-                self.settings.baileys_addressing,
-                round(self.settings.baileys_ack_timeout_seconds * 1000),
-                last=index == len(parts) - 1,
-            )
+        async for index, part in self._paced(parts):
+            chunk = SendChunk(request, index, part, *self._wire_options(), last=index == len(parts) - 1)
             try:
                 answer = await self._one_chunk(account, fence, status.message_id, index, part, chunk)
             except LeaseLostError as exc:
@@ -249,23 +240,25 @@ class ChunkedSends:
 
     async def revoke(self, account: Account, message_id: str, recipients: Sequence[str]) -> None:
         """Revoke the status for ``recipients`` in chunks, each acknowledged; raises when one is not."""
-        parts = chunked(recipients, self.settings.baileys_chunk_size)
-        for index, part in enumerate(parts):
-            if index:
-                await asyncio.sleep(self.settings.baileys_chunk_pause_seconds)
-            request = RevokeChunk(
-                message_id,
-                index,
-                part,
-                self.settings.baileys_addressing,
-                round(self.settings.baileys_ack_timeout_seconds * 1000),
-            )
+        async for index, part in self._paced(chunked(recipients, self.settings.baileys_chunk_size)):
+            request = RevokeChunk(message_id, index, part, *self._wire_options())
             answer = await self._ask(account, request)
             if answer.state is ChunkState.ACKED:
                 continue
             if answer.state is ChunkState.REJECTED and answer.result is not None:
                 raise EnginePermanentError(f"WhatsApp refused the revoke (error {answer.result.ack_error})")
             raise EngineTransientError(answer.error or "the revoke was not acknowledged")
+
+    async def _paced(self, parts: list[list[str]]) -> AsyncIterator[tuple[int, list[str]]]:
+        """The chunks in order, the chunk pause between two (a send's and a revoke's alike)."""
+        for index, part in enumerate(parts):
+            if index:
+                await asyncio.sleep(self.settings.baileys_chunk_pause_seconds)
+            yield index, part
+
+    def _wire_options(self) -> tuple[str, int]:
+        """A chunk request's addressing and ack timeout (ms), from the settings."""
+        return self.settings.baileys_addressing, round(self.settings.baileys_ack_timeout_seconds * 1000)
 
     async def close(self) -> None:
         tasks = list(self._under_way.values())
