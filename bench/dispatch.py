@@ -20,6 +20,13 @@ Measured:
   ``--profile`` (py-spy, installed separately) the share of it the simulated network's own code takes, to
   tell the gateway's cost apart from the sandbox's.
 
+Reference, in the same run: the simulated network alone. The same posts (``--instances`` accounts ×
+``--statuses``) are handed straight to the network in this process, one wave of every account's post at a
+time, as the gateway's sends arrive when the accounts are in step: no queue, no pacing, no leases, no
+journal. Its posts/s and CPU per post are what the network's own bookkeeping costs on this machine today;
+the gateway's figures over them are its overhead as a ratio, which (unlike the absolute figures) holds from
+one day's machine to another's.
+
 ``--set NAME=VALUE`` passes a setting to the server (e.g. ``--set send_lead_seconds=0.15``).
 """
 
@@ -88,6 +95,43 @@ def authorize_all(engine: sa.Engine) -> float:
             [{"instance_id": i, "kind": "state", "payload": {"state": "authorized"}, "at": now} for i in ids],
         )
     return now
+
+
+async def network_alone(data: Path, count: int, per_instance: int) -> tuple[float, float]:
+    """The reference: posts per second and CPU seconds per post of the simulated network taking the same
+    posts directly, ``count`` at once (every account's next post), ``per_instance`` waves."""
+    settings = Settings(data_dir=data, delay_default_ms=DELAY_MS)
+    await populate(settings, count, 0)
+    engine = sa.create_engine(f"sqlite:///{data / 'statusgate.db'}")
+    authorize_all(engine)
+    with engine.connect() as conn:
+        ids = list(
+            conn.scalars(sa.select(sandbox_accounts.c.instance_id).order_by(sandbox_accounts.c.instance_id))
+        )
+    engine.dispose()
+    core = Core(settings)
+    await core.open()
+    network = core.ctx.sandbox
+    try:
+        cpu_before, started = time.process_time(), time.monotonic()
+        for k in range(per_instance):
+            await asyncio.gather(
+                *(
+                    network.deliver(
+                        instance_id,
+                        f"BENCH{k:02d}{n:08d}",
+                        "text",
+                        {"type": "text", "post": {"message": f"status {k} of {n}"}},
+                        [f"7990{n:08d}@c.us"],
+                    )
+                    for n, instance_id in enumerate(ids)
+                )
+            )
+        elapsed, cpu = time.monotonic() - started, time.process_time() - cpu_before
+    finally:
+        await core.close()
+    total = count * per_instance
+    return total / elapsed, cpu / total
 
 
 def wait_all_sent(engine: sa.Engine, total: int) -> None:
@@ -203,6 +247,7 @@ def main() -> None:
         engine.dispose()
         if args.keep:
             shutil.copy(data / "statusgate.db", args.keep)
+        alone_rate, alone_cpu = asyncio.run(network_alone(Path(tmp) / "alone", args.instances, args.statuses))
     arrivals: dict[int, list[tuple[float, float]]] = {}
     for instance_id, at, sent_at in rows:
         arrivals.setdefault(instance_id, []).append((at, sent_at))
@@ -241,6 +286,11 @@ def main() -> None:
             f"  of which the simulated network's own (py-spy samples holding the GIL in engines/sandbox*): "
             f"{sandbox_share:.0%}; the gateway's own: {cpu * (1 - sandbox_share) / total * 1e6:.0f} µs"
         )
+    print(
+        f"reference, the simulated network alone (the same {total} posts handed to it directly, "
+        f"{args.instances} at a time): {alone_rate:.1f} posts/s, {alone_cpu * 1e6:.0f} µs of CPU per post"
+    )
+    print(f"  gateway / network alone, CPU per status: {cpu / total / alone_cpu:.2f}×")
     ratio = min(gaps) / (DELAY_MS / 1000)
     verdict = "yes" if ratio >= 1 else f"NO (min lateness {min(lateness):.1f} ms)"
     print(f"arrivals at least the delay apart: {verdict}; smallest gap / delay = {ratio:.4f}")
