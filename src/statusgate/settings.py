@@ -209,6 +209,12 @@ class Settings(EngineProcessSettings):
     sweep_interval_seconds: float = Field(
         300, gt=0, description="How often old journals, expired uploads and unneeded media are removed."
     )
+    media_sweep_grace_seconds: float = Field(
+        3600,
+        ge=60,
+        description="The sweep leaves media files younger than this, used or not: one may belong to a "
+        "preparation that has not recorded it yet (longer than the longest conversion).",
+    )
     queue_batch_window_seconds: float = Field(
         0.05, ge=0, description="Wake-ups of the queue workers closer together than this share one pass."
     )
@@ -287,6 +293,15 @@ class Settings(EngineProcessSettings):
     )
     partner_default_engine: Literal["sandbox", "whatsapp", "baileys"] = Field(
         "sandbox", description="The engine of an instance made by `createInstance` without `engine`."
+    )
+    credentials_cache_seconds: float = Field(
+        0.5,
+        ge=0,
+        le=60,
+        description="How long an API node trusts what it read of an instance's token and of the partner "
+        "token: a token changed by another process (`statusgate instance rotate-token`, `statusgate "
+        "partner-token --rotate`, an instance deleted) stops working on every node within this. 0 reads the database "
+        "on every request.",
     )
     partner_failures_per_minute: int = Field(
         10,

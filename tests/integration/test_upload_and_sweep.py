@@ -71,6 +71,7 @@ async def test_sweep_removes_expired_uploads_old_journals_and_unused_files(
             upload_retention_seconds=0.2,
             journal_retention_seconds=0.5,
             notification_retention_seconds=0.5,
+            media_sweep_grace_seconds=60,
             allow_private_urls=False,
         )
     )
@@ -93,12 +94,15 @@ async def test_sweep_removes_expired_uploads_old_journals_and_unused_files(
     assert row.media_id is not None
     prepared = gw.ctx.media.blob_path(row.media_id)
     assert prepared.exists()
-    counts = await sweeper.sweep_once(gw.ctx, now=time.time() + 7200)  # past the grace period for files
+    counts = await sweeper.sweep_once(gw.ctx, now=time.time() + 30)  # within the grace period for files
     assert counts["uploads"] == 1
     assert counts["journal_rows"] >= 1
+    assert counts["sandbox_events"] >= 1  # the delivered receipt the gateway already took
+    assert counts["media_rows"] == 0 and counts["files"] == 0
+    assert prepared.exists()
+    counts = await sweeper.sweep_once(gw.ctx, now=time.time() + 120)  # past it
     assert counts["media_rows"] >= 1
     assert counts["files"] >= 1
-    assert counts["sandbox_events"] >= 1  # the delivered receipt the gateway already took
     assert (await gw.client.get(url.removeprefix("http://127.0.0.1:9"))).status_code == 404
     assert await status_row(gw, ids[0], id_message) is None
     assert not prepared.exists()

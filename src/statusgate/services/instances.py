@@ -135,11 +135,11 @@ async def set_status_access(ctx: ServiceContext, id_instance: int, allowed: bool
 
 class Authenticator:
     """Checks ``idInstance`` + token for each request, with a short cache so changes made by the CLI in
-    another process are seen within ``ttl`` seconds."""
+    another process are seen within ``credentials_cache_seconds``."""
 
-    def __init__(self, ctx: ServiceContext, ttl: float = 0.5) -> None:
+    def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
-        self.ttl = ttl
+        self.ttl = ctx.settings.credentials_cache_seconds
         self._cache: dict[int, tuple[float, Instance | None]] = {}
 
     async def _load(self, id_instance: int) -> Instance | None:

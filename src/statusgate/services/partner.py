@@ -77,12 +77,12 @@ async def rotate(ctx: ServiceContext) -> str:
 
 
 class PartnerAuthenticator:
-    """Checks a presented partner token against the database's hash, cached ``ttl`` seconds so a rotation
-    on another node is seen within a second without a read per request."""
+    """Checks a presented partner token against the database's hash, cached ``credentials_cache_seconds``
+    so a rotation by another process is seen that soon without a read per request."""
 
-    def __init__(self, ctx: ServiceContext, ttl: float = 0.9) -> None:
+    def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
-        self.ttl = ttl
+        self.ttl = ctx.settings.credentials_cache_seconds
         self._cached: tuple[float, str] | None = None
 
     async def _hash(self) -> str:

@@ -14,23 +14,22 @@ from statusgate.store import commands, sweep
 
 log = logging.getLogger("statusgate.sweeper")
 
-#: a file this young may belong to a preparation that has not recorded it yet
-GRACE_SECONDS = 3600.0
-
 
 async def sweep_once(ctx: ServiceContext, now: float | None = None) -> dict[str, int]:
     now = time.time() if now is None else now
     settings = ctx.settings
+    # a file this young may belong to a preparation that has not recorded it yet
+    young = now - settings.media_sweep_grace_seconds
     counts = {
         "journal_rows": await ctx.db.write(sweep.old_journals, now - settings.journal_retention_seconds),
         "uploads": await ctx.db.write(sweep.expired_uploads, now),
-        "media_rows": await ctx.db.write(sweep.unused_media, now - GRACE_SECONDS),
+        "media_rows": await ctx.db.write(sweep.unused_media, young),
         "sandbox_events": await ctx.sandbox.prune(now - settings.notification_retention_seconds),
         "commands": await ctx.db.write(commands.forget_finished, now - settings.command_retention_seconds),
         "console_sessions": await console_sessions.prune(ctx, now),
     }
     needed = await ctx.db.read(sweep.referenced_blobs)
-    counts["files"] = await asyncio.to_thread(ctx.media.remove_unreferenced, needed, now - GRACE_SECONDS)
+    counts["files"] = await asyncio.to_thread(ctx.media.remove_unreferenced, needed, young)
     if any(counts.values()):
         log.info("sweep removed %s", ", ".join(f"{n} {what}" for what, n in counts.items() if n))
     return counts
