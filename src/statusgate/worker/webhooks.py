@@ -113,7 +113,7 @@ class WebhookSender:
                 await task
 
     async def _has_webhook(self, instance_id: int) -> bool:
-        """Whether the instance delivers by webhook (cached for a poll interval: settings rarely change)."""
+        """Whether the instance delivers by webhook (believed WEBHOOK_CACHE_SECONDS: settings rarely change)."""
         now = time.monotonic()
         cached = self._webhook_cache.get(instance_id)
         # a stale answer is harmless: a loop started for nothing reads the instance afresh and ends, and an
