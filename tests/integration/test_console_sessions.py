@@ -194,13 +194,15 @@ async def test_partner_sign_in_sets_a_strict_http_only_cookie_with_a_new_id_each
 async def test_the_cookie_is_secure_when_the_public_url_is_https(
     start_gateway: Any, make_settings: Any
 ) -> None:
-    gw: Gateway = await start_gateway(make_settings(public_url="https://127.0.0.1:9"))
+    public = "https://127.0.0.1:9"  # the browser's origin too (a TLS proxy in front)
+    gw: Gateway = await start_gateway(make_settings(public_url=public))
     browser = Browser(gw)
-    r = await browser.post("/console/sign-in", {"partner_token": await partner_token(gw)})
+    r = await browser.post("/console/sign-in", {"partner_token": await partner_token(gw)}, origin=public)
     morsel = session_cookie(r)
     assert morsel is not None and morsel["secure"] is True and morsel["httponly"] is True
     assert morsel["samesite"].lower() == "strict" and morsel["path"] == "/console"
-    r = await browser.form("/console/instances", "/console/sign-out")
+    csrf = await browser.csrf("/console/instances")
+    r = await browser.post("/console/sign-out", {"csrf": csrf}, origin=public)
     cleared = session_cookie(r)
     assert cleared is not None and cleared["max-age"] == "0" and cleared["secure"] is True
 
@@ -308,6 +310,57 @@ async def test_a_post_from_another_origin_is_refused(gw: Gateway) -> None:
     # the same form from the console's own origin works
     r = await browser.post("/console/instances", {"engine": "sandbox", "name": "cross", "csrf": csrf})
     assert r.status_code == 200 and await instance_count(gw) == before + 1
+
+
+async def test_a_post_over_the_other_scheme_is_refused(gw: Gateway) -> None:
+    browser = await sign_in_partner(gw)
+    csrf = await browser.csrf("/console/instances")
+    before = await instance_count(gw)
+    # the console is http://127.0.0.1:9: the same host and port over https is another origin, and so is
+    # the same host on the scheme's default port
+    for origin in ["https://127.0.0.1:9", "http://127.0.0.1", "https://127.0.0.1"]:
+        r = await browser.post(
+            "/console/instances", {"engine": "sandbox", "name": "scheme", "csrf": csrf}, origin=origin
+        )
+        assert r.status_code == 403, (origin, r.text)
+    assert await instance_count(gw) == before
+    r = await Browser(gw).post(
+        "/console/sign-in", {"partner_token": await partner_token(gw)}, origin="https://127.0.0.1:9"
+    )
+    assert r.status_code == 403 and session_cookie(r) is None
+
+
+@pytest.mark.parametrize("public_url", ["https://Console.Example", "https://console.example:443/gateway/"])
+async def test_behind_a_tls_proxy_the_origin_is_the_public_urls(
+    start_gateway: Any, make_settings: Any, public_url: str
+) -> None:
+    # the proxy forwards plain http to 127.0.0.1:9 (the test client's scheme and Host); the browser is on
+    # the public URL
+    gw: Gateway = await start_gateway(make_settings(public_url=public_url))
+    token = await partner_token(gw)
+    for refused in ["http://console.example", "http://127.0.0.1:9", "https://console.example:8443"]:
+        r = await Browser(gw).post("/console/sign-in", {"partner_token": token}, origin=refused)
+        assert r.status_code == 403, (refused, r.text)
+    for accepted in ["https://console.example", "https://CONSOLE.example:443"]:
+        r = await Browser(gw).post("/console/sign-in", {"partner_token": token}, origin=accepted)
+        assert (r.status_code, r.headers.get("location")) == (303, "/console/instances"), (accepted, r.text)
+
+
+async def test_without_a_public_url_the_origin_is_the_requests_own(
+    start_gateway: Any, make_settings: Any
+) -> None:
+    gw: Gateway = await start_gateway(make_settings(public_url=""))
+    token = await partner_token(gw)
+    for refused in ["https://127.0.0.1:9", "http://127.0.0.1:80", "http://localhost:9"]:
+        r = await Browser(gw).post("/console/sign-in", {"partner_token": token}, origin=refused)
+        assert r.status_code == 403, (refused, r.text)
+    r = await Browser(gw).post("/console/sign-in", {"partner_token": token}, origin="http://127.0.0.1:9")
+    assert (r.status_code, r.headers.get("location")) == (303, "/console/instances"), r.text
+    # what a browser asking for http://127.0.0.1 (port 80) sends
+    r = await Browser(gw).post(
+        "/console/sign-in", {"partner_token": token}, headers={"Host": "127.0.0.1"}, origin="http://127.0.0.1"
+    )
+    assert r.status_code == 303, r.text
 
 
 # --- lifetimes and sign-out ---------------------------------------------------------------------------------
@@ -659,15 +712,49 @@ async def test_get_never_changes_state(gw: Gateway) -> None:
         f"/console/instances/{x}/settings?delaySendMessagesMilliseconds=9000",
     ]:
         r = await browser.get(action, headers={"X-CSRF-Token": csrf})
-        # routes that change something take POST only: a GET is not found (the server's one answer for an
-        # unknown method, 404) rather than done
-        assert r.status_code in (404, 405), (action, r.status_code)
+        # routes that change something take POST only: a GET is refused rather than done
+        assert (r.status_code, r.headers.get("allow")) == (405, "POST"), (action, r.status_code)
     assert await is_signed_in(browser, "/console/instances")
     assert await instances.get(gw.ctx, x) == before
     assert await token_works(gw, x, x_token)
     # nor does a GET sign in, whatever its query says
     stranger = Browser(gw)
     r = await stranger.get(f"/console/sign-in?partner_token={await partner_token(gw)}")
-    assert r.status_code in (404, 405) and not stranger.cookie
+    assert r.status_code == 405 and not stranger.cookie
     r = await stranger.get(f"/console?partner_token={await partner_token(gw)}")
     assert r.status_code == 200 and not stranger.cookie and session_cookie(r) is None
+
+
+async def test_a_method_a_console_path_does_not_take_is_a_405_page(gw: Gateway) -> None:
+    x, _ = await gw.create_instance(name="methods")
+    stranger = Browser(gw)
+    r = await stranger.get("/console/sign-out")  # a form's address, typed into the address bar
+    assert (r.status_code, r.headers.get("allow")) == (405, "POST"), r.text
+    assert r.headers["content-type"].startswith("text/html") and "Back to the console" in r.text
+    assert "Sign out</button>" not in r.text and session_cookie(r) is None
+    assert_console_headers(r)
+    browser = await sign_in_partner(gw)
+    answers = {
+        # signed in, the page has the console's header, as its other error pages do
+        ("GET", f"/console/instances/{x}/delete"): "POST",
+        ("HEAD", f"/console/instances/{x}/reboot"): "POST",
+        # every method the path takes, though two routes take them
+        ("PUT", "/console/instances"): "GET, HEAD, POST",
+        ("DELETE", f"/console/instances/{x}/post"): "GET, HEAD, POST",
+        ("POST", f"/console/instances/{x}/live"): "GET, HEAD",
+        ("PATCH", "/console/static/console.css"): "GET, HEAD",
+        # whether the instance exists or not: the answer says nothing of it
+        ("GET", "/console/instances/1/scan"): "POST",
+    }
+    for (method, path), allow in answers.items():
+        r = await browser.request(method, path, data={"csrf": "x"} if method == "POST" else None)
+        assert (r.status_code, r.headers.get("allow")) == (405, allow), (method, path, r.text)
+        assert_console_headers(r)
+        if method != "HEAD":
+            assert r.headers["content-type"].startswith("text/html")
+            assert "Sign out</button>" in r.text, (method, path)
+    assert await instances.get(gw.ctx, x) is not None
+    # an OPTIONS is still the app's preflight, and a path outside the console still answers Green's 404
+    assert (await browser.request("OPTIONS", "/console/sign-out")).status_code == 204
+    r = await gw.client.post("/health")
+    assert r.status_code == 404 and r.json()["message"] == "Not Found"

@@ -12,7 +12,7 @@ from statusgate.api.console.instances import InstancePages
 from statusgate.api.console.posting import PostingPage
 from statusgate.api.console.signin import SignInPages
 from statusgate.api.console.status_pages import StatusPages
-from statusgate.api.console.web import PREFIX, SECURITY_HEADERS, Console
+from statusgate.api.console.web import PREFIX, SECURITY_HEADERS, Console, with_wrong_methods
 from statusgate.api.schemas import Schemas
 from statusgate.api.throttle import FailureThrottle
 from statusgate.services.context import ServiceContext
@@ -37,7 +37,7 @@ def console_routes(
     console = Console(ctx, schemas, instance_auth)
     instance_page = InstancePage(console)
 
-    return [
+    routes = [
         Route(f"{PREFIX}/static/{{asset}}", asset_endpoint(_STATIC, ASSETS, _ASSET_HEADERS), methods=["GET"]),
         *SignInPages(console, sign_in_failures).routes(),
         *InstancePages(console, instance_page).routes(),
@@ -45,3 +45,4 @@ def console_routes(
         *PostingPage(console).routes(),
         *StatusPages(console).routes(),
     ]
+    return with_wrong_methods(console, routes)

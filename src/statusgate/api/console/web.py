@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,8 +19,11 @@ from urllib.parse import parse_qsl
 import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import Receive, Scope, Send
 
 from statusgate.api.bodies import read_capped
+from statusgate.api.console import origin
 from statusgate.api.console.chart import duration_label
 from statusgate.api.schemas import Schemas
 from statusgate.domain.models import Instance
@@ -127,6 +130,7 @@ class View:
 
 
 Handler = Callable[[View], Awaitable[Response]]
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class Console:
@@ -137,6 +141,9 @@ class Console:
         self.partner = PartnerAuthenticator(ctx)
         self.templates = _environment()
         self.secure_cookie = ctx.settings.effective_public_url.lower().startswith("https://")
+        # behind a proxy the request's own scheme and Host may be the proxy's upstream ones; public_url says
+        # what the browser sees (an unusable one leaves the request to say it)
+        self.origin = origin.from_url(ctx.settings.public_url) if ctx.settings.public_url else None
 
     # --- answers ---------------------------------------------------------------------------------------
 
@@ -180,9 +187,7 @@ class Console:
         except instances.UnknownInstanceError:
             raise NotFound() from None
 
-    def page(
-        self, handler: Handler, *, signed_in: bool = True, multipart: bool = False
-    ) -> Callable[[Request], Awaitable[Response]]:
+    def page(self, handler: Handler, *, signed_in: bool = True, multipart: bool = False) -> Endpoint:
         """A Starlette endpoint around ``handler``: the session looked up (and required unless
         ``signed_in`` is False), a POST's form read and its CSRF token checked, errors shown as pages.
         A ``multipart`` page reads its own body and checks its ``csrf`` field with
@@ -194,7 +199,7 @@ class Console:
             view = View(request, session, form)
             try:
                 if request.method == "POST":
-                    _same_origin(request)
+                    _same_origin(request, self.origin)
                     if _is_urlencoded(request):
                         form = await _read_form(request)
                     view = View(request, session, form)
@@ -227,6 +232,57 @@ class Console:
 
         return endpoint
 
+    def wrong_method(self, allowed: Collection[str]) -> Endpoint:
+        """The endpoint for a console path asked in a method it does not take (a form's address opened
+        from the address bar, say): a 405 page, ``Allow`` naming the methods the path does take."""
+        allow = ", ".join(sorted(allowed))
+        message = (
+            "This page can only be opened, not sent anything."
+            if "GET" in allowed
+            else "This address only takes a form sent from the console: open the console and use the form."
+        )
+
+        async def endpoint(request: Request) -> Response:
+            # the session only decides what the page's header shows; nothing is read or done
+            session = await resolve(self.ctx, self.partner, request.cookies.get(COOKIE, ""))
+            response = self.render(View(request, session, {}), "error.html", 405, message=message)
+            response.headers["Allow"] = allow
+            return response
+
+        return endpoint
+
+
+class WrongMethod(Route):
+    """Every request to ``path`` in a method other than ``allowed`` (and OPTIONS, the app's preflight's).
+
+    Without it the router hands such a request to the path's first route, whose 405 the app answers as
+    Green's JSON 404, and whose ``Allow`` would name that route's methods only. It goes after every route of
+    the path, which take the allowed methods first.
+    """
+
+    def __init__(self, path: str, allowed: Collection[str], endpoint: Endpoint) -> None:
+        super().__init__(path, endpoint, methods=list(allowed), include_in_schema=False)
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        if match is Match.PARTIAL and scope["method"] != "OPTIONS":
+            return Match.FULL, child_scope
+        return Match.NONE, {}
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+def with_wrong_methods(console: Console, routes: Sequence[BaseRoute]) -> list[BaseRoute]:
+    """``routes`` and, after them, a :class:`WrongMethod` for each of their paths (no two of the console's
+    paths match the same URL, so each path's methods are those of the routes spelt the same)."""
+    taken: dict[str, set[str]] = {}
+    for route in routes:
+        if isinstance(route, Route) and route.methods:
+            taken.setdefault(route.path, set()).update(route.methods)
+    fallbacks = [WrongMethod(path, methods, console.wrong_method(methods)) for path, methods in taken.items()]
+    return [*routes, *fallbacks]
+
 
 class NotFound(Exception):
     """No such page, or one this session may not open (the same answer for both)."""
@@ -247,14 +303,15 @@ async def _read_form(request: Request) -> dict[str, str]:
     return dict(pairs)
 
 
-def _same_origin(request: Request) -> None:
-    """A browser names the page a POST comes from; one from another site is refused before anything else
-    (the SameSite cookie would not be sent anyway, but a sign-in form needs no cookie)."""
-    origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        if origin == "null":
-            raise CsrfRejected()
+def _same_origin(request: Request, own: origin.Origin | None) -> None:
+    """A browser names the page a POST comes from; one from another origin (another site, or this one over
+    the other scheme) is refused before anything else (the SameSite cookie would not be sent anyway, but a
+    sign-in form needs no cookie). ``own`` is the console's origin when the settings name it; else it is
+    the one the request was sent to."""
+    presented = request.headers.get("origin")
+    if presented is None:
         return
-    host = request.headers.get("host", "")
-    if origin.split("://", 1)[-1] != host:
+    if own is None:
+        own = origin.of_request(request.scope.get("scheme", "http"), request.headers.get("host", ""))
+    if own is None or origin.from_header(presented) != own:
         raise CsrfRejected()
