@@ -55,7 +55,8 @@ class Settings(EngineProcessSettings):
     public_url: str = Field(
         "",
         description="Base of apiUrl, mediaUrl and every link the server hands out; "
-        "empty means http://<host>:<port>.",
+        "empty means http://<host>:<port>. When set, the console's forms are taken only from this origin "
+        "(scheme, host and port): set it behind a TLS proxy.",
     )
 
     # --- HTTP --------------------------------------------------------------------------------------------
@@ -320,6 +321,13 @@ class Settings(EngineProcessSettings):
     )
     console_max_seconds: int = Field(
         43200, ge=60, description="A console session ends this long after its sign-in, however busy."
+    )
+    console_form_max_bytes: int = Field(
+        64 * 1024,
+        ge=4096,
+        description="The most a console form may send (a sign-in or settings form), and each text field of "
+        "its posting form; the posting form's file is bounded by `max_upload_bytes`. Past it the form is "
+        "refused.",
     )
 
     # --- logs --------------------------------------------------------------------------------------------

@@ -758,3 +758,13 @@ async def test_a_method_a_console_path_does_not_take_is_a_405_page(gw: Gateway) 
     assert (await browser.request("OPTIONS", "/console/sign-out")).status_code == 204
     r = await gw.client.post("/health")
     assert r.status_code == 404 and r.json()["message"] == "Not Found"
+
+
+async def test_a_form_past_console_form_max_bytes_is_refused(start_gateway: Any, make_settings: Any) -> None:
+    gw: Gateway = await start_gateway(make_settings(console_form_max_bytes=4096))
+    token = await partner_token(gw)
+    browser = Browser(gw)
+    padded = await browser.post("/console/sign-in", {"partner_token": token, "pad": "x" * 4096})
+    assert padded.status_code == 413
+    assert not browser.cookie
+    await sign_in_partner(gw, token)  # the same form within the limit

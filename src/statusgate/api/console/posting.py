@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from statusgate.api import requests
 from statusgate.api.bodies import declared_length
-from statusgate.api.console.web import MAX_FORM_BYTES, PREFIX, Console, View
+from statusgate.api.console.web import PREFIX, Console, View
 from statusgate.api.validation import validate
 from statusgate.domain.models import Contact, Instance
 from statusgate.domain.posts import DEFAULT_FONT, DEFAULT_TEXT_BACKGROUND, FONTS, StatusPost
@@ -85,13 +85,13 @@ class PostingPage:
     async def post(self, view: View) -> Response:
         instance = await self.console.instance(view, view.request.path_params["id"])
         settings = self.ctx.settings
-        if declared_length(view.request) > settings.max_upload_bytes + MAX_FORM_BYTES:
+        if declared_length(view.request) > settings.max_upload_bytes + settings.console_form_max_bytes:
             raise PayloadTooLargeError()
         try:
             form = await view.request.form(
                 max_files=1,
                 max_fields=settings.max_participants + _OTHER_FIELDS,
-                max_part_size=MAX_FORM_BYTES,
+                max_part_size=settings.console_form_max_bytes,
             )
         except HTTPException as exc:
             raise ValidationError(f"'File' could not be read: {exc.detail}") from None

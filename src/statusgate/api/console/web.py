@@ -53,8 +53,6 @@ SECURITY_HEADERS: Mapping[str, str] = {
 #: what may go into an <img src="data:…"> or an SVG fill: base64, a #RRGGBB colour, and nothing else
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 _COLOUR = re.compile(r"#[0-9A-Fa-f]{6}")
-#: a sign-in or settings form is a few hundred bytes; anything near this is not one of ours
-MAX_FORM_BYTES = 64 * 1024
 
 
 def safe_base64(value: object) -> str | None:
@@ -201,7 +199,7 @@ class Console:
                 if request.method == "POST":
                     _same_origin(request, self.origin)
                     if _is_urlencoded(request):
-                        form = await _read_form(request)
+                        form = await _read_form(request, self.ctx.settings.console_form_max_bytes)
                     view = View(request, session, form)
                     presented = request.headers.get("x-csrf-token") or form.get("csrf", "")
                     checked_later = multipart and not presented
@@ -294,8 +292,8 @@ def _is_urlencoded(request: Request) -> bool:
     )
 
 
-async def _read_form(request: Request) -> dict[str, str]:
-    body = await read_capped(request, MAX_FORM_BYTES)
+async def _read_form(request: Request, limit: int) -> dict[str, str]:
+    body = await read_capped(request, limit)
     try:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
     except UnicodeDecodeError:
