@@ -768,3 +768,24 @@ async def test_a_form_past_console_form_max_bytes_is_refused(start_gateway: Any,
     assert padded.status_code == 413
     assert not browser.cookie
     await sign_in_partner(gw, token)  # the same form within the limit
+
+
+async def test_an_address_under_the_console_that_is_no_page_is_the_consoles_404_page(gw: Gateway) -> None:
+    stranger = Browser(gw)
+    for method, path in [
+        ("GET", "/console/nope"),
+        ("POST", "/console/instances/1/nope"),
+        ("PUT", "/console/x/y"),
+    ]:
+        r = await stranger.request(method, path, data={"csrf": "x"} if method == "POST" else None)
+        assert r.status_code == 404, (method, path)
+        assert r.headers["content-type"].startswith("text/html") and "No such page." in r.text
+        assert_console_headers(r)
+    browser = await sign_in_partner(gw)
+    r = await browser.get("/console/instances/999999/nope")
+    assert r.status_code == 404 and "Sign out</button>" in r.text
+    r = await stranger.get("/console/")
+    assert (r.status_code, r.headers.get("location")) == (307, "/console")
+    # the pages themselves and the preflight are unchanged
+    assert (await browser.get("/console/instances")).status_code == 200
+    assert (await browser.request("OPTIONS", "/console/nope")).status_code == 204

@@ -45,4 +45,11 @@ def console_routes(
         *PostingPage(console).routes(),
         *StatusPages(console).routes(),
     ]
-    return with_wrong_methods(console, routes)
+    # last: any other address under the prefix is the console's 404 page (OPTIONS stays the app's preflight)
+    unknown = Route(
+        f"{PREFIX}/{{rest:path}}",
+        console.not_found(),
+        methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+        include_in_schema=False,
+    )
+    return [*with_wrong_methods(console, routes), unknown]

@@ -249,6 +249,18 @@ class Console:
 
         return endpoint
 
+    def not_found(self) -> Endpoint:
+        """The endpoint for a console address that is no page: the console's own 404 page (not Green's
+        JSON one), whatever the method; nothing is read or done."""
+
+        async def endpoint(request: Request) -> Response:
+            if request.url.path == f"{PREFIX}/" and request.method in ("GET", "HEAD"):
+                return RedirectResponse(PREFIX, 307, headers=SECURITY_HEADERS)  # the address as often typed
+            session = await resolve(self.ctx, self.partner, request.cookies.get(COOKIE, ""))
+            return self.render(View(request, session, {}), "error.html", 404, message="No such page.")
+
+        return endpoint
+
 
 class WrongMethod(Route):
     """Every request to ``path`` in a method other than ``allowed`` (and OPTIONS, the app's preflight's).
