@@ -2,7 +2,7 @@
 
 statusgate runs exactly as it ships, on SQLite in WAL mode with ``synchronous=NORMAL``, so every
 ``{"idMessage": …}`` answer is committed to the WAL before it is sent and survives a crash of the process
-(see store/db.py), in two shapes measured in the same run:
+(see store/dialects.py), in two shapes measured in the same run:
 
 - ``--role api`` with a ``--role worker`` process beside it on the same file (goal ≥ 0.7);
 - ``--role all``: one process whose worker prepares the queued media meanwhile (goal ≥ 0.5).

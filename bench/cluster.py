@@ -27,7 +27,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.dispatch import DELAY_MS, authorize_all, populate, wait_all_sent  # noqa: E402
 from statusgate.settings import Settings  # noqa: E402
-from statusgate.store.schema import instance_owners, sandbox_messages, statuses  # noqa: E402
+from statusgate.store.schema.instances import instance_owners  # noqa: E402
+from statusgate.store.schema.sandbox import sandbox_messages  # noqa: E402
+from statusgate.store.schema.statuses import statuses  # noqa: E402
 from tests import postgres  # noqa: E402
 from tests.support import ServerProcess, base_env, free_port, wait_for  # noqa: E402
 

@@ -54,13 +54,13 @@ from statusgate.domain.states import InstanceState, StatusState  # noqa: E402
 from statusgate.engines.sandbox_network import ImportedContact  # noqa: E402
 from statusgate.services import instances, posting  # noqa: E402
 from statusgate.settings import Settings  # noqa: E402
-from statusgate.store.schema import (  # noqa: E402
+from statusgate.store.schema.sandbox import (  # noqa: E402
     sandbox_accounts,
     sandbox_deliveries,
     sandbox_events,
     sandbox_messages,
-    statuses,
 )
+from statusgate.store.schema.statuses import statuses  # noqa: E402
 from statusgate.wiring.core import Core  # noqa: E402
 from tests.support import ServerProcess, base_env, wait_for  # noqa: E402
 

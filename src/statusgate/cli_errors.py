@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from statusgate.settings import Settings
 from statusgate.sqlite_file import sqlite_file
-from statusgate.store.db import MissingDriverError
+from statusgate.store.dialects import MissingDriverError
 from statusgate.store.migrate import UnknownRevisionError
 
 #: errors that say a place cannot be written (rather than that a program is wrong)

@@ -178,7 +178,7 @@ def fresh_store(shape: str, request: pytest.FixtureRequest) -> Iterator[dict[str
     cluster: Cluster = request.getfixturevalue("postgres")
     database = cluster.new_database(migrated=False)
     try:
-        # the plain form users write; statusgate picks its driver (store/db.py)
+        # the plain form users write; statusgate picks its driver (store/dialects.py)
         yield {"database_url": cluster.url(database, scheme="postgresql")}
     finally:
         cluster.drop_database(database)

@@ -225,8 +225,8 @@ def test_sigterm_lets_the_send_in_flight_finish(env: dict[str, str], tmp_path: P
 def _sending(env: dict[str, str], creds: dict[str, Any]) -> bool:
     import sqlalchemy as sa
 
-    from statusgate.store.db import database_url
-    from statusgate.store.schema import statuses
+    from statusgate.store.dialects import database_url
+    from statusgate.store.schema.statuses import statuses
 
     postgresql = env.get("STATUSGATE_DATABASE_URL")
     sqlite = f"sqlite:///{Path(env['STATUSGATE_DATA_DIR']) / 'statusgate.db'}"

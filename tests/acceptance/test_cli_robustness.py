@@ -153,7 +153,7 @@ def test_the_lock_file_sits_next_to_the_real_database_file(layout: dict[str, Pat
 
 
 def test_sqlite_file_is_the_file_sqlalchemy_opens(layout: dict[str, Path], monkeypatch: Any) -> None:
-    """The lock's key against what store/db.py really opens: each URL creates a database, found there."""
+    """The lock's key against what store/dialects.py really opens: each URL creates a database, found there."""
     from statusgate.sqlite_file import sqlite_file
 
     monkeypatch.chdir(layout["root"])

@@ -32,7 +32,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from statusgate.store.schema import sandbox_deliveries, sandbox_messages, statuses
+from statusgate.store.schema.sandbox import sandbox_deliveries, sandbox_messages
+from statusgate.store.schema.statuses import statuses
 from tests.support import FileServer, ServerProcess, base_env, cli, cli_json, jpeg_bytes, wait_for
 
 pytestmark = pytest.mark.slow

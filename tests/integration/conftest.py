@@ -81,7 +81,7 @@ def make_settings(
     if store_backend == "sqlite":
         return make_settings
     cluster: Cluster = request.getfixturevalue("postgres")
-    # the plain form users write; statusgate picks its driver (store/db.py)
+    # the plain form users write; statusgate picks its driver (store/dialects.py)
     url = cluster.url(cluster.new_database(), scheme="postgresql")
     sqlite_settings = make_settings
 

@@ -19,9 +19,9 @@ from statusgate.domain.notifications import InstanceStateChanged
 from statusgate.domain.states import InstanceState
 from statusgate.engines.sandbox_network import ImportedContact
 from statusgate.store import notifications
-from statusgate.store.schema import instances as instances_table
-from statusgate.store.schema import notifications as notifications_table
-from statusgate.store.schema import uploads as uploads_table
+from statusgate.store.schema.instances import instances as instances_table
+from statusgate.store.schema.media import uploads as uploads_table
+from statusgate.store.schema.notifications import notifications as notifications_table
 from tests.conftest import Gateway
 from tests.support import jpeg_bytes
 

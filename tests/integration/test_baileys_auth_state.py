@@ -27,7 +27,7 @@ from statusgate.settings import Settings
 from statusgate.store import engine_keys, ownership
 from statusgate.store import instances as instance_store
 from statusgate.store.db import Database
-from statusgate.store.schema import engine_keys as engine_keys_table
+from statusgate.store.schema.instances import engine_keys as engine_keys_table
 from statusgate.wiring.core import Core
 
 CHILD = install.CHILD_DIR.parents[4] / "tests" / "integration" / "baileys_auth_child.mjs"

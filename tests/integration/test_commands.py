@@ -17,7 +17,7 @@ from statusgate.domain.states import InstanceState
 from statusgate.services import commands as command_service
 from statusgate.services import instances
 from statusgate.store import workers
-from statusgate.store.schema import commands as commands_table
+from statusgate.store.schema.instances import commands as commands_table
 from statusgate.wiring.core import Core
 from statusgate.worker.commands import CommandRunner
 from statusgate.worker.ownership import Ownership

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from statusgate.services import instances
 from statusgate.settings import Settings
 from statusgate.store import incoming
-from statusgate.store.schema import incoming_statuses
+from statusgate.store.schema.statuses import incoming_statuses
 from statusgate.wiring.core import Core
 
 

@@ -19,7 +19,7 @@ from statusgate.media.prepare import MediaPreparer
 from statusgate.media.probe import ProbeResult
 from statusgate.media.store import MediaStore
 from statusgate.settings import Settings
-from statusgate.store.schema import media_sources
+from statusgate.store.schema.media import media_sources
 from statusgate.wiring.core import Core
 from tests.mediagen import image_bytes, write_audio, write_video
 from tests.support import FileServer

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from statusgate.cli import main
 from statusgate.store import migrate
-from statusgate.store.db import database_url
+from statusgate.store.dialects import database_url
 from tests.postgres import USER, Cluster
 from tests.support import free_port, wait_for
 

@@ -35,8 +35,8 @@ from statusgate.settings import Settings
 from statusgate.store import instances as instance_store
 from statusgate.store import intake, migrate, notifications, outbox, recipients
 from statusgate.store.db import Database
-from statusgate.store.schema import notifications as notifications_table
-from statusgate.store.schema import status_events
+from statusgate.store.schema.notifications import notifications as notifications_table
+from statusgate.store.schema.statuses import status_events
 from statusgate.wiring.core import Core
 from statusgate.worker import dispatcher
 from tests.support import jpeg_bytes

@@ -97,7 +97,7 @@ async def test_the_share_counts_live_workers_on_the_database_clock(
         census = await db.read(ownership.census, 30)
         assert (census.instances, census.live_workers, census.share()) == (10, 3, 4)
         # "c" stopped heartbeating a minute ago (by the database's clock): no longer live
-        from statusgate.store.schema import workers as workers_table
+        from statusgate.store.schema.instances import workers as workers_table
 
         def stale(conn: Any) -> None:
             conn.execute(
@@ -267,7 +267,7 @@ async def test_preparation_claims_skip_statuses_another_worker_is_claiming(
     from statusgate.domain.models import MediaKind
     from statusgate.domain.posts import MediaPost
     from statusgate.store import intake
-    from statusgate.store.schema import statuses
+    from statusgate.store.schema.statuses import statuses
     from statusgate.worker.preparation import _claim
 
     settings = make_settings()

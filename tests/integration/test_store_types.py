@@ -17,7 +17,10 @@ from statusgate.ids import INT64_MAX
 from statusgate.settings import Settings
 from statusgate.store import migrate
 from statusgate.store.db import Database
-from statusgate.store.schema import instances, media, media_sources, sandbox_events, statuses, uploads
+from statusgate.store.schema.instances import instances
+from statusgate.store.schema.media import media, media_sources, uploads
+from statusgate.store.schema.sandbox import sandbox_events
+from statusgate.store.schema.statuses import statuses
 
 AT = 1_796_162_396.123456  # a unix time with microseconds
 #: an upload's name and type as a client may send them: longer than 0001 declared

@@ -21,7 +21,7 @@ from alembic import command
 
 from statusgate.ids import hash_token
 from statusgate.store import migrate
-from statusgate.store.db import database_url
+from statusgate.store.dialects import database_url
 from tests.postgres import Cluster
 from tests.support import FileServer, ServerProcess, base_env, jpeg_bytes, wait_for
 

@@ -19,7 +19,7 @@ from statusgate.media.store import no_space_cause, translating_no_space
 from statusgate.queue.retry import next_wait
 from statusgate.store import intake, migrate, outbox, status_leases
 from statusgate.store.db import Database
-from statusgate.store.schema import instances
+from statusgate.store.schema.instances import instances
 from statusgate.worker.preparation import previous_wait
 
 ROW = outbox.StatusRow(

@@ -94,6 +94,6 @@ def test_pending_sql_names_exactly_the_pending_states() -> None:
     import re
 
     from statusgate.domain.states import PENDING_STATES
-    from statusgate.store.schema import PENDING_SQL
+    from statusgate.store.schema.statuses import PENDING_SQL
 
     assert set(re.findall(r"'(\w+)'", PENDING_SQL)) == {s.value for s in PENDING_STATES}

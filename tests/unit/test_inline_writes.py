@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from statusgate.store import migrate
 from statusgate.store.batch import INLINE_GROUP_MAX, Batcher
 from statusgate.store.db import _INLINE_CHECKPOINT_EVERY, Database, InlineWriteUnavailableError
-from statusgate.store.schema import workers
+from statusgate.store.schema.instances import workers
 
 
 def _url(tmp_path: Path) -> str:

@@ -58,7 +58,7 @@ def test_only_the_journal_touches_the_notifications_table() -> None:
         for name, tree in trees().items()
         for node in ast.walk(tree)
         if isinstance(node, ast.ImportFrom)
-        and node.module == "statusgate.store.schema"
+        and node.module == "statusgate.store.schema.notifications"
         and any(alias.name == "notifications" for alias in node.names)
     )
     assert users == [JOURNAL]

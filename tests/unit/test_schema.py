@@ -1,4 +1,4 @@
-"""The migrations and the declared schema (store/schema.py) must describe the same database, on SQLite and
+"""The migrations and the declared schema (store/schema/) must describe the same database, on SQLite and
 on PostgreSQL; and revision 0001 must go on making on SQLite exactly what the released version made."""
 
 from __future__ import annotations

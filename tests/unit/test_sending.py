@@ -32,7 +32,8 @@ from statusgate.queue.retry import RetryPolicy
 from statusgate.settings import Settings
 from statusgate.store import instances, intake, migrate, outbox, ownership
 from statusgate.store.db import Database
-from statusgate.worker.sending import NOT_RESENT, Sender
+from statusgate.worker.send_outcomes import NOT_RESENT
+from statusgate.worker.sending import Sender
 
 INSTANCE = 1_100_000_001
 AUDIENCE = ["79990000001@c.us", "79990000002@c.us"]

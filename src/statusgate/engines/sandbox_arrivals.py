@@ -26,7 +26,7 @@ from statusgate.engines.sandbox_records import (
     no_account,
 )
 from statusgate.store import ownership
-from statusgate.store.schema import (
+from statusgate.store.schema.sandbox import (
     sandbox_deliveries,
     sandbox_events,
     sandbox_faults,

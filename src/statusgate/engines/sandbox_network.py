@@ -46,12 +46,7 @@ from statusgate.engines.sandbox_traffic import SandboxTraffic
 from statusgate.ids import new_wid_number
 from statusgate.store.batch import Batcher
 from statusgate.store.db import Database
-from statusgate.store.schema import (
-    sandbox_accounts,
-    sandbox_contacts,
-    sandbox_events,
-    sandbox_users,
-)
+from statusgate.store.schema.sandbox import sandbox_accounts, sandbox_contacts, sandbox_events, sandbox_users
 
 __all__ = ["FAULT_MODES", "Account", "Arrivals", "Fault", "ImportedContact", "SandboxError", "SandboxNetwork"]
 

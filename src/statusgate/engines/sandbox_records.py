@@ -11,10 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from statusgate.domain.states import InstanceState
-from statusgate.store.schema import (
-    sandbox_accounts,
-    sandbox_events,
-)
+from statusgate.store.schema.sandbox import sandbox_accounts, sandbox_events
 
 
 class SandboxError(Exception):

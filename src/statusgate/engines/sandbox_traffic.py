@@ -31,7 +31,7 @@ from statusgate.engines.sandbox_records import (
 from statusgate.ids import new_incoming_id
 from statusgate.store.batch import Batcher
 from statusgate.store.db import Database
-from statusgate.store.schema import (
+from statusgate.store.schema.sandbox import (
     sandbox_contacts,
     sandbox_deliveries,
     sandbox_faults,

@@ -1,1 +1,1 @@
-"""Storage: SQLAlchemy Core over SQLite (default) or PostgreSQL; the schema lives in ``schema.py`` only."""
+"""Storage: SQLAlchemy Core over SQLite (default) or PostgreSQL; the schema lives in ``schema/`` only."""

@@ -26,7 +26,7 @@ from statusgate.domain.commands import (
     ShowQr,
 )
 from statusgate.store import signals
-from statusgate.store.schema import commands
+from statusgate.store.schema.instances import commands
 
 _KINDS: dict[type[Any], str] = {
     ShowQr: "qr",

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from statusgate.store.schema import console_sessions
+from statusgate.store.schema.access import console_sessions
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,9 @@ the CLI, which is why they are off the event loop). Reads run on the event loop 
 PostgreSQL (``statusgate[postgres]``: psycopg 3): writes go through the same one writer thread, so this
 process's writes keep their order; reads run in a small thread pool, never on the event loop: each is a
 network round trip, which must not block it. The queries are the same SQL on both; what must differ
-branches on the dialect: SQLite's set-up here, the upgrade lock in ``migrate.py``.
+branches on the dialect: SQLite's set-up in ``dialects.py``, the upgrade lock in ``migrate.py``.
 
-A URL may name PostgreSQL as ``postgresql://``, ``postgres://`` or ``postgresql+psycopg://``;
-:func:`database_url` turns every accepted form into the driver statusgate uses, here and nowhere else.
+A URL is opened with the driver :func:`~statusgate.store.dialects.database_url` picks for it.
 
 On SQLite a write can also run *inline*, on the event loop itself (:meth:`Database.write_inline`), when the
 write lock is free at that instant: the intake does so. Handing a transaction to the writer thread costs
@@ -44,16 +43,14 @@ import concurrent.futures
 import contextlib
 import sqlite3
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy import event
 
 from statusgate.errors import StorageFullError
-from statusgate.store import signals
+from statusgate.store import dialects, signals
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -64,62 +61,16 @@ class InlineWriteUnavailableError(Exception):
     no inline writes (a server, or SQLite with ``synchronous=FULL``). Nothing was written."""
 
 
-#: SQLite set-up, applied to every connection.
-#: WAL lets readers run beside the writer. ``synchronous=NORMAL`` in WAL mode makes every commit durable
-#: against a crash of the *process*: the commit is in the WAL file (in the OS page cache) before
-#: ``commit()`` returns, and a killed process loses nothing. Only an OS crash or power loss can lose the
-#: last transactions; the setting ``STATUSGATE_SQLITE_SYNCHRONOUS=FULL`` closes that window at the price of an fsync per
-#: commit.
-SQLITE_PRAGMAS = (
-    "PRAGMA journal_mode=WAL",
-    "PRAGMA foreign_keys=ON",
-    "PRAGMA busy_timeout=10000",
-)
-
 #: inline commits between two checkpoints handed to the writer thread (SQLite's own autocheckpoint, off on
 #: the inline connection, runs one every ~1,000 WAL pages)
 _INLINE_CHECKPOINT_EVERY = 200
-
-#: how long a connection's set-up waits for another connection's lock (as long as busy_timeout)
-_SQLITE_SETUP_WAIT = 10.0
-
-#: PostgreSQL's SQLSTATE for "disk full"
-_PG_DISK_FULL = "53100"
-
-#: the driver statusgate runs for each way a URL may name a database (SQLAlchemy's own default for a bare
-#: ``postgresql://`` is psycopg2, which statusgate does not install; ``postgres://`` it does not know at all)
-_DRIVERS = {
-    "sqlite+aiosqlite": "sqlite+pysqlite",
-    "postgres": "postgresql+psycopg",
-    "postgresql": "postgresql+psycopg",
-    "postgres+psycopg": "postgresql+psycopg",
-    "postgresql+asyncpg": "postgresql+psycopg",
-}
-#: threads (and pooled connections) that run reads on a database server
-_SERVER_READERS = 4
-#: what to install when the PostgreSQL driver is missing
-POSTGRES_EXTRA = "statusgate[postgres]"
-
-
-class MissingDriverError(ModuleNotFoundError):
-    """The database's driver is not installed (the message says what to install)."""
-
-
-def database_url(url: str | sa.URL) -> sa.URL:
-    """The URL statusgate opens for ``url``: the same database, with the driver statusgate uses.
-
-    Raises :class:`sqlalchemy.exc.ArgumentError` for text that is no URL at all.
-    """
-    parsed = sa.make_url(url)
-    driver = _DRIVERS.get(parsed.drivername)
-    return parsed if driver is None else parsed.set(drivername=driver)
 
 
 class Database:
     """Two ways in: ``await db.read(fn, …)`` for queries and ``await db.write(fn, …)`` for changes."""
 
     def __init__(self, url: str, *, sqlite_synchronous: str = "NORMAL") -> None:
-        parsed = database_url(url)
+        parsed = dialects.database_url(url)
         self.url = parsed
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         #: told, after each commit that announced instances (:func:`announce`), which ones; called in the
@@ -127,7 +78,7 @@ class Database:
         self.on_announced: Callable[[frozenset[int]], None] | None = None
         # SQLite reads run on the event loop; a server's wait on the network, and release the GIL meanwhile
         self._readers = concurrent.futures.ThreadPoolExecutor(
-            _SERVER_READERS, thread_name_prefix="statusgate-db-read"
+            dialects.SERVER_READERS, thread_name_prefix="statusgate-db-read"
         )
         self._writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="statusgate-db-write")
         #: the SQLite connection the writer thread keeps between its transactions (see _writer_connection)
@@ -138,46 +89,18 @@ class Database:
         self._inline_commits = 0
         self._inline = self.is_sqlite and sqlite_synchronous.upper() not in ("FULL", "EXTRA")
         if self.is_sqlite:
-            self._read_engine = self._sqlite_engine(immediate=False, synchronous=sqlite_synchronous)
-            self._write_engine = self._sqlite_engine(immediate=True, synchronous=sqlite_synchronous)
-            self._inline_engine = self._sqlite_engine(
-                immediate=True, synchronous=sqlite_synchronous, inline=True
+            self._read_engine = dialects.sqlite_engine(
+                self.url, immediate=False, synchronous=sqlite_synchronous
+            )
+            self._write_engine = dialects.sqlite_engine(
+                self.url, immediate=True, synchronous=sqlite_synchronous
+            )
+            self._inline_engine = dialects.sqlite_engine(
+                self.url, immediate=True, synchronous=sqlite_synchronous, inline=True
             )
         else:
-            self._read_engine = _server_engine(parsed)
+            self._read_engine = dialects.server_engine(parsed)
             self._write_engine = self._read_engine
-
-    def _sqlite_engine(self, *, immediate: bool, synchronous: str, inline: bool = False) -> sa.Engine:
-        # The writer's pool: the writer thread's own connection plus one for write_now. The readers': one kept
-        # by each thread that runs an event loop reading this database (one, in a server), and room for more.
-        # Every use of a connection ends in an explicit commit or rollback, so the pool's own rollback on
-        # check-in is left out.
-        engine = sa.create_engine(
-            self.url, pool_size=2, max_overflow=0 if immediate else 8, pool_reset_on_return=None
-        )
-
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-            # take transaction control from the driver so we can say BEGIN IMMEDIATE ourselves
-            dbapi_connection.isolation_level = None
-            cursor = dbapi_connection.cursor()
-            for pragma in (*SQLITE_PRAGMAS, f"PRAGMA synchronous={synchronous}"):
-                _execute_waiting(cursor, pragma)
-            if inline:  # see write_inline: never wait for a lock, never checkpoint on the event loop
-                cursor.execute("PRAGMA busy_timeout=0")
-                cursor.execute("PRAGMA wal_autocheckpoint=0")
-            cursor.close()
-
-        if immediate:
-
-            @event.listens_for(engine, "begin")
-            def _on_begin(conn: sa.Connection) -> None:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-        # Readers open no transaction: each query reads its own consistent snapshot (WAL), which is all our
-        # reads need, and a BEGIN/ROLLBACK pair would double their cost.
-
-        return engine
 
     def _run_read(
         self, fn: Callable[Concatenate[sa.Connection, P], T], *args: P.args, **kwargs: P.kwargs
@@ -228,7 +151,7 @@ class Database:
         try:
             return self._run_write_transaction(fn, *args, **kwargs)
         except sa.exc.OperationalError as exc:
-            if _disk_full(exc.orig):
+            if dialects.disk_full(exc.orig):
                 raise StorageFullError() from exc
             raise
 
@@ -305,7 +228,7 @@ class Database:
             code = getattr(exc.orig, "sqlite_errorcode", None)
             if code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
                 raise InlineWriteUnavailableError() from exc
-            if _disk_full(exc.orig):
+            if dialects.disk_full(exc.orig):
                 raise StorageFullError() from exc
             raise
         if transaction.announced and self.on_announced is not None:
@@ -403,42 +326,3 @@ def _transaction(conn: sa.Connection) -> _WriteTransaction:
     if not isinstance(transaction, _WriteTransaction):
         raise RuntimeError("not in a write transaction of Database.write or Database.write_now")
     return transaction
-
-
-def _execute_waiting(cursor: sqlite3.Cursor, pragma: str) -> None:
-    """Run a set-up PRAGMA, waiting (up to :data:`_SQLITE_SETUP_WAIT`) while another connection holds a lock.
-
-    Connections opening a new file together (a server and a CLI started at once) meet in the switch to WAL,
-    which SQLite answers with "database is locked" at once instead of calling its busy handler.
-    """
-    deadline = time.monotonic() + _SQLITE_SETUP_WAIT
-    while True:
-        try:
-            cursor.execute(pragma)
-            return
-        except sqlite3.OperationalError as exc:
-            if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
-
-
-def _server_engine(url: sa.URL) -> sa.Engine:
-    """A pooled engine for a database server; a missing driver is a :class:`MissingDriverError`."""
-    try:
-        # a connection for each reader and the writer; pre-ping: a server restart costs no failed transaction
-        return sa.create_engine(url, pool_pre_ping=True, pool_size=_SERVER_READERS + 1)
-    except ModuleNotFoundError as exc:
-        if url.drivername == "postgresql+psycopg":
-            raise MissingDriverError(
-                f"the PostgreSQL driver (psycopg) is not installed: pip install '{POSTGRES_EXTRA}'",
-                name=exc.name,
-            ) from None
-        raise MissingDriverError(f"the database driver is not installed: {exc}", name=exc.name) from None
-
-
-def _disk_full(error: BaseException | None) -> bool:
-    if isinstance(error, sqlite3.Error):
-        code = getattr(error, "sqlite_errorcode", None)
-        # the primary code sits in the low byte of an extended one
-        return (code & 0xFF) == sqlite3.SQLITE_FULL if code is not None else "disk is full" in str(error)
-    return getattr(error, "sqlstate", None) == _PG_DISK_FULL

@@ -32,7 +32,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from statusgate.domain.ownership import Fence
 from statusgate.store import ownership
 from statusgate.store.clock import clock_sql
-from statusgate.store.schema import engine_keys
+from statusgate.store.schema.instances import engine_keys
 
 #: ids read per statement (well under every driver's limit on parameters)
 READ_CHUNK = 500

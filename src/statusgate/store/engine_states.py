@@ -16,7 +16,7 @@ from statusgate.domain.models import Contact
 from statusgate.domain.ownership import Fence
 from statusgate.domain.states import InstanceState
 from statusgate.store import ownership
-from statusgate.store.schema import engine_states
+from statusgate.store.schema.instances import engine_states
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from statusgate.domain.notifications import IncomingStatusReceived
 from statusgate.store import notifications
-from statusgate.store.schema import incoming_statuses
+from statusgate.store.schema.statuses import incoming_statuses
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from statusgate.domain.instance_settings import (
     Switch,
 )
 from statusgate.domain.models import EngineName, Instance
-from statusgate.store.schema import instances
+from statusgate.store.schema.instances import instances
 
 
 def settings_from_stored(stored: Mapping[str, Any] | None) -> InstanceSettings:

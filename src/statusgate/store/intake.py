@@ -17,7 +17,8 @@ from sqlalchemy import Connection
 from statusgate.domain.posts import StatusPost, media_kind, source, status_type
 from statusgate.domain.states import StatusState
 from statusgate.store import posts, signals
-from statusgate.store.schema import instances, status_events, statuses
+from statusgate.store.schema.instances import instances
+from statusgate.store.schema.statuses import status_events, statuses
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from statusgate.store.schema import media, media_sources, uploads
+from statusgate.store.schema.media import media, media_sources, uploads
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,8 @@ from statusgate.domain.notifications import (
 from statusgate.domain.states import InstanceState, ReceiptStatus
 from statusgate.store import db
 from statusgate.store.instances import SETTINGS_TEXT, settings_from_text
-from statusgate.store.schema import instances, notifications
+from statusgate.store.schema.instances import instances
+from statusgate.store.schema.notifications import notifications
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from statusgate.domain.states import (
     check_transition,
 )
 from statusgate.store import notifications, posts
-from statusgate.store.schema import PENDING_SQL, status_events, statuses
+from statusgate.store.schema.statuses import PENDING_SQL, status_events, statuses
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from statusgate.domain.ownership import Fence, Lease
 from statusgate.errors import LeaseLostError
 from statusgate.store.clock import clock, clock_sql
-from statusgate.store.schema import instance_owners, instances, workers
+from statusgate.store.schema.instances import instance_owners, instances, workers
 
 
 def renew(conn: Connection, worker_id: str, ttl: float) -> list[Lease]:

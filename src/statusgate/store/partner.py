@@ -7,7 +7,7 @@ import time
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from statusgate.store.schema import partner_tokens
+from statusgate.store.schema.access import partner_tokens
 
 _ROW_ID = 1
 

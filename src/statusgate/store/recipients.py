@@ -14,7 +14,7 @@ from statusgate.domain.notifications import Notification, StatusReceiptChanged
 from statusgate.domain.states import ReceiptStatus, StatusState
 from statusgate.store import notifications
 from statusgate.store.outbox import StatusRow, row_from_db
-from statusgate.store.schema import status_recipients, statuses
+from statusgate.store.schema.statuses import status_recipients, statuses
 
 
 def record_sent(conn: Connection, seq: int, recipients: list[str], now: float) -> None:

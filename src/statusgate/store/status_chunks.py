@@ -21,7 +21,7 @@ from sqlalchemy import Connection
 
 from statusgate.domain.ownership import Fence
 from statusgate.store import ownership
-from statusgate.store.schema import status_chunks
+from statusgate.store.schema.statuses import status_chunks
 
 
 class ChunkState(StrEnum):

@@ -9,7 +9,7 @@ from sqlalchemy import Connection
 from statusgate.domain.states import PENDING_STATES, StatusState
 from statusgate.store import clock
 from statusgate.store.outbox import StatusRow, row_from_db
-from statusgate.store.schema import statuses
+from statusgate.store.schema.statuses import statuses
 
 _PENDING = [s.value for s in PENDING_STATES]
 

@@ -6,7 +6,8 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from statusgate.domain.states import FINAL_STATES
-from statusgate.store.schema import incoming_statuses, media, statuses, uploads
+from statusgate.store.schema.media import media, uploads
+from statusgate.store.schema.statuses import incoming_statuses, statuses
 
 
 def old_journals(conn: Connection, before: float) -> int:

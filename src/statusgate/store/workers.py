@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from statusgate.store.clock import clock
-from statusgate.store.schema import workers
+from statusgate.store.schema.instances import workers
 
 
 def register(conn: Connection, worker_id: str, host: str, pid: int) -> None:

@@ -1,7 +1,7 @@
 """The sender's transactions: a head claimed, a send recorded, an attempt's end — each checked against the
 instance's lease first (``store.ownership.holds``), so a stale owner writes nothing.
 
-``worker.sending`` decides what to do; these write it, in the transaction given.
+``worker.sending`` and ``worker.send_outcomes`` decide what to do; these write it, in the transaction given.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from statusgate.store import clock, outbox, ownership, status_leases
 from statusgate.store import instances as instance_store
 from statusgate.store import recipients as recipient_store
 from statusgate.store.outbox import StatusRow
-from statusgate.store.schema import PENDING_SQL, instances, statuses
+from statusgate.store.schema.instances import instances
+from statusgate.store.schema.statuses import PENDING_SQL, statuses
 
 
 @dataclass(frozen=True)

@@ -19,20 +19,19 @@ received_at``, never later than the call's return), else when the send call retu
 answer settled it — and that clock is written in the same transaction as the attempt's result. What comes
 before the call (reads, the claim) is done ``send_lead_seconds`` ahead, so the call starts on time.
 
-A send the engine accepted is recorded whatever the disk says: while it is full the record is tried again
-(the lease renewed meanwhile) rather than the status sent again.
+How an attempt ends once the engine has answered (recorded, settled, retried, failed, revoked) is
+``worker.send_outcomes``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 
 from statusgate import metrics
-from statusgate.domain.models import DeliveryCheck, DeliveryState, EngineName, PreparedMedia
+from statusgate.domain.models import DeliveryState, EngineName, PreparedMedia
 from statusgate.domain.ownership import Fence, Lease
 from statusgate.domain.posts import OutgoingStatus
 from statusgate.domain.states import InstanceState, StatusState
@@ -46,15 +45,11 @@ from statusgate.store.batch import Batcher
 from statusgate.store.db import Database
 from statusgate.store.outbox import StatusRow
 from statusgate.worker import send_records as records
-from statusgate.worker.room import write_when_room
+from statusgate.worker.send_outcomes import SendOutcomes
 
 log = logging.getLogger("statusgate.queue")
 
 LoadMedia = Callable[[str], Awaitable[PreparedMedia | None]]
-
-STILL_UNDER_WAY = "an earlier attempt is still under way (the engine has not settled it yet)"
-NOT_RESENT = "the status may or may not have been published — not resent to avoid a duplicate"
-UNKNOWN_OUTCOME = f"the engine cannot tell whether an earlier attempt reached the network; {NOT_RESENT}"
 
 
 class Sender:
@@ -80,11 +75,7 @@ class Sender:
         self.retry_policy = retry_policy
         # many instances send at once: their claims and results share transactions
         self._claims: Batcher[records.Claim, bool] = Batcher(db, records.claim_many, "claims")
-        # results are committed on the event loop when the write lock is free: queued behind the writer
-        # thread (a group of claims, the events drain), they held up the posts that came after them
-        self._results: Batcher[records.Sent, bool | None] = Batcher(
-            db, records.sent_many, "sent", inline=True
-        )
+        self._outcomes = SendOutcomes(settings, db, retry_policy)
         self._wids: dict[int, str] = {}
         self._holding: set[int] = set()
         #: the fence of each instance's step in progress (one step per instance at a time)
@@ -185,9 +176,11 @@ class Sender:
         self.crash.reached("after_claim")
         attempts = head.attempts + 1
         if head.attempts > 0 and not self.settings.test_blind_resend:
-            check = await self._ask(engine, head, attempts)
+            check = await self._outcomes.ask(engine, head, attempts)
             if check.state is not DeliveryState.NOT_DELIVERED:
-                return await self._settle(engine, head, recipients, check, attempts)
+                return await self._outcomes.settle(
+                    engine, head, recipients, check, attempts, self._fence(head)
+                )
         media = await self.load_media(head.media_id) if head.media_id else None
         early = start_at - time.time()
         if early > 0:
@@ -206,15 +199,15 @@ class Sender:
             async with asyncio.timeout(self.settings.engine_timeout_seconds):
                 outcome = await engine.send_status(instance_id, status, recipients)
         except EngineError as exc:
-            return await self._failed(head, exc, attempts)
+            return await self._outcomes.failed(head, exc, attempts, self._fence(head))
         except TimeoutError:
             error = EngineTransientError("the engine did not answer in time")
-            return await self._failed(head, error, attempts, uncertain=True)
+            return await self._outcomes.failed(head, error, attempts, self._fence(head), uncertain=True)
         except Exception:
             # a bug in an engine, not an answer: the status may be out, so the next attempt asks
             log.exception("send of %s raised; its outcome is unknown", head.id_message)
             error = EngineTransientError("the engine failed while sending")
-            return await self._failed(head, error, attempts, uncertain=True)
+            return await self._outcomes.failed(head, error, attempts, self._fence(head), uncertain=True)
         self.crash.reached("after_engine_send")
         # the pacing clock: when the network took the status in, if the engine can tell (never later than
         # now), else now, as the call returned; either way no earlier than the network had it, so the next
@@ -222,12 +215,12 @@ class Sender:
         ended = time.time()
         if outcome.received_at is not None:
             ended = min(ended, outcome.received_at)
-        revoke = await self._record_sent(
+        revoke = await self._outcomes.record_sent(
             records.Sent(head, list(outcome.recipients), ended, self._fence(head), outcome.note)
         )
         self.crash.reached("after_sent_commit")
         if revoke:
-            await self._revoke_after_send(engine, head, list(outcome.recipients))
+            await self._outcomes.revoke_after_send(engine, head, list(outcome.recipients), self._fence(head))
         call_ms = (time.monotonic() - called) * 1000
         metrics.SEND_SECONDS.observe(call_ms / 1000)
         metrics.SENDS.labels("sent").inc()
@@ -246,108 +239,6 @@ class Sender:
             },
         )
         return ended
-
-    async def _ask(self, engine: Engine, head: StatusRow, attempts: int) -> DeliveryCheck:
-        """Did an earlier attempt reach the network? No answer in time, or an error, counts as pending."""
-        try:
-            async with asyncio.timeout(self.settings.engine_timeout_seconds):
-                return await engine.delivered(head.instance_id, head.id_message)
-        except EngineError as exc:
-            reason = exc.message
-        except TimeoutError:
-            reason = "the engine did not answer in time"
-        except Exception:
-            log.exception("asking whether %s was delivered raised", head.id_message)
-            reason = "the engine failed to answer"
-        log.warning(
-            "attempt %d at %s: whether an earlier attempt was delivered is not known yet: %s",
-            attempts,
-            head.id_message,
-            reason,
-        )
-        return DeliveryCheck(DeliveryState.PENDING)
-
-    async def _settle(
-        self, engine: Engine, head: StatusRow, recipients: list[str], check: DeliveryCheck, attempts: int
-    ) -> float:
-        """A later attempt that the engine's answer settles without sending; returns when it ended."""
-        now = time.time()
-        if check.state is DeliveryState.DELIVERED:
-            metrics.SENDS.labels("already_delivered").inc()
-            sent_to = list(check.recipients) or recipients
-            revoke = await self._record_sent(records.Sent(head, sent_to, now, self._fence(head)))
-            if revoke:
-                await self._revoke_after_send(engine, head, sent_to)
-            log.info(
-                "status %s of instance %s was already delivered (the engine says so, asked at attempt %d): "
-                "recorded as sent to %d recipients without sending it again",
-                head.id_message,
-                head.instance_id,
-                attempts,
-                len(sent_to),
-            )
-            return now
-        if check.state is DeliveryState.PENDING:
-            ended, retry_in = await self._retry_later(
-                head, EngineTransientError(STILL_UNDER_WAY), attempts, True
-            )
-            log.info(
-                "attempt %d at %s: %s; %s",
-                attempts,
-                head.id_message,
-                STILL_UNDER_WAY,
-                "failed" if retry_in is None else f"asking again in {retry_in:.3g} s",
-            )
-            return ended
-        sending = dataclasses.replace(head, state=StatusState.SENDING)
-        await self.db.write(
-            records.finish,
-            sending,
-            StatusState.FAILED,
-            now,
-            UNKNOWN_OUTCOME,
-            None,
-            self._fence(head),
-            ends_attempt=True,
-        )
-        metrics.SENDS.labels("failed").inc()
-        log.warning("status %s of instance %s failed: %s", head.id_message, head.instance_id, UNKNOWN_OUTCOME)
-        return now
-
-    async def _record_sent(self, sent: records.Sent) -> bool:
-        """Record a send the engine accepted: it went out, so a full disk only delays the record. True if it
-        is to be revoked now."""
-        revoke = await write_when_room(
-            lambda: self._results.submit(sent), f"the send of {sent.head.id_message}", self.settings
-        )
-        if revoke is None:
-            log.warning(
-                "the send of %s went out after this worker lost instance %s: not recorded here; the next "
-                "owner asks the engine whether it was delivered",
-                sent.head.id_message,
-                sent.head.instance_id,
-            )
-            return False
-        return revoke
-
-    async def _revoke_after_send(self, engine: Engine, head: StatusRow, recipients: list[str]) -> None:
-        """deleteStatus came while this status was being sent: revoke it now that it is out."""
-        sent = dataclasses.replace(head, state=StatusState.SENT)
-        try:
-            await engine.revoke_status(head.instance_id, head.id_message, recipients)
-        except EngineError as exc:
-            # stays `sent` with the request noted; a later deleteStatus can try again
-            log.warning("revoking %s after its send failed: %s", head.id_message, exc.message)
-            return
-        await self.db.write(
-            records.finish,
-            sent,
-            StatusState.DELETED,
-            time.time(),
-            "deleted by deleteStatus",
-            None,
-            self._fence(head),
-        )
 
     async def _resolve_audience(self, engine: Engine, head: StatusRow) -> audience.Audience | str:
         """The recipients, or the reason there are none."""
@@ -371,47 +262,3 @@ class Sender:
         if not result.recipients:
             return "no contact with a contactName to send the status to"
         return result
-
-    async def _failed(
-        self, head: StatusRow, error: EngineError, attempts: int, *, uncertain: bool = False
-    ) -> float:
-        """A send that failed; returns when the attempt ended."""
-        ended, _retry_in = await self._retry_later(head, error, attempts, uncertain)
-        log.warning("send of %s failed (attempt %d): %s", head.id_message, attempts, error.message)
-        return ended
-
-    async def _retry_later(
-        self, head: StatusRow, error: EngineError, attempts: int, uncertain: bool
-    ) -> tuple[float, float | None]:
-        """Back to ``ready`` with the retry policy's wait, or ``failed`` when it gives up: (when the attempt
-        ended, the wait or None). ``uncertain``: the status may have reached the network (the next attempt
-        asks); should the policy give up, the description says so."""
-        decision = self.retry_policy.decide(error, attempts)
-        metrics.SENDS.labels("failed" if decision.retry_in_seconds is None else "retry").inc()
-        now = time.time()
-        sending = dataclasses.replace(head, state=StatusState.SENDING)
-        if decision.retry_in_seconds is None:
-            reason = f"{decision.reason}; {NOT_RESENT}" if uncertain else decision.reason
-            await self.db.write(
-                records.finish,
-                sending,
-                StatusState.FAILED,
-                now,
-                reason,
-                None,
-                self._fence(head),
-                ends_attempt=True,
-            )
-        else:
-            retry_at = now + decision.retry_in_seconds
-            await self.db.write(
-                records.finish,
-                sending,
-                StatusState.READY,
-                now,
-                decision.reason,
-                retry_at,
-                self._fence(head),
-                ends_attempt=True,
-            )
-        return now, decision.retry_in_seconds
