@@ -265,7 +265,8 @@ class Settings(EngineProcessSettings):
     # --- metrics -----------------------------------------------------------------------------------------
     api_docs: Literal["on", "off"] = Field(
         "on",
-        description="`/openapi.json` (OpenAPI 3.1 of the Green methods this server answers, with its own limits) "
+        description="`/openapi.json` (OpenAPI 3.1 of the Green methods this server answers, with its own limits; "
+        "the Partner API's too while partner_api is on) "
         "and `/docs` (Swagger UI, served from the package: no network needed) on the api role.",
     )
     metrics: Literal["on", "off"] = Field(

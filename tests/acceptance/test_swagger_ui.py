@@ -1,5 +1,6 @@
 """``/docs`` in a real browser: Debian's Chromium, driven by Playwright, renders Swagger UI over the server's
-own OpenAPI document, with every operation of the method table, and asks nothing of any other host.
+own OpenAPI document, with every operation of the method table and of the Partner API (on by default), and
+asks nothing of any other host.
 
 Chromium runs with its background networking off and every host name mapped to "not found", and every
 request the page makes goes through a route that lets only this server's own URLs through (the others
@@ -14,6 +15,8 @@ from pathlib import Path
 from playwright.sync_api import Route, sync_playwright
 
 from statusgate.api.methods import METHODS
+from statusgate.api.openapi import PARTNER_TAG
+from statusgate.api.partner import PARTNER_METHODS
 from tests.support import ServerProcess, base_env
 
 CHROMIUM_FLAGS = [
@@ -63,8 +66,9 @@ def test_swagger_ui_shows_every_operation_from_this_server_alone(tmp_path: Path)
             finally:
                 browser.close()
     assert title.startswith("statusgate"), title
-    operations = sorted(f"{verb} {m.name}" for m in METHODS.values() for verb in m.verbs)
+    operations = [m.name for m in METHODS.values() for _ in m.verbs] + list(PARTNER_METHODS)
     shown = sorted(p.split("/")[2] for p in paths)
-    assert shown == sorted(o.split(" ")[1] for o in operations), shown
-    assert {s.split("\n")[0] for s in sections} == {m.section for m in METHODS.values()}, sections
+    assert shown == sorted(operations), shown
+    expected_sections = {m.section for m in METHODS.values()} | {PARTNER_TAG}
+    assert {s.split("\n")[0] for s in sections} == expected_sections, sections
     assert elsewhere == [], elsewhere

@@ -1,6 +1,7 @@
 """``/openapi.json`` and ``/docs``: the document covers the method table with this server's own limits, every
-reference in it resolves, answers' shapes are the ones the router sends; Swagger UI is served from the package
-with nothing fetched elsewhere; ``api_docs off`` removes both."""
+reference in it resolves, answers' shapes are the ones the router sends; the Partner API is in it exactly when
+the server serves it, its answers and refusals (HTTP 200) as the document says; Swagger UI is served from the
+package with nothing fetched elsewhere; ``api_docs off`` removes both."""
 
 from __future__ import annotations
 
@@ -8,11 +9,18 @@ import re
 import typing
 from typing import Any
 
+# schemathesis's own validator (a test dependency through it): the document's schemas are checked by the
+# same code here as in test_openapi_schemathesis
+import jsonschema_rs
+
 from statusgate.api import responses
 from statusgate.api.docs_pages import ASSETS
 from statusgate.api.methods import METHODS
+from statusgate.api.openapi import PARTNER_TAG
+from statusgate.api.partner import PARTNER_METHODS
 from statusgate.domain.instance_settings import InstanceSettings, Switch
 from statusgate.redaction import PUBLIC_FILE_NAMES
+from statusgate.services import partner
 from statusgate.services.account import settings_view
 from tests.conftest import Gateway
 
@@ -40,7 +48,11 @@ async def test_the_document_covers_the_method_table(start_gateway: Any, make_set
     gw: Gateway = await start_gateway(make_settings())
     spec = await spec_of(gw)
     assert spec["openapi"] == "3.1.0"
-    served = {path.removeprefix(PREFIX).split("/")[0]: item for path, item in spec["paths"].items()}
+    served = {
+        path.removeprefix(PREFIX).split("/")[0]: item
+        for path, item in spec["paths"].items()
+        if path.startswith(PREFIX)
+    }
     assert set(served) == {m.name for m in METHODS.values()}
     operation_ids = []
     for method in METHODS.values():
@@ -114,6 +126,96 @@ async def test_the_patterns_shown_are_the_validators(start_gateway: Any, make_se
     for link in ("http://127.0.0.1:9/x", "HTTP://ab", "http://a", "ftp://127.0.0.1/x", "https://a b"):
         answer = await gw.client.post(path, json={"urlFile": link, "fileName": "a.jpg"})
         assert (answer.status_code == 200) == bool(url.search(link)), (link, answer.text)
+
+
+def validator(spec: dict[str, Any], schema: dict[str, Any]) -> jsonschema_rs.Draft202012Validator:
+    # the document's references are to its components: resolved from a root that holds them
+    return jsonschema_rs.Draft202012Validator(schema | {"components": spec["components"]})
+
+
+def answer_schema(spec: dict[str, Any], name: str) -> jsonschema_rs.Draft202012Validator:
+    method = PARTNER_METHODS[name]
+    operation = spec["paths"][f"/partner/{name}/{{partnerToken}}"][method.verb.lower()]
+    return validator(spec, operation["responses"]["200"]["content"]["application/json"]["schema"])
+
+
+async def test_the_partner_api_is_documented_as_served(start_gateway: Any, make_settings: Any) -> None:
+    gw: Gateway = await start_gateway(make_settings(partner_failures_per_minute=2, delay_min_ms=700))
+    spec = await spec_of(gw)
+    partner_paths = {path: item for path, item in spec["paths"].items() if path.startswith("/partner/")}
+    assert set(partner_paths) == {f"/partner/{name}/{{partnerToken}}" for name in PARTNER_METHODS}
+    assert [tag["name"] for tag in spec["tags"]].count(PARTNER_TAG) == 1
+    for path, item in partner_paths.items():
+        method = PARTNER_METHODS[path.split("/")[2]]
+        # the token is a path parameter, as the instance's is
+        assert [(p["name"], p["in"], p["required"]) for p in item["parameters"]] == [
+            ("partnerToken", "path", True)
+        ]
+        assert set(item) == {"parameters", method.verb.lower()}
+        operation = item[method.verb.lower()]
+        assert operation["operationId"] == method.name and operation["tags"] == [PARTNER_TAG]
+        assert ("requestBody" in operation) == (method.body is not None)
+        # refusals are HTTP 200 in the partner shape; only Green's own 502/507 are other statuses
+        assert set(operation["responses"]) == ({"200", "502", "507"} if method.writes else {"200"})
+        refusals = operation["responses"]["200"]["content"]["application/json"]
+        assert {"$ref": "#/components/schemas/PartnerError"} in refusals["schema"]["anyOf"]
+        assert {e["value"]["code"] for e in refusals["examples"].values()} >= {401, 429}
+        assert "more than 2 wrong tokens" in operation["description"]
+    schemas = spec["components"]["schemas"]
+    create = schemas["CreateInstance"]
+    # setSettings' keys with this server's limits, and createInstance's own two
+    assert set(create["properties"]) == set(schemas["SetSettings"]["properties"]) | {"name", "engine"}
+    assert create["properties"]["delaySendMessagesMilliseconds"]["minimum"] == 700
+    assert create["additionalProperties"] is False
+    assert schemas["PartnerError"]["properties"]["code"]["enum"] == [400, 401, 404, 429]
+
+    token = await partner.token(gw.ctx)
+    body = validator(spec, {"$ref": "#/components/schemas/CreateInstance"})
+    created = answer_schema(spec, "createInstance")
+    refused = validator(spec, {"$ref": "#/components/schemas/PartnerError"})
+    # what the document takes, createInstance takes, and the other way round
+    for sent in (
+        {"name": "shop"},
+        {"name": "shop 2", "engine": "sandbox"},
+        {"delaySendMessagesMilliseconds": 700},
+        {"engine": "sandbox", "stateWebhook": "no"},
+        {},
+        {"engine": "sandbox"},
+        {"name": None},
+        {"name": None, "engine": "sandbox"},
+        {"name": 5},
+        {"name": "shop", "engine": "telegram"},
+        {"name": "shop", "other": 1},
+        {"delaySendMessagesMilliseconds": 699},
+    ):
+        answer = await gw.client.post(f"/partner/createInstance/{token}", json=sent)
+        assert answer.status_code == 200 and created.is_valid(answer.json()), answer.text
+        assert refused.is_valid(answer.json()) != body.is_valid(sent), (sent, answer.text)
+    made = (await gw.client.post(f"/partner/createInstance/{token}", json={"name": "gone"})).json()
+    listed = (await gw.client.get(f"/partner/getInstances/{token}")).json()
+    assert answer_schema(spec, "getInstances").is_valid(listed) and not refused.is_valid(listed)
+    assert made["idInstance"] in {i["idInstance"] for i in listed}
+    deleted = answer_schema(spec, "deleteInstanceAccount")
+    for expected in ({"deleteInstanceAccount": True}, {"code": 404, "description": "Not found"}):
+        answer = await gw.client.post(
+            f"/partner/deleteInstanceAccount/{token}", json={"idInstance": made["idInstance"]}
+        )
+        assert answer.status_code == 200 and answer.json() == expected and deleted.is_valid(expected)
+    codes = []
+    for _ in range(3):
+        answer = await gw.client.get("/partner/getInstances/not-the-token")
+        assert answer.status_code == 200 and refused.is_valid(answer.json()), answer.text
+        codes.append(answer.json()["code"])
+    assert codes == [401, 401, 429]
+
+
+async def test_the_partner_api_off_is_not_in_the_document(start_gateway: Any, make_settings: Any) -> None:
+    gw: Gateway = await start_gateway(make_settings(partner_api="off"))
+    spec = await spec_of(gw)
+    assert not [path for path in spec["paths"] if path.startswith("/partner/")]
+    assert PARTNER_TAG not in {tag["name"] for tag in spec["tags"]}
+    assert not {"CreateInstance", "PartnerError"} & set(spec["components"]["schemas"])
+    assert (await gw.client.get("/partner/getInstances/x")).status_code == 404
 
 
 def test_get_settings_shape_is_settings_view() -> None:

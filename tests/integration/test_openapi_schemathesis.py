@@ -1,9 +1,10 @@
 """schemathesis, from the server's own ``/openapi.json``, against a real server with a real instance, both
 inside ``unshare -n`` (tests/integration/schemathesis_driver.py).
 
-Every operation but the two that take the run's instance away is tested, in every phase; no answer is a
-500, none is off its documented status codes, content types, headers or schema, no schema-violating request
-is accepted, the token is in no log line, and nothing looks up a name or connects beyond loopback.
+Every operation but the two that take the run's instance away is tested, the Partner API's too, in every
+phase; no answer is a 500, none is off its documented status codes, content types, headers or schema, no
+schema-violating request is accepted (a partner refusal is read from its body), neither token is in a log
+line, and nothing looks up a name or connects beyond loopback.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import subprocess
 import sys
 
 from statusgate.api.methods import METHODS
+from statusgate.api.partner import PARTNER_METHODS
 from tests.integration.schemathesis_driver import LEFT_OUT
 from tests.integration.test_fuzz import namespace_command
 from tests.support import ROOT
@@ -41,7 +43,7 @@ def test_schemathesis_finds_nothing() -> None:
     assert summary["exit_code"] == 0 and report["failures"] == [] and report["errors"] == [], summary[
         "output"
     ][-8000:]
-    operations = sum(len(m.verbs) for m in METHODS.values())
+    operations = sum(len(m.verbs) for m in METHODS.values()) + len(PARTNER_METHODS)
     served = operations - len(LEFT_OUT)
     assert report["complete"] and report["operations"] == {
         "total": operations,
@@ -61,5 +63,6 @@ def test_schemathesis_finds_nothing() -> None:
     assert {name for name, count in accepted.items() if count == 0} <= {"getAuthorizationCode"}, accepted
     assert summary["violations"] == [], summary["violations"]
     log = result.stderr
-    assert summary["token"] not in log and summary["token"] not in summary["output"]
+    for token in (summary["token"], summary["partner_token"]):
+        assert token not in log and token not in summary["output"]
     assert "Traceback" not in log, log[log.index("Traceback") - 500 :][:4000]

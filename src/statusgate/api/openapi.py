@@ -1,8 +1,9 @@
-"""The OpenAPI 3.1 document of the Green methods statusgate serves, made from the method table.
+"""The OpenAPI 3.1 document of the Green methods statusgate serves, made from the method tables.
 
-Nothing here is written per method: paths, verbs, query parameters and sections come from ``METHODS``,
-request bodies from the per-settings models of ``Schemas`` (so the limits shown are this server's), answers
-from ``api.responses``. pydantic writes the JSON Schemas (2020-12, OpenAPI 3.1's dialect).
+Nothing here is written per method: paths, verbs, query parameters and sections come from ``METHODS`` (and,
+when the server serves the Partner API, ``PARTNER_METHODS``), request bodies from the per-settings models of
+``Schemas`` (so the limits shown are this server's), answers from ``api.responses``. pydantic writes the JSON
+Schemas (2020-12, OpenAPI 3.1's dialect).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from pydantic import TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaValue
 from pydantic_core import core_schema
 
+from statusgate.api import responses as answers
 from statusgate.api.methods import METHODS, Method, QueryParam
+from statusgate.api.partner import PARTNER_METHODS, PartnerMethod
 from statusgate.api.schemas import Schemas
 from statusgate.settings import Settings
 
@@ -66,6 +69,28 @@ _GA_FILENAME = {
     "description": "the file's name, URL-encoded (its extension tells the type)",
     "schema": {"type": "string"},
 }
+
+
+PARTNER_TAG = "Partner API"
+_PARTNER_TOKEN = {
+    "name": "partnerToken",
+    "in": "path",
+    "required": True,
+    "description": "the partner token (`statusgate partner-token` prints it)",
+    "schema": {"type": "string", "minLength": 1},
+}
+_PARTNER_EXAMPLES = {
+    "refused": {
+        "summary": "a body this server does not take",
+        "value": {"code": 400, "description": "Validation failed. Details: 'name' must be a string"},
+    },
+    "wrongToken": {"summary": "a wrong partner token", "value": {"code": 401, "description": "Unauthorized"}},
+    "throttled": {
+        "summary": "too many wrong tokens from this address",
+        "value": {"code": 429, "description": "Too Many Requests"},
+    },
+}
+_NO_SUCH_INSTANCE = {"summary": "no such instance", "value": {"code": 404, "description": "Not found"}}
 
 
 class _WireSchema(GenerateJsonSchema):
@@ -139,7 +164,7 @@ def _path(method: Method) -> str:
 
 
 def _schemas(
-    schemas: Schemas,
+    schemas: Schemas, partner: Iterable[PartnerMethod]
 ) -> tuple[dict[tuple[tuple[str, str], JsonSchemaMode], dict[str, Any]], dict[str, Any]]:
     inputs: list[tuple[tuple[str, str], JsonSchemaMode, TypeAdapter[Any]]] = []
     for key, method in METHODS.items():
@@ -147,6 +172,13 @@ def _schemas(
             inputs.append(((key, "body"), "validation", TypeAdapter(method.body(schemas))))
         if method.response is not None:
             inputs.append(((key, "response"), "serialization", TypeAdapter(method.response)))
+    for pm in partner:
+        # keyed by the path, which no Green method's key (a lower-cased name) can be
+        key = _partner_path(pm)
+        if pm.body is not None:
+            inputs.append(((key, "body"), "validation", TypeAdapter(pm.body(schemas))))
+        answer = TypeAdapter(pm.response | answers.PartnerError)
+        inputs.append(((key, "response"), "serialization", answer))
     found, definitions = TypeAdapter.json_schemas(inputs, ref_template=_REF, schema_generator=_WireSchema)
     return found, definitions.get("$defs", {})
 
@@ -184,9 +216,57 @@ def _operation_ids(method: Method) -> Iterable[tuple[str, str]]:
         yield verb, method.name if len(verbs) == 1 else f"{method.name}{verb.capitalize()}"
 
 
+def _partner_path(method: PartnerMethod) -> str:
+    return f"/partner/{method.name}/{{partnerToken}}"
+
+
+def _partner_operation(
+    method: PartnerMethod,
+    found: dict[tuple[tuple[str, str], JsonSchemaMode], dict[str, Any]],
+    settings: Settings,
+) -> dict[str, Any]:
+    key = _partner_path(method)
+    refusals = [
+        "401 for a wrong token",
+        f"429 once one client address has presented more than {settings.partner_failures_per_minute} "
+        "wrong tokens in a minute (until the minute is over)",
+    ]
+    examples = {name: _PARTNER_EXAMPLES[name] for name in ("wrongToken", "throttled")}
+    if method.body is not None:
+        refusals.insert(0, "400 for a body this server does not take (`Validation failed. Details: …`)")
+        examples = {"refused": _PARTNER_EXAMPLES["refused"]} | examples
+    if method.names_instance:
+        refusals.append("404 for an instance that is not there")
+        examples["noSuchInstance"] = _NO_SUCH_INSTANCE
+    ok = {
+        "description": f"{method.summary}, or a refusal: `{{code, description}}`",
+        "content": {
+            "application/json": {"schema": found[((key, "response"), "serialization")], "examples": examples}
+        },
+    }
+    operation: dict[str, Any] = {
+        "operationId": method.name,
+        "summary": method.summary,
+        "tags": [PARTNER_TAG],
+        # Green's partner clients read the code in the body, so a refusal here is not an HTTP error
+        "description": "Answers HTTP 200 even when it refuses, as Green's Partner API does: the body is "
+        f"then `{{code, description}}`, code {', '.join(refusals)}.",
+        "responses": {"200": ok},
+    }
+    body = found.get(((key, "body"), "validation"))
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    if method.writes:
+        for code in ("502", "507"):
+            operation["responses"][code] = {"$ref": f"#/components/responses/Error{code}"}
+    return operation
+
+
 def document(settings: Settings) -> dict[str, Any]:
-    """The document for a server running with ``settings`` (its limits are in the request schemas)."""
-    found, definitions = _schemas(Schemas(settings))
+    """The document for a server running with ``settings`` (its limits are in the request schemas; the
+    Partner API is in it when the server serves it)."""
+    partner = list(PARTNER_METHODS.values()) if settings.partner_api == "on" else []
+    found, definitions = _schemas(Schemas(settings), partner)
     definitions["GreenError"] = _ERROR
     paths: dict[str, Any] = {}
     for key, method in METHODS.items():
@@ -222,6 +302,19 @@ def document(settings: Settings) -> dict[str, Any]:
             operation["responses"] = _responses(method, answer)
             item[verb.lower()] = operation
         paths[_path(method)] = item
+    for pm in partner:
+        paths[_partner_path(pm)] = {
+            "parameters": [_PARTNER_TOKEN],
+            pm.verb.lower(): _partner_operation(pm, found, settings),
+        }
+    tags = [{"name": section} for section in dict.fromkeys(m.section for m in METHODS.values())]
+    if partner:
+        tags.append(
+            {
+                "name": PARTNER_TAG,
+                "description": "Making, listing and deleting instances, with the partner token in the path",
+            }
+        )
     return {
         "openapi": "3.1.0",
         "info": {
@@ -230,11 +323,12 @@ def document(settings: Settings) -> dict[str, Any]:
             "summary": "Green API's Statuses section, self-hosted",
             "description": (
                 "The Green API methods this server answers, on Green's wire: code written for Green API "
-                "works here by changing only the host. Every path holds the instance's id and token."
+                "works here by changing only the host. Every path holds the instance's id and token"
+                + (", or, for the Partner API, the partner token." if partner else ".")
             ),
             "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
         },
-        "tags": [{"name": section} for section in dict.fromkeys(m.section for m in METHODS.values())],
+        "tags": tags,
         "paths": paths,
         "components": {"schemas": dict(sorted(definitions.items())), "responses": _error_responses()},
     }

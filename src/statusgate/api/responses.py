@@ -278,3 +278,52 @@ class NotificationDeleted(TypedDict):
 class UploadedFile(TypedDict):
     #: where this server serves the file: pass it as a status's urlFile
     urlFile: str
+
+
+# --- the Partner API (/partner/{method}/{partnerToken}) ---------------------------------------------------
+
+
+@with_config(_EXACT)
+class PartnerError(TypedDict):
+    """Every refusal of the Partner API, sent with HTTP 200 as Green does (its clients read ``code``)."""
+
+    #: 400 a bad body, 401 a wrong token, 404 no such instance or method, 429 too many wrong tokens
+    code: Literal[400, 401, 404, 429]
+    description: str
+
+
+@with_config(_EXACT)
+class CreatedInstance(TypedDict):
+    idInstance: int
+    #: shown this once: the server keeps only its hash
+    apiTokenInstance: str
+    apiUrl: str
+    mediaUrl: str
+    typeInstance: Literal["whatsapp"]
+
+
+@with_config(_EXACT)
+class PartnerInstance(TypedDict):
+    idInstance: int
+    name: str
+    typeInstance: Literal["whatsapp"]
+    typeAccount: Literal["instance"]
+    partnerUserUiid: str
+    #: "YYYY-MM-DD HH:MM:SS", UTC
+    timeCreated: str
+    #: always "": a deleted instance is not listed
+    timeDeleted: str
+    #: always "": tokens are kept as hashes only
+    apiTokenInstance: str
+    deleted: bool
+    tariff: str
+    isFree: bool
+    isPartner: bool
+    #: nothing expires on a self-hosted server
+    expirationDate: str
+    isExpired: bool
+
+
+@with_config(_EXACT)
+class InstanceDeleted(TypedDict):
+    deleteInstanceAccount: bool

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, create_model
 
 from statusgate.api.validation import invalid_format
 from statusgate.domain.instance_settings import (
@@ -21,6 +21,7 @@ from statusgate.domain.instance_settings import (
     Switch,
     is_header_value,
 )
+from statusgate.domain.models import EngineName
 from statusgate.domain.posts import FONTS
 from statusgate.media.kinds import (
     AUDIO_EXTENSIONS,
@@ -118,6 +119,20 @@ class _AtLeastOneKey(_Strict):
     model_config = ConfigDict(json_schema_extra={"minProperties": 1})
 
 
+#: a createInstance body that would set nothing (see ``Schemas.create_instance``)
+_NOTHING_BUT_ENGINE = {
+    "propertyNames": {"enum": ["engine", "name"]},
+    "properties": {"name": {"type": "null"}},
+}
+
+
+class DeleteInstanceAccount(BaseModel):
+    # keys beside idInstance are let through, as Green's partner API does
+    model_config = ConfigDict(strict=True, frozen=True)
+
+    idInstance: int = Field(ge=0)
+
+
 class Schemas:
     def __init__(self, settings: Settings) -> None:
         s = settings
@@ -190,6 +205,29 @@ class Schemas:
         self.set_settings: type[BaseModel] = create_model(
             "SetSettings", __base__=_AtLeastOneKey, **settings_fields
         )
+        # the Partner API's createInstance takes setSettings' keys and two of its own; what it refuses for
+        # want of a key is an object of nothing but engine and a null name, a rule JSON Schema can say only
+        # as a ``not``
+        self.create_instance: type[BaseModel] = create_model(
+            "CreateInstance",
+            __base__=self.set_settings,
+            __cls_kwargs__={"json_schema_extra": {"not": _NOTHING_BUT_ENGINE}},
+            name=(
+                Annotated[
+                    str | None, Field(description="the instance's name, one no other has (null: none)")
+                ],
+                None,
+            ),
+            engine=(
+                Annotated[
+                    EngineName,
+                    Strict(False),
+                    Field(description="the engine to run it on; one this server does not have is refused"),
+                ],
+                EngineName(s.partner_default_engine),
+            ),
+        )
+        self.delete_instance_account = DeleteInstanceAccount
 
         self.check_whatsapp: type[BaseModel] = create_model(
             "CheckWhatsapp",
