@@ -106,7 +106,7 @@ def write_video(
     seconds: float = 75,
     width: int = 64,
     height: int = 36,
-    fps: int = 5,
+    fps: int | Fraction = 5,
     frames: list[VideoFrame] | None = None,
     options: dict[str, str] | None = None,
     bit_rate: int | None = None,
@@ -133,10 +133,10 @@ def write_video(
         for i in range(int(seconds * fps)):
             frame = pattern[i % len(pattern)]
             frame.pts = i
-            frame.time_base = Fraction(1, fps)
+            frame.time_base = 1 / Fraction(fps)
             out.mux(video.encode(frame))
             if audio is not None:
-                audio.write_until((i + 1) / fps)
+                audio.write_until(float((i + 1) / fps))
         out.mux(video.encode(None))
         if audio is not None:
             audio.finish()

@@ -89,7 +89,9 @@ def test_long_h264_aac_mp4_is_cut_by_stream_copy(tmp_path: Path) -> None:
     assert_mp4(result, width=64, height=36)
     kept = video_payloads(result.path)
     original = video_payloads(source)
-    assert 290 <= len(kept) <= 300  # 5 fps: 60 s is 300 frames, minus the B-frames decoded after the cut
+    # 5 fps: the 300 frames that start before 60 s, and any reference frame they need from after it (at
+    # most x264's 3 B-frames' worth).
+    assert 300 <= len(kept) <= 303
     # Stream copy: the kept packets are the source's first packets, byte for byte.
     assert kept == original[: len(kept)]
 
@@ -156,15 +158,6 @@ def test_animated_gif_becomes_an_mp4(tmp_path: Path) -> None:
     assert (result.mime_type, result.extension, result.width, result.height) == ("video/mp4", "mp4", 40, 30)
     assert codecs(result.path) == ["h264"]
     assert result.duration_seconds == pytest.approx(0.8, abs=0.05)
-
-
-def test_video_with_no_frame_inside_the_limit_fails_cleanly(tmp_path: Path) -> None:
-    # Each picture lasts 1 s: none fits in a 0.5 s limit (as with a still shown for hours in a 60 s one).
-    source = write_video(
-        tmp_path / "still.webm", container="webm", video_codec="libvpx-vp9", seconds=2, fps=1
-    )
-    with pytest.raises(MediaError, match=r"no frame within its first 0\.5 seconds"):
-        convert(source, MediaKind.VIDEO, ConversionSettings(max_seconds=0.5))
 
 
 @pytest.mark.parametrize(

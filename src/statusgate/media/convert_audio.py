@@ -21,6 +21,7 @@ from statusgate.media.convert_common import (
     Deadline,
     container_seconds,
     damaged,
+    first_samples,
     open_input,
     output_container,
 )
@@ -47,8 +48,11 @@ def convert_audio(source: Path, dest: Path, settings: ConversionSettings, deadli
                 opus = out.add_stream("libopus", rate=RATE, layout="mono")
                 opus.bit_rate = _OPUS_BIT_RATE
                 for frame in _resampled(src, stream, deadline):
-                    if kept + frame.samples > limit:
+                    if kept >= limit:
                         break
+                    if kept + frame.samples > limit:
+                        # Cut inside the frame, not before it: the sound lasts the limit exactly.
+                        frame = first_samples(frame, limit - kept)
                     meter.add(frame)
                     kept += frame.samples
                     frame.pts = None  # let the encoder count samples: continuous output

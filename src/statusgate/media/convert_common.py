@@ -12,6 +12,7 @@ from pathlib import Path
 
 import av
 import av.container
+from av.audio.frame import AudioFrame
 from PIL import Image
 
 from statusgate.domain.models import MediaKind
@@ -21,7 +22,7 @@ from statusgate.settings import Settings
 
 #: Bumped whenever a converter's output changes for the same input and settings, so the source → media
 #: cache stops handing out files made the old way.
-CONVERTER_VERSION = "2"
+CONVERTER_VERSION = "3"
 
 _THUMBNAIL_QUALITY = 70
 
@@ -167,6 +168,20 @@ def output_container(
             out.close()
         raise
     out.close()
+
+
+def first_samples(frame: AudioFrame, samples: int) -> AudioFrame:
+    """The first ``samples`` of ``frame`` (fewer than it has), with its timing: how a cut ends exactly at
+    the limit instead of at the last whole frame before it."""
+    cut = AudioFrame(format=frame.format.name, layout=frame.layout.name, samples=samples)
+    per_plane = samples * frame.format.bytes * (1 if frame.format.is_planar else frame.layout.nb_channels)
+    for source, plane in zip(frame.planes, cut.planes, strict=True):
+        # A plane's buffer may be padded past the sound; update() wants it whole.
+        plane.update(bytes(source)[:per_plane].ljust(plane.buffer_size, b"\0"))
+    cut.sample_rate = frame.sample_rate
+    cut.pts = frame.pts
+    cut.time_base = frame.time_base
+    return cut
 
 
 def jpeg_thumbnail(image: Image.Image, max_side: int) -> str:
