@@ -8,18 +8,11 @@ libx264. AAC audio is always copied; other audio is re-encoded to AAC.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
 import av
 import av.container
-import av.filter
 import av.stream
-from av.audio.frame import AudioFrame
-from av.audio.stream import AudioStream
-from av.packet import Packet
-from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 from PIL import Image
 
@@ -31,7 +24,6 @@ from statusgate.media.convert_common import (
     Deadline,
     container_seconds,
     damaged,
-    first_samples,
     fit_within,
     jpeg_thumbnail,
     open_input,
@@ -39,29 +31,13 @@ from statusgate.media.convert_common import (
 )
 from statusgate.media.convert_image import too_many_pixels
 from statusgate.media.probe import ProbeResult
+from statusgate.media.video_cut import CopyPackets, Cut, EncodeVideo
+from statusgate.media.video_rotation import UNROTATE, Unrotator
 
 _COPY_CONTAINERS = frozenset({"mp4", "mov", "m4v"})
 # High 10, 4:2:2 and 4:4:4 H.264 are valid but many phones cannot play them; those are re-encoded.
 _COPY_PIXEL_FORMATS = frozenset({"yuv420p", "yuvj420p"})
-_AAC_RATES = frozenset({16000, 22050, 24000, 32000, 44100, 48000})
-_AAC_BIT_RATE = 128_000
 _MP4_OPTIONS = {"movflags": "+faststart"}
-_DEFAULT_RATE = Fraction(25)
-_COARSEST_TIME_BASE = Fraction(1, 1000)
-_FINE_TIME_BASE = Fraction(1, 90_000)
-# Float seconds from integer timestamps: a frame starting exactly at the limit is cut even when rounding puts
-# it a hair before.
-_EPSILON = 1e-6
-# Display rotation (counter-clockwise degrees, as PyAV reports it) → the filters that undo it; what the
-# ffmpeg CLI's autorotate does.
-_UNROTATE: dict[int, list[tuple[str, str | None]]] = {
-    -90: [("transpose", "clock")],
-    270: [("transpose", "clock")],
-    90: [("transpose", "cclock")],
-    -270: [("transpose", "cclock")],
-    180: [("hflip", None), ("vflip", None)],
-    -180: [("hflip", None), ("vflip", None)],
-}
 
 
 @dataclass(frozen=True)
@@ -89,13 +65,13 @@ def convert_video(
         )
         try:
             with output_container(dest, "mp4", _MP4_OPTIONS) as out:
-                cut = _Cut(src, video, audio, out, settings, deadline)
+                cut = Cut(src, video, audio, out, settings, deadline)
                 if copy:
                     width, height = first.width, first.height
-                    cut.run(_CopyPackets(out, video, cut, required=True))
+                    cut.run(CopyPackets(out, video, cut, required=True))
                 else:
                     width, height = _encoded_size(first, settings.video_max_side_px)
-                    cut.run(_EncodeVideo(out, video, cut, first.rotation, width, height, settings))
+                    cut.run(EncodeVideo(out, video, cut, first.rotation, width, height, settings))
         except av.FFmpegError:
             raise damaged("video", deadline) from None
     return Converted(
@@ -132,9 +108,9 @@ def _first_frame(
         try:
             for frame in src.decode(video):
                 deadline.check()
-                rotation = frame.rotation if frame.rotation in _UNROTATE else 0
+                rotation = frame.rotation if frame.rotation in UNROTATE else 0
                 # PyAV's stub leaves to_image unannotated; it returns a PIL RGB image.
-                picture: Image.Image = _Unrotator(rotation)(frame).to_image()  # type: ignore[no-untyped-call]
+                picture: Image.Image = Unrotator(rotation)(frame).to_image()  # type: ignore[no-untyped-call]
                 return _FirstFrame(
                     thumbnail=jpeg_thumbnail(picture, settings.thumbnail_max_side_px),
                     rotation=rotation,
@@ -146,34 +122,6 @@ def _first_frame(
     raise MediaError("urlFile video has no frames")
 
 
-class _Unrotator:
-    """Turns frames upright with FFmpeg's transpose/flip filters (one graph, rebuilt if the size changes)."""
-
-    def __init__(self, rotation: int) -> None:
-        self.rotation = rotation
-        self._graph: av.filter.Graph | None = None
-        self._shape: tuple[int, int, str] | None = None
-
-    def __call__(self, frame: VideoFrame) -> VideoFrame:
-        if not self.rotation:
-            return frame
-        shape = (frame.width, frame.height, frame.format.name)
-        if self._graph is None or shape != self._shape:
-            graph = av.filter.Graph()
-            # The graph's time base is irrelevant: callers set the output timestamps themselves.
-            nodes = [
-                graph.add_buffer(
-                    width=frame.width, height=frame.height, format=frame.format, time_base=Fraction(1, 90_000)
-                )
-            ]
-            nodes += [graph.add(name, args) for name, args in _UNROTATE[self.rotation]]
-            nodes.append(graph.add("buffersink"))
-            graph.link_nodes(*nodes).configure()
-            self._graph, self._shape = graph, shape
-        self._graph.vpush(frame)
-        return self._graph.vpull()
-
-
 def _encoded_size(first: _FirstFrame, max_side: int) -> tuple[int, int]:
     width, height = fit_within(first.width, first.height, max_side)
     # 4:2:0 chroma is sampled per 2×2 pixels, so libx264 wants even dimensions.
@@ -183,280 +131,3 @@ def _encoded_size(first: _FirstFrame, max_side: int) -> tuple[int, int]:
 def _duration(path: Path, deadline: Deadline) -> float:
     with open_input(path, deadline) as out:
         return (out.duration or 0) / av.time_base
-
-
-class _Cut:
-    """One pass over the source: video and audio up to the limit, then stop reading.
-
-    Times are measured from the earliest stream start, so a file whose timestamps begin at 10 s is cut at
-    70 s. A stream keeps every frame (or audio sample) that starts before the limit, and the one that
-    straddles it is shortened to end there: a longer source gives video and audio of ``max_seconds``
-    exactly, neither a frame less nor more (docs/decisions.md, "Media").
-    """
-
-    def __init__(
-        self,
-        src: av.container.InputContainer,
-        video: VideoStream,
-        audio: AudioStream | None,
-        out: av.container.OutputContainer,
-        settings: ConversionSettings,
-        deadline: Deadline,
-    ) -> None:
-        self.src = src
-        self.video = video
-        self.out = out
-        self.limit = float(settings.max_seconds)
-        self.deadline = deadline
-        starts = [
-            float(s.start_time * s.time_base)
-            for s in (video, audio)
-            if s is not None and s.start_time is not None and s.time_base is not None
-        ]
-        self.origin = min(starts, default=0.0)
-        self.audio_stream = audio
-        self.audio: _CopyPackets | _EncodeAudio | None = None
-
-    def at(self, ts: int | None, time_base: Fraction | None) -> float | None:
-        """A timestamp as seconds since the origin."""
-        if ts is None or time_base is None:
-            return None
-        return float(ts * time_base) - self.origin
-
-    def past(self, start: float) -> bool:
-        """Whether something starting at ``start`` is cut off (a frame starting exactly at the limit is)."""
-        return start > self.limit - _EPSILON
-
-    def ticks_to_limit(self, start: float, time_base: Fraction) -> int:
-        """The duration, in ``time_base`` units, of a frame starting at ``start`` that must end at the limit."""
-        return max(1, round((self.limit - start) / time_base))
-
-    def run(self, video: _CopyPackets | _EncodeVideo) -> None:
-        """Cut with ``video`` (which has added its output stream, so the MP4 lists video first)."""
-        streams: list[av.stream.Stream] = [self.video]
-        if self.audio_stream is not None:
-            self.audio = _audio_handler(self.out, self.audio_stream, self)
-            streams.append(self.audio_stream)
-        for packet in self.src.demux(streams):
-            self.deadline.check()
-            if packet.stream is self.video:
-                video.feed(packet)
-            elif self.audio is not None:
-                self.audio.feed(packet)
-            if video.done and (self.audio is None or self.audio.done):
-                break
-        video.finish()
-        if self.audio is not None:
-            self.audio.finish()
-
-
-class _CopyPackets:
-    """Packets re-wrapped as they are: every packet shown before the limit, and the ones they need.
-
-    Packets are kept in decode order, so every kept video frame still has the frames it references. With
-    B-frames, a reference frame shown past the limit is decoded before B-frames shown before it: such a
-    packet is kept when a packet shown before the limit follows it, hidden in a one-tick slot just before
-    the limit, and dropped otherwise. Reading stops at the first packet decoded past the limit,
-    as nothing after it can be shown before. The packet that straddles the limit is shortened to end there.
-    """
-
-    def __init__(
-        self,
-        out: av.container.OutputContainer,
-        source: VideoStream | AudioStream,
-        cut: _Cut,
-        *,
-        required: bool,
-    ) -> None:
-        self.out = out
-        self.cut = cut
-        self.stream = out.add_stream_from_template(source)
-        self.required = required
-        self.kept = 0
-        self.done = False
-        #: shown past the limit but decoded before it: kept only if a packet shown before the limit follows
-        self.beyond: list[Packet[Any]] = []
-        self.hidden = 0
-
-    def feed(self, packet: Packet[Any]) -> None:
-        if self.done or packet.size == 0:
-            return
-        start = _packet_start(packet, self.cut)
-        if start is not None and self.cut.past(start):
-            decoded = self.cut.at(packet.dts, packet.time_base)
-            if decoded is None or self.cut.past(decoded):
-                self.done = True
-            else:
-                self.beyond.append(packet)
-            return
-        for reference in self.beyond:
-            self._hide(reference)
-        self.beyond.clear()
-        time_base = packet.time_base
-        if start is not None and time_base is not None and packet.duration:
-            packet.duration = min(packet.duration, self.cut.ticks_to_limit(start, time_base))
-        self._mux(packet)
-        self.kept += 1
-
-    def _hide(self, packet: Packet[Any]) -> None:
-        assert packet.time_base is not None and packet.dts is not None
-        # One tick each, just before the limit, so the track still ends at the limit (the muxer would give
-        # a packet without a duration the nominal one). In these short runs a reference decoded later is
-        # one shown earlier, hence the descending ticks.
-        limit = round((self.cut.limit + self.cut.origin) / packet.time_base)
-        packet.pts = max(limit - 1 - self.hidden, packet.dts)
-        packet.duration = 1
-        self.hidden += 1
-        self._mux(packet)
-
-    def _mux(self, packet: Packet[Any]) -> None:
-        packet.stream = self.stream
-        self.out.mux(packet)
-
-    def finish(self) -> None:
-        if self.required and not self.kept:
-            raise MediaError(f"urlFile video has no frame within its first {self.cut.limit:g} seconds")
-
-
-def _packet_start(packet: Packet[Any], cut: _Cut) -> float | None:
-    return cut.at(packet.pts if packet.pts is not None else packet.dts, packet.time_base)
-
-
-class _EncodeVideo:
-    """Decoded frames up to the limit, turned upright, scaled and encoded with libx264."""
-
-    def __init__(
-        self,
-        out: av.container.OutputContainer,
-        video: VideoStream,
-        cut: _Cut,
-        rotation: int,
-        width: int,
-        height: int,
-        settings: ConversionSettings,
-    ) -> None:
-        self.out = out
-        self.cut = cut
-        self.unrotate = _Unrotator(rotation)
-        self.width = width
-        self.height = height
-        # Frame threads as well as slice threads: VP9, HEVC and MPEG-4 decode on every core only this way
-        # (PyAV's default is slices alone, the ffmpeg CLI's is both).
-        video.codec_context.thread_type = "AUTO"
-        self.rate = video.average_rate or video.guessed_rate or _DEFAULT_RATE
-        source_base = video.time_base
-        # A time base as coarse as the frame rate (AVI's is one tick per frame) cannot say that the frame
-        # straddling the limit is shortened; 1/90000 s counts every common frame rate exactly.
-        self.time_base = (
-            source_base if source_base is not None and source_base <= _COARSEST_TIME_BASE else _FINE_TIME_BASE
-        )
-        self.stream = out.add_stream("libx264", rate=self.rate)
-        self.stream.width = width
-        self.stream.height = height
-        self.stream.pix_fmt = "yuv420p"
-        self.stream.codec_context.time_base = self.time_base
-        self.stream.options = {"preset": settings.video_preset, "crf": str(settings.video_crf)}
-        self.last_pts: int | None = None
-        #: pts → duration of the frames given to the encoder whose packets have not come out yet; the one
-        #: straddling the limit is shortened to end at it
-        self.durations: dict[int, int] = {}
-        self.kept = 0
-        self.done = False
-
-    def feed(self, packet: Packet[Any]) -> None:
-        if self.done:
-            return
-        for frame in packet.decode():
-            if not isinstance(frame, VideoFrame):
-                continue
-            self.cut.deadline.check()
-            nominal = float(1 / self.rate)
-            start = self.cut.at(frame.pts, frame.time_base)
-            if start is None:
-                # No timestamp (some AVI/raw streams): the frame follows the previous one at the nominal rate.
-                start = 0.0 if self.last_pts is None else float(self.last_pts * self.time_base) + nominal
-            if self.cut.past(start):
-                self.done = True
-                return
-            length = (
-                float(frame.duration * frame.time_base) if frame.duration and frame.time_base else nominal
-            )
-            pts = round(start / self.time_base)
-            if self.last_pts is not None and pts <= self.last_pts:
-                continue  # a repeated timestamp: libx264 refuses non-increasing ones
-            shaped = self.unrotate(frame).reformat(
-                width=self.width, height=self.height, format="yuv420p", interpolation="BICUBIC"
-            )
-            shaped.pts = pts
-            shaped.time_base = self.time_base
-            self.durations[pts] = min(
-                max(1, round(length / self.time_base)), self.cut.ticks_to_limit(start, self.time_base)
-            )
-            self._mux(self.stream.encode(shaped))
-            self.last_pts = pts
-            self.kept += 1
-
-    def _mux(self, packets: list[Packet[Any]]) -> None:
-        for packet in packets:
-            # libx264 leaves packet durations unset, and the muxer would give every frame the nominal one:
-            # the MP4 would then end where the last frame's nominal end is, not at the limit.
-            if packet.pts is not None and packet.pts in self.durations:
-                packet.duration = self.durations.pop(packet.pts)
-            self.out.mux(packet)
-
-    def finish(self) -> None:
-        if not self.kept:
-            raise MediaError(f"urlFile video has no frame within its first {self.cut.limit:g} seconds")
-        self._mux(self.stream.encode(None))
-
-
-class _EncodeAudio:
-    def __init__(self, out: av.container.OutputContainer, audio: AudioStream, cut: _Cut) -> None:
-        self.out = out
-        self.cut = cut
-        ctx = audio.codec_context
-        rate = ctx.sample_rate if ctx.sample_rate in _AAC_RATES else 48_000
-        layout = "mono" if ctx.channels == 1 else "stereo"
-        self.out_stream = out.add_stream("aac", rate=rate, layout=layout)
-        self.out_stream.bit_rate = _AAC_BIT_RATE
-        #: seconds of sound given to the encoder
-        self.sent = Fraction(0)
-        self.done = False
-
-    def feed(self, packet: Packet[Any]) -> None:
-        if self.done:
-            return
-        for frame in packet.decode():
-            if not isinstance(frame, AudioFrame):
-                continue
-            start = self.cut.at(frame.pts, frame.time_base)
-            # What is past the limit in the source is cut; the output's own timeline (samples counted)
-            # says how much of the straddling frame is left, as source timestamps may be coarser.
-            inside = round((self.cut.limit - self.sent) * frame.sample_rate)
-            if (start is not None and self.cut.past(start)) or inside <= 0:
-                self.done = True
-                return
-            if inside < frame.samples:
-                # The AAC encoder pads its last frame but marks its real length, which the MP4 keeps.
-                frame = first_samples(frame, inside)
-                self.done = True
-            # Timestamps counted in samples keep the audio continuous across gaps and jitter in the
-            # source's; without any, the AAC encoder's priming samples would delay and lengthen the sound
-            # by 1024 samples instead of being marked for the player to skip.
-            frame.pts = round(self.sent * frame.sample_rate)
-            frame.time_base = Fraction(1, frame.sample_rate)
-            self.sent += Fraction(frame.samples, frame.sample_rate)
-            self.out.mux(self.out_stream.encode(frame))
-            if self.done:
-                return
-
-    def finish(self) -> None:
-        self.out.mux(self.out_stream.encode(None))
-
-
-def _audio_handler(
-    out: av.container.OutputContainer, audio: AudioStream, cut: _Cut
-) -> _CopyPackets | _EncodeAudio:
-    if audio.codec_context.name == "aac":
-        return _CopyPackets(out, audio, cut, required=False)
-    return _EncodeAudio(out, audio, cut)
