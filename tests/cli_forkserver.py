@@ -35,8 +35,12 @@ import statusgate.cli
 
 #: what the commands import when they run: ``statusgate.cli`` imports only what its parser needs, to start
 #: quickly, which would leave every forked command to import the storage, the services, the media pipeline
-#: and the web stack again
+#: and the web stack again (and Alembic, which migrates each test's new data dir)
 PRELOADED = (
+    "alembic.command",
+    "alembic.config",
+    "alembic.migration",
+    "alembic.script",
     "statusgate.cli_storage",
     "statusgate.logs",
     "statusgate.media.prepare",
