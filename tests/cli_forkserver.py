@@ -1,11 +1,12 @@
 """A fork server for the command line: ``python -m statusgate ARGS`` without paying for its imports each time.
 
 Starting a fresh interpreter and importing statusgate (SQLAlchemy, alembic, PyAV, pyvips …) takes about a
-second; the acceptance tests run the CLI well over a hundred times. This process imports
-``statusgate.cli`` once (nothing else: no thread, no event loop, no database connection exists before a
-fork), then forks a new process per command. Each command still runs in a process of its own, with its own
-environment, working directory, stdin (``/dev/null``), stdout and stderr, and exits with what
-``python -m statusgate`` would exit with: the CLI's code is the real one, run as ``__main__``.
+second; the acceptance tests run the CLI well over a hundred times. This process imports ``statusgate.cli``
+and the modules its commands import (:data:`PRELOADED`) once, and does nothing else (no thread, no event
+loop, no database connection exists before a fork), then forks a new process per command. Each command
+still runs in a process of its own, with its own environment, working directory, stdin (``/dev/null``),
+stdout and stderr, and exits with what ``python -m statusgate`` would exit with: the CLI's code is the real
+one, run as ``__main__``.
 
 Protocol (``tests.support.cli`` is the client): one connection per command on the Unix socket named on the
 command line; the client sends a JSON line ``{"argv", "env", "cwd"}`` with its stdout and stderr files as two
@@ -19,6 +20,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import gc
+import importlib
 import json
 import os
 import runpy
@@ -30,6 +32,23 @@ import traceback
 from typing import Any
 
 import statusgate.cli
+
+#: what the commands import when they run: ``statusgate.cli`` imports only what its parser needs, to start
+#: quickly, which would leave every forked command to import the storage, the services, the media pipeline
+#: and the web stack again (and Alembic, which migrates each test's new data dir)
+PRELOADED = (
+    "alembic.command",
+    "alembic.config",
+    "alembic.migration",
+    "alembic.script",
+    "statusgate.cli_storage",
+    "statusgate.logs",
+    "statusgate.media.prepare",
+    "statusgate.serving",
+    "statusgate.services.demo",
+    "statusgate.settings_doc",
+    "statusgate.wiring.server",
+)
 
 
 def _run_command(request: dict[str, Any], out_fd: int, err_fd: int) -> int:
@@ -98,6 +117,8 @@ def _runner(conn: socket.socket) -> None:
 
 
 def serve(path: str) -> None:
+    for name in PRELOADED:
+        importlib.import_module(name)
     parent = os.getppid()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # runners are reaped by the kernel
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

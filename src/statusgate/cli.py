@@ -1,4 +1,10 @@
-"""The command line (a public interface: see docs/cli.md). The only module that reads argv."""
+"""The command line (a public interface: see docs/cli.md). The only module that reads argv.
+
+Every command pays for this module's imports before it starts, so it imports only what building the parser
+needs (argparse, the settings, the engine names). A command imports the rest itself: the storage, the
+services and the server's web stack are imported by the commands that use them, and PyAV, Pillow, pyvips and
+httpx only by the ones that fetch or convert media (``tests/unit/test_cli_imports.py`` holds them to it).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,9 @@ import argparse
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from importlib import metadata
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from statusgate import cli_engines, cli_sandbox, serving
+from statusgate import cli_engines, cli_sandbox
 from statusgate.cli_common import (
     command,
     core_for,
@@ -17,14 +23,14 @@ from statusgate.cli_common import (
     run,
     settings_from,
 )
-from statusgate.cli_errors import CliError, database_file, storage_message, unwritable
+from statusgate.cli_errors import CliError
 from statusgate.domain.models import EngineName
-from statusgate.engines.sandbox_network import SandboxError
 from statusgate.errors import GatewayError
-from statusgate.services import instances
-from statusgate.services.context import ServiceContext
-from statusgate.services.instances import UnknownInstanceError
 from statusgate.settings import Settings
+
+if TYPE_CHECKING:
+    from statusgate.services import instances
+    from statusgate.services.context import ServiceContext
 
 # --- serve / demo --------------------------------------------------------------------------------------------
 
@@ -39,6 +45,8 @@ def _serve(settings: Settings, before: Callable[[ServiceContext], Awaitable[None
     Each step that fails is one line, exit 1, before anything is printed: the database is opened here, not
     first in uvicorn's lifespan, which would report a failure as a traceback.
     """
+    from statusgate import serving
+    from statusgate.cli_storage import unwritable
     from statusgate.logs import log_config
     from statusgate.wiring.server import server_app
 
@@ -98,6 +106,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_instance_create(args: argparse.Namespace) -> None:
+    from statusgate.services import instances
+
     settings = settings_from(args)
     engine = EngineName(args.engine)
 
@@ -115,7 +125,7 @@ def cmd_instance_create(args: argparse.Namespace) -> None:
 
 
 def cmd_instance_list(args: argparse.Namespace) -> None:
-    from statusgate.services import account
+    from statusgate.services import account, instances
 
     async def action(ctx: ServiceContext) -> list[dict[str, Any]]:
         listed = []
@@ -144,10 +154,14 @@ def cmd_instance_list(args: argparse.Namespace) -> None:
 
 
 def cmd_instance_delete(args: argparse.Namespace) -> None:
+    from statusgate.services import instances
+
     run(settings_from(args), lambda ctx: instances.delete(ctx, args.id))
 
 
 def cmd_instance_rotate(args: argparse.Namespace) -> None:
+    from statusgate.services import instances
+
     credentials = run(settings_from(args), lambda ctx: instances.rotate_token(ctx, args.id))
     if args.json:
         print_json(credentials.as_json())
@@ -156,6 +170,8 @@ def cmd_instance_rotate(args: argparse.Namespace) -> None:
 
 
 def cmd_instance_set(args: argparse.Namespace) -> None:
+    from statusgate.services import instances
+
     if args.status_access is None:
         raise CliError("nothing to set: give --status-access on|off")
     run(
@@ -183,6 +199,7 @@ def cmd_settings_doc(args: argparse.Namespace) -> None:
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
+    from statusgate.cli_storage import database_file
     from statusgate.store import migrate
 
     settings = settings_from(args)
@@ -255,23 +272,31 @@ def _settings_or_none(args: argparse.Namespace) -> Settings | None:
         return None
 
 
+def _failure(exc: Exception, args: argparse.Namespace) -> str | None:
+    """The one line that reports ``exc``, or None for a bug (it keeps its traceback)."""
+    if isinstance(exc, CliError):
+        return str(exc)
+    if isinstance(exc, GatewayError):
+        return exc.message
+    # imported only once a command has failed: every command would otherwise wait for the storage's modules
+    from statusgate.cli_storage import storage_message
+    from statusgate.engines.sandbox_records import SandboxError
+    from statusgate.services.instances import UnknownInstanceError
+
+    if isinstance(exc, UnknownInstanceError | SandboxError):
+        return str(exc)
+    # the data dir or the database failed (read-only, full, unreachable): one line, never a traceback
+    return storage_message(exc, _settings_or_none(args))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         args.handler(args)
-    except CliError as exc:
-        _fail(str(exc))
-    except UnknownInstanceError as exc:
-        _fail(str(exc))
-    except SandboxError as exc:
-        _fail(str(exc))
-    except GatewayError as exc:
-        _fail(exc.message)
     except KeyboardInterrupt:
         raise SystemExit(130) from None
     except Exception as exc:
-        # the data dir or the database failed (read-only, full, unreachable): one line, never a traceback
-        message = storage_message(exc, _settings_or_none(args))
+        message = _failure(exc, args)
         if message is None:
             raise
         _fail(message)

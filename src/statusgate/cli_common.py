@@ -8,15 +8,16 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
-import sqlalchemy as sa
 from pydantic import ValidationError as PydanticValidationError
 
-from statusgate.cli_errors import CliError, database_file, first_line, shown_url
-from statusgate.services.context import ServiceContext
+from statusgate.cli_errors import CliError
 from statusgate.settings import Settings
-from statusgate.wiring.core import Core
+
+if TYPE_CHECKING:
+    from statusgate.services.context import ServiceContext
+    from statusgate.wiring.core import Core
 
 T = TypeVar("T")
 STORAGE_FIELDS = ("data_dir", "database_url", "public_url")
@@ -45,6 +46,13 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def core_for(settings: Settings) -> Core:
+    # imported by the commands that open the storage only: the core is most of a command's start-up time
+    import sqlalchemy as sa
+
+    from statusgate.cli_errors import first_line
+    from statusgate.cli_storage import database_file, shown_url
+    from statusgate.wiring.core import Core
+
     database_file(settings)  # a URL SQLAlchemy cannot read is one line (that never repeats it: a password)
     try:
         return Core(settings)

@@ -6,17 +6,20 @@ import argparse
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from statusgate.cli_common import command, instance_id_arg, print_json, run, settings_from
 from statusgate.cli_errors import CliError
 from statusgate.domain.models import EngineName
-from statusgate.engines.sandbox_network import FAULT_MODES, Arrivals, ImportedContact
-from statusgate.services import instances
-from statusgate.services.context import ServiceContext
+from statusgate.engines.sandbox_records import FAULT_MODES, Arrivals, ImportedContact
+
+if TYPE_CHECKING:
+    from statusgate.services.context import ServiceContext
 
 
 async def _sandbox_instance(ctx: ServiceContext, id_instance: int) -> None:
+    from statusgate.services import instances
+
     instance = await instances.get(ctx, id_instance)
     if instance.engine is not EngineName.SANDBOX:
         raise CliError(f"instance {id_instance} uses the {instance.engine.value} engine, not the sandbox")

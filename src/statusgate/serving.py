@@ -22,7 +22,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from statusgate.cli_errors import CliError, database_file
+from statusgate.cli_errors import CliError
+from statusgate.cli_storage import database_file
 from statusgate.settings import Settings
 from statusgate.sqlite_file import lock_path
 

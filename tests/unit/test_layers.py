@@ -147,6 +147,7 @@ def test_the_layer_table_knows_every_package() -> None:
         "cli_engines",
         "cli_errors",
         "cli_sandbox",
+        "cli_storage",
         "serving",
         "sqlite_file",
         "settings_doc",

@@ -9,8 +9,6 @@ import io
 from collections.abc import Collection, Sequence
 from typing import Any, NoReturn
 
-import segno
-
 from statusgate.domain.models import (
     Contact,
     DeliveryCheck,
@@ -31,6 +29,9 @@ from statusgate.errors import EnginePermanentError, EngineTransientError
 
 
 def qr_png_base64(data: str) -> str:
+    # imported at the first QR code, not with the engine: every CLI command builds the engines
+    import segno
+
     buffer = io.BytesIO()
     segno.make_qr(data, error="m").save(buffer, kind="png", scale=6, border=4)
     return base64.b64encode(buffer.getvalue()).decode("ascii")

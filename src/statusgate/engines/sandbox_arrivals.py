@@ -17,13 +17,11 @@ from sqlalchemy import Connection
 
 from statusgate.domain.ownership import Fence
 from statusgate.domain.states import InstanceState, ReceiptStatus
+from statusgate.engines.sandbox_accounts import account_from_row, account_rows, no_account
 from statusgate.engines.sandbox_records import (
     Arrivals,
     Fault,
     SandboxError,
-    account_from_row,
-    account_rows,
-    no_account,
 )
 from statusgate.store import ownership
 from statusgate.store.schema.sandbox import (

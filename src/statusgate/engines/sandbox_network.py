@@ -29,6 +29,7 @@ from sqlalchemy import Connection
 
 from statusgate.domain.models import Contact
 from statusgate.domain.states import InstanceState
+from statusgate.engines.sandbox_accounts import emit_event, load_account, set_account_state
 from statusgate.engines.sandbox_arrivals import deliver_posts
 from statusgate.engines.sandbox_records import (
     FAULT_MODES,
@@ -38,9 +39,6 @@ from statusgate.engines.sandbox_records import (
     ImportedContact,
     SandboxError,
     chat_id_of,
-    emit_event,
-    load_account,
-    set_account_state,
 )
 from statusgate.engines.sandbox_traffic import SandboxTraffic
 from statusgate.ids import new_wid_number

@@ -19,14 +19,13 @@ from sqlalchemy import Connection
 from statusgate.domain.ownership import Fence
 from statusgate.domain.states import InstanceState, ReceiptStatus
 from statusgate.engines import sandbox_arrivals
+from statusgate.engines.sandbox_accounts import emit_event, load_account
 from statusgate.engines.sandbox_arrivals import Arrival, Outcome, Post
 from statusgate.engines.sandbox_records import (
     FAULT_MODES,
     Arrivals,
     Fault,
     SandboxError,
-    emit_event,
-    load_account,
 )
 from statusgate.ids import new_incoming_id
 from statusgate.store.batch import Batcher

@@ -26,7 +26,6 @@ from statusgate.errors import (
     UnsupportedError,
     ValidationError,
 )
-from statusgate.media.guard import BlockedUrlError, InvalidUrlError
 from statusgate.services import commands
 from statusgate.services.context import ServiceContext
 from statusgate.store import instances as store
@@ -88,6 +87,9 @@ async def set_settings(ctx: ServiceContext, instance: Instance, change: Settings
     """Apply validated changes at once (no reboot)."""
     url = change.webhook_url
     if url:
+        # not at the top: this module serves ``statusgate instance list``, which has no use for httpx
+        from statusgate.media.guard import BlockedUrlError, InvalidUrlError
+
         if not url.lower().startswith(("http://", "https://")):
             raise ValidationError(
                 "'webhookUrl' has an invalid format (must be an http:// or https:// link, or \"\")"

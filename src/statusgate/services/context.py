@@ -8,17 +8,16 @@ wiring or the worker's loops.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from statusgate.domain.models import EngineName
 from statusgate.engines.base import Engine
 from statusgate.engines.sandbox_network import SandboxNetwork
 from statusgate.errors import GatewayError
-from statusgate.media.guard import UrlGuard
 from statusgate.media.links import MediaLinks
-from statusgate.media.prepare import MediaPreparer
 from statusgate.media.store import MediaStore
 from statusgate.notify.hub import NotificationHub
 from statusgate.services.prepared_media import PreparedMediaStore
@@ -26,6 +25,10 @@ from statusgate.settings import Settings
 from statusgate.store.batch import Batcher
 from statusgate.store.db import Database
 from statusgate.store.intake import NewStatus
+
+if TYPE_CHECKING:
+    from statusgate.media.guard import UrlGuard
+    from statusgate.media.prepare import MediaPreparer
 
 
 class Wakeups(Protocol):
@@ -58,6 +61,11 @@ class NoWakeups:
         return None
 
 
+class MediaTools(NamedTuple):
+    guard: UrlGuard
+    preparer: MediaPreparer
+
+
 class EngineUnavailableError(GatewayError):
     """This server has no such engine."""
 
@@ -71,12 +79,12 @@ class ServiceContext:
     #: prepared media's rows (and the source → media cache)
     prepared: PreparedMediaStore
     links: MediaLinks
-    guard: UrlGuard
     engines: Mapping[EngineName, Engine]
     #: the simulated network (the sandbox engine's world; the CLI acts as its phones)
     sandbox: SandboxNetwork
-    #: fetch → check → convert, for the worker's preparation and the sandbox's incoming media
-    preparer: MediaPreparer
+    #: makes :attr:`guard` and :attr:`preparer`, at their first use: they import httpx, PyAV, Pillow and
+    #: pyvips, which a CLI command rarely needs and would otherwise wait for at every start
+    make_media_tools: Callable[[], MediaTools]
     #: accepted statuses are committed in groups (the front door of the queue)
     intake: Batcher[NewStatus, None]
     #: wakes long-polls and webhook senders when notifications are journaled
@@ -84,6 +92,25 @@ class ServiceContext:
     wakeups: Wakeups
     #: set when the process begins to shut down: long-polls answer at once (with null)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @functools.cached_property
+    def _media_tools(self) -> MediaTools:
+        return self.make_media_tools()
+
+    def load_media_tools(self) -> MediaTools:
+        """Make :attr:`guard` and :attr:`preparer` now if they are not made yet; a server calls this at its
+        start, so that their imports never hold up its event loop."""
+        return self._media_tools
+
+    @property
+    def guard(self) -> UrlGuard:
+        """Checks every URL the gateway fetches or posts to."""
+        return self._media_tools.guard
+
+    @property
+    def preparer(self) -> MediaPreparer:
+        """fetch → check → convert, for the worker's preparation and the sandbox's incoming media."""
+        return self._media_tools.preparer
 
     def engine(self, name: EngineName) -> Engine:
         try:

@@ -8,6 +8,9 @@ never run the same migration twice: the second waits, then finds the database at
 
 A database at a revision this release does not know was migrated by a newer release. It is refused with
 :class:`UnknownRevisionError` before anything is changed, rather than run by code written for another schema.
+
+A database already at :data:`NEWEST` is found so with one query, without Alembic: importing it is a good part
+of a CLI command's start, and almost every start finds nothing to do.
 """
 
 from __future__ import annotations
@@ -15,16 +18,20 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
 from statusgate.store.db import Database
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+#: the newest revision, read from the scripts' names (``NNNN_what.py`` is revision ``"NNNN"``) rather than
+#: from Alembic; tests/unit/test_schema.py holds it equal to Alembic's head
+NEWEST = max(path.name[:4] for path in (MIGRATIONS_DIR / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
 
 #: the key of the PostgreSQL advisory lock held while a process upgrades (any fixed 64-bit number will do:
 #: this one is "sg-mig" in ASCII)
@@ -56,6 +63,8 @@ class Upgraded:
 
 
 def alembic_config(connection: sa.Connection | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
@@ -64,6 +73,8 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
 
 @functools.cache
 def _scripts() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config())
 
 
@@ -76,6 +87,8 @@ def head() -> str:
 
 def current(conn: sa.Connection) -> str | None:
     """The revision the database is at (None: no statusgate schema yet)."""
+    from alembic.migration import MigrationContext
+
     heads = MigrationContext.configure(conn).get_current_heads()
     return heads[0] if heads else None
 
@@ -84,6 +97,10 @@ def upgrade_in(conn: sa.Connection) -> Upgraded:
     """Bring the database of ``conn`` (a connection in a transaction) to head, one process at a time."""
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": UPGRADE_LOCK})
+    if _at_newest(conn):
+        return Upgraded(NEWEST, NEWEST)
+    from alembic import command
+
     before = current(conn)
     newest = head()
     if before is not None and before not in {script.revision for script in _scripts().walk_revisions()}:
@@ -91,6 +108,14 @@ def upgrade_in(conn: sa.Connection) -> Upgraded:
     if before != newest:
         command.upgrade(alembic_config(conn), newest)
     return Upgraded(before, newest)
+
+
+def _at_newest(conn: sa.Connection) -> bool:
+    """Whether the database is at :data:`NEWEST`, as :func:`current` would find it."""
+    if not sa.inspect(conn).has_table("alembic_version"):  # Alembic's table (its default name)
+        return False
+    found = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
+    return found == [NEWEST]
 
 
 async def upgrade(db: Database) -> Upgraded:

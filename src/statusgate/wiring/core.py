@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from statusgate.domain.models import EngineName
 from statusgate.engines.baileys.engine import BaileysEngine
@@ -18,13 +19,10 @@ from statusgate.engines.base import Engine
 from statusgate.engines.sandbox import SandboxEngine
 from statusgate.engines.sandbox_network import SandboxNetwork
 from statusgate.engines.whatsapp.engine import WhatsAppEngine
-from statusgate.media.convert import ConversionSettings
-from statusgate.media.guard import Resolver, UrlGuard
 from statusgate.media.links import MediaLinks
-from statusgate.media.prepare import MediaPreparer
 from statusgate.media.store import MediaStore
 from statusgate.notify.hub import NotificationHub
-from statusgate.services.context import ServiceContext, Wakeups
+from statusgate.services.context import MediaTools, ServiceContext, Wakeups
 from statusgate.services.media import OwnMedia
 from statusgate.services.prepared_media import PreparedMediaStore
 from statusgate.settings import Settings
@@ -32,6 +30,9 @@ from statusgate.store import intake, migrate
 from statusgate.store.batch import Batcher
 from statusgate.store.db import Database
 from statusgate.store.signals import Listener, Signal
+
+if TYPE_CHECKING:
+    from statusgate.media.guard import Resolver
 
 
 class LocalWakeups:
@@ -63,12 +64,6 @@ class Core:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(settings.effective_database_url, sqlite_synchronous=settings.sqlite_synchronous)
         files = MediaStore(settings.media_dir)
-        # the resolver is injectable so tests never ask a real DNS server
-        guard = (
-            UrlGuard(allow_private=settings.allow_private_urls)
-            if resolver is None
-            else UrlGuard(allow_private=settings.allow_private_urls, resolver=resolver)
-        )
         sandbox = SandboxNetwork(db, reboot_seconds=settings.sandbox_reboot_seconds)
         engines: dict[EngineName, Engine] = {
             EngineName.SANDBOX: SandboxEngine(sandbox, timeout_seconds=settings.engine_timeout_seconds),
@@ -79,18 +74,34 @@ class Core:
         }
         prepared = PreparedMediaStore(db, files)
         links = MediaLinks(settings.effective_public_url)
-        preparer = MediaPreparer(
-            store=files,
-            guard=guard,
-            local_source=OwnMedia(links, db, files, prepared).local_path,
-            max_bytes=settings.max_file_bytes,
-            connect_timeout=settings.fetch_connect_timeout_seconds,
-            read_timeout=settings.fetch_read_timeout_seconds,
-            total_timeout=settings.fetch_total_timeout_seconds,
-            max_redirects=settings.fetch_max_redirects,
-            conversion=ConversionSettings.from_settings(settings),
-            cache=prepared,
-        )
+
+        def media_tools() -> MediaTools:
+            # imported here, not at the top: most CLI commands never fetch or convert, and these modules
+            # (httpx, PyAV, Pillow, pyvips) are the slowest part of their start
+            from statusgate.media.convert import ConversionSettings
+            from statusgate.media.guard import UrlGuard
+            from statusgate.media.prepare import MediaPreparer
+
+            # the resolver is injectable so tests never ask a real DNS server
+            guard = (
+                UrlGuard(allow_private=settings.allow_private_urls)
+                if resolver is None
+                else UrlGuard(allow_private=settings.allow_private_urls, resolver=resolver)
+            )
+            preparer = MediaPreparer(
+                store=files,
+                guard=guard,
+                local_source=OwnMedia(links, db, files, prepared).local_path,
+                max_bytes=settings.max_file_bytes,
+                connect_timeout=settings.fetch_connect_timeout_seconds,
+                read_timeout=settings.fetch_read_timeout_seconds,
+                total_timeout=settings.fetch_total_timeout_seconds,
+                max_redirects=settings.fetch_max_redirects,
+                conversion=ConversionSettings.from_settings(settings),
+                cache=prepared,
+            )
+            return MediaTools(guard, preparer)
+
         self.wakeups = LocalWakeups()
         self._listener: Listener | None = None
         self.ctx = ServiceContext(
@@ -99,10 +110,9 @@ class Core:
             media=files,
             prepared=prepared,
             links=links,
-            guard=guard,
             engines=engines,
             sandbox=sandbox,
-            preparer=preparer,
+            make_media_tools=media_tools,
             # the intake's groups are two statements: quick enough to commit on the event loop
             intake=Batcher(db, intake.enqueue_many, "intake", inline=True),
             hub=NotificationHub(),

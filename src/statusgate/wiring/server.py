@@ -36,6 +36,7 @@ def server_app(core: Core, role: str = "all") -> ASGIApp:
     worker, in the roles that have one) and closes it on shutdown."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
+    core.ctx.load_media_tools()
     worker = Worker(core.ctx) if role in ("all", "worker") else None
     if worker is not None:
         core.wakeups.attach(worker)
