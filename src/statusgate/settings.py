@@ -15,10 +15,12 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from statusgate.settings_access import AccessSettings
 from statusgate.settings_engines import EngineProcessSettings
+from statusgate.settings_media import MediaConversionSettings
 
 
-class Settings(EngineProcessSettings):
+class Settings(EngineProcessSettings, MediaConversionSettings, AccessSettings):
     model_config = SettingsConfigDict(env_prefix="STATUSGATE_", frozen=True, extra="ignore")
 
     # --- where things live -------------------------------------------------------------------------------
@@ -121,46 +123,6 @@ class Settings(EngineProcessSettings):
     )
     journal_retention_seconds: float = Field(
         2_592_000, gt=0, description="How long outgoing/incoming status journals are kept."
-    )
-
-    # --- media conversion ----------------------------------------------------------------------------------
-    image_max_side_px: int = Field(
-        1920, ge=16, description="Images are scaled down so their long side is at most this (never cropped)."
-    )
-    thumbnail_max_side_px: int = Field(100, ge=8, description="Long side of the jpegThumbnail preview.")
-    jpeg_quality: int = Field(85, ge=1, le=95, description="JPEG quality of converted images (1–95).")
-    max_image_pixels: int = Field(
-        100_000_000,
-        ge=1,
-        description="Images (and video frames) with more pixels are refused before decoding (bomb guard).",
-    )
-    video_max_side_px: int = Field(
-        1280,
-        ge=16,
-        description="Re-encoded videos are scaled down to this long side; stream-copied H.264 keeps its size.",
-    )
-    video_preset: Literal[
-        "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
-    ] = Field("veryfast", description="libx264 preset for re-encoded videos (speed against size).")
-    video_crf: int = Field(
-        23, ge=0, le=51, description="libx264 CRF for re-encoded videos (lower is better)."
-    )
-    max_image_dimension_px: int = Field(
-        30_000,
-        ge=16,
-        description="Images wider or taller than this are refused before decoding (even a streaming decode "
-        "holds whole rows, and Pillow a pointer per row: this bounds what very wide or tall images need).",
-    )
-    image_decode_max_bytes: int = Field(
-        192 * 1024 * 1024,
-        ge=1024 * 1024,
-        description="Memory an image may take while it is decoded and converted whole (estimated from its "
-        "header). Bigger PNG, baseline JPEG, lossy WebP and TIFF images are decoded streaming with libvips "
-        "instead; other formats (HEIC, AVIF, GIF, progressive JPEG …) are refused above it. The default "
-        "fits a 24 MP phone HEIC.",
-    )
-    conversion_timeout_seconds: float = Field(
-        180, gt=0, description="Time budget of one conversion; past it the status fails."
     )
 
     # --- engines and workers -----------------------------------------------------------------------------
@@ -281,56 +243,6 @@ class Settings(EngineProcessSettings):
         "otherwise); empty leaves it open to whoever can reach the port.",
     )
 
-    # --- partner API ---------------------------------------------------------------------------------------
-    partner_api: Literal["on", "off"] = Field(
-        "on",
-        description="Green's Partner API (`/partner/createInstance`, `getInstances`, `deleteInstanceAccount`) "
-        "on the api role; `off` removes its routes.",
-    )
-    partner_token: str = Field(
-        "",
-        description="The Partner API's token (at least 32 characters; required when API nodes run on several "
-        "machines). Empty: generated on first use and kept in `partner-token` in the data dir (mode 0600); "
-        "`statusgate partner-token` prints it.",
-    )
-    partner_default_engine: Literal["sandbox", "whatsapp", "baileys"] = Field(
-        "sandbox", description="The engine of an instance made by `createInstance` without `engine`."
-    )
-    credentials_cache_seconds: float = Field(
-        0.5,
-        ge=0,
-        le=60,
-        description="How long an API node trusts what it read of an instance's token and of the partner "
-        "token: a token changed by another process (`statusgate instance rotate-token`, `statusgate "
-        "partner-token --rotate`, an instance deleted) stops working on every node within this. 0 reads the database "
-        "on every request.",
-    )
-    partner_failures_per_minute: int = Field(
-        10,
-        ge=1,
-        description="Wrong tokens (partner or instance, at /partner/* or the console's sign-in) a client "
-        "address may present per minute; past it /partner/* answers 429 (in the partner shape) and the "
-        "console refuses sign-ins until the minute has passed.",
-    )
-
-    # --- console -----------------------------------------------------------------------------------------
-    console: Literal["on", "off"] = Field(
-        "on", description="The web console at `/console` on the api role; `off` removes its routes."
-    )
-    console_idle_seconds: int = Field(
-        1800, ge=60, description="A console session unused this long ends (the browser signs in again)."
-    )
-    console_max_seconds: int = Field(
-        43200, ge=60, description="A console session ends this long after its sign-in, however busy."
-    )
-    console_form_max_bytes: int = Field(
-        64 * 1024,
-        ge=4096,
-        description="The most a console form may send (a sign-in or settings form), and each text field of "
-        "its posting form; the posting form's file is bounded by `max_upload_bytes`. Past it the form is "
-        "refused.",
-    )
-
     # --- logs --------------------------------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO",
@@ -382,13 +294,6 @@ class Settings(EngineProcessSettings):
     @classmethod
     def _overrides_parse(cls, value: str) -> str:
         parse_rate_overrides(value)
-        return value
-
-    @field_validator("partner_token")
-    @classmethod
-    def _partner_token_long(cls, value: str) -> str:
-        if value and (len(value) < 32 or not value.isprintable() or value.strip() != value):
-            raise ValueError("must be at least 32 printable characters, no spaces at either end")
         return value
 
     @field_validator("log_level", mode="before")

@@ -15,7 +15,17 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "statusgate"
 
 #: the leaf modules: they import nothing of the package but each other
-LEAVES = {"settings", "settings_engines", "errors", "ids", "redaction", "logs", "metrics"}
+LEAVES = {
+    "settings",
+    "settings_engines",
+    "settings_media",
+    "settings_access",
+    "errors",
+    "ids",
+    "redaction",
+    "logs",
+    "metrics",
+}
 LAYER = {
     "domain": 1,
     "store": 2,
